@@ -1,0 +1,209 @@
+/**
+ * Acquires this node's subnet lease and keeps it: renew at expiry minus the margin, check the key
+ * periodically (an etcd that lost its data gets our lease written back with the same subnet), and
+ * watch it (a DELETE by someone else means an operator revoked us: flannel shuts down).
+ *
+ * Unlike flanneld, a lost create race is retried with a fresh pick, and a renewal never overwrites a
+ * subnet that another node took while we were away: that is reported as a conflict instead.
+ */
+import { EventEmitter } from 'node:events';
+import type { Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import { OverlaydError, describeError } from '../daemon/errors.js';
+import { planAllocation } from './allocate.js';
+import { formatCidr, formatIpv4, type Ipv4Net } from './ipv4.js';
+import { encodeLeaseAttrs, type Lease, type LeaseAttrs } from './lease.js';
+import { subnetCount, type NetworkConfig } from './network-config.js';
+import { SUBNET_TTL_SECONDS, type EtcdRegistry } from './registry.js';
+
+/** flannel's raceRetries. */
+export const MAX_RACE_RETRIES = 10;
+
+export interface LeaseManagerOptions {
+  readonly registry: EtcdRegistry;
+  readonly config: NetworkConfig;
+  readonly attrs: LeaseAttrs;
+  /** FLANNEL_SUBNET from the previous subnet.env, if any. */
+  readonly previousSubnet?: Ipv4Net;
+  readonly log: Logger;
+  readonly ttlSeconds?: number;
+  readonly renewMarginSeconds?: number;
+  /** How long to wait before retrying a failed renewal (flannel: 1 min). */
+  readonly renewRetryMs?: number;
+  /** How often to check that our key still exists and is ours. */
+  readonly checkIntervalMs?: number;
+  readonly random?: () => number;
+}
+
+export interface LeaseManagerEvents {
+  renewed: [Lease];
+  /** Someone deleted our key: shut down (flannel behaviour). */
+  revoked: [];
+  /** Our subnet is held by another node; the daemon must re-acquire and tell the operator. */
+  conflict: [{ subnet: Ipv4Net; holder: number }];
+  'etcd-error': [string];
+}
+
+export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
+  private current: Lease | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private watcher: Watcher | undefined;
+  private stopped = false;
+  private readonly ttl: number;
+
+  constructor(private readonly opts: LeaseManagerOptions) {
+    super();
+    this.ttl = opts.ttlSeconds ?? SUBNET_TTL_SECONDS;
+  }
+
+  get lease(): Lease | undefined {
+    return this.current;
+  }
+
+  /**
+   * One acquisition, with bounded retries of lost races. Throws OverlaydError OUT_OF_SUBNETS (the
+   * caller retries with backoff), LEASE_RACE after too many lost races, or ETCD.
+   */
+  async acquire(): Promise<Lease> {
+    const { registry, config, attrs, log } = this.opts;
+    let previous = this.opts.previousSubnet;
+    for (let attempt = 1; attempt <= MAX_RACE_RETRIES; attempt++) {
+      const listing = await registry.listLeases();
+      const plan = planAllocation(config, listing.leases, attrs.publicIp, previous, this.opts.random);
+      if (plan.kind !== 'renew' && plan.deleteFirst) {
+        log.info({ subnet: formatCidr(plan.deleteFirst) }, 'deleting our lease: it no longer fits the network config');
+        await registry.deleteLease(plan.deleteFirst);
+      }
+      if (plan.kind === 'renew') {
+        this.current = await registry.updateLease(plan.subnet, attrs, this.ttl);
+        log.info({ subnet: formatCidr(plan.subnet) }, 'reusing the lease that holds our public IP');
+        return this.current;
+      }
+      if (plan.kind === 'exhausted') {
+        throw new OverlaydError(
+          'OUT_OF_SUBNETS',
+          `out of subnets: network ${formatCidr(config.network)} holds ${subnetCount(config)} /${config.subnetLen} subnets ` +
+            `(${formatIpv4(config.subnetMin)}..${formatIpv4(config.subnetMax)}) and all are leased; ` +
+            'free a stale lease or widen Network/SubnetMin/SubnetMax',
+        );
+      }
+      const created = await registry.createLease(plan.subnet, attrs, this.ttl);
+      if (created) {
+        this.current = created;
+        log.info({ subnet: formatCidr(plan.subnet), source: plan.source, attempt }, 'acquired a new lease');
+        return created;
+      }
+      log.info({ subnet: formatCidr(plan.subnet), attempt }, 'lost the race for a subnet; picking again');
+      previous = undefined;
+    }
+    throw new OverlaydError('LEASE_RACE', `lost the race for a subnet ${MAX_RACE_RETRIES} times in a row; will retry`);
+  }
+
+  /** Starts renewal, the periodic check and the watch of our own key. */
+  async keepAlive(): Promise<void> {
+    this.scheduleRenew();
+    this.checkTimer = setInterval(() => void this.check(), this.opts.checkIntervalMs ?? 30_000).unref();
+    await this.watchOwnKey();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.renewTimer);
+    clearInterval(this.checkTimer);
+    const w = this.watcher;
+    this.watcher = undefined;
+    if (w) await w.cancel().catch(() => undefined);
+  }
+
+  private scheduleRenew(delayMs?: number): void {
+    clearTimeout(this.renewTimer);
+    if (this.stopped || !this.current?.expiration) return;
+    const margin = (this.opts.renewMarginSeconds ?? 3600) * 1000;
+    const due = delayMs ?? Math.max(0, this.current.expiration.getTime() - margin - Date.now());
+    // setTimeout caps at 2^31-1 ms; a 24 h lease with a tiny margin stays well below it.
+    this.renewTimer = setTimeout(() => void this.renew(), Math.min(due, 2 ** 31 - 1)).unref();
+  }
+
+  /** Renews our lease: write it only if the key still holds our value or is gone. */
+  async renew(): Promise<void> {
+    const lease = this.current;
+    if (!lease || this.stopped) return;
+    try {
+      const ok = await this.writeOwn(lease.subnet);
+      if (ok) {
+        this.opts.log.info({ subnet: formatCidr(lease.subnet), expiration: this.current?.expiration }, 'lease renewed');
+        this.emit('renewed', this.current!);
+        this.scheduleRenew();
+      }
+    } catch (err) {
+      this.emit('etcd-error', 'renew');
+      this.opts.log.warn({ err: describeError(err) }, 'lease renewal failed; retrying');
+      this.scheduleRenew(this.opts.renewRetryMs ?? 60_000);
+    }
+  }
+
+  /**
+   * Writes our lease for `subnet` unless another node holds the key. Returns false on conflict
+   * (after emitting it).
+   */
+  private async writeOwn(subnet: Ipv4Net): Promise<boolean> {
+    const { registry, attrs } = this.opts;
+    const entry = await registry.getLease(subnet);
+    if (entry === undefined) {
+      const created = await registry.createLease(subnet, attrs, this.ttl);
+      if (created) {
+        this.current = created;
+        this.opts.log.warn({ subnet: formatCidr(subnet) }, 'our lease key was missing in etcd (expired or etcd lost its data); wrote it back');
+        return true;
+      }
+      return this.writeOwn(subnet); // someone created it between get and txn: look again
+    }
+    if (entry.ok && entry.lease.attrs.publicIp !== attrs.publicIp) {
+      this.emit('conflict', { subnet, holder: entry.lease.attrs.publicIp });
+      return false;
+    }
+    // Ours (possibly with stale backend data, or garbled): put it back, as flannel's updateSubnet does.
+    this.current = await registry.updateLease(subnet, attrs, this.ttl);
+    return true;
+  }
+
+  /** The periodic check: cheap (one get), catches data loss and a subnet taken while we were away. */
+  async check(): Promise<void> {
+    const lease = this.current;
+    if (!lease || this.stopped) return;
+    try {
+      const entry = await this.opts.registry.getLease(lease.subnet);
+      const ours = entry?.ok && encodeLeaseAttrs(entry.lease.attrs) === encodeLeaseAttrs(this.opts.attrs);
+      if (!ours) await this.writeOwn(lease.subnet);
+    } catch (err) {
+      this.emit('etcd-error', 'check');
+      this.opts.log.debug({ err: describeError(err) }, 'lease check failed');
+    }
+  }
+
+  private async watchOwnKey(): Promise<void> {
+    const lease = this.current;
+    if (!lease) return;
+    const key = this.opts.registry.keyOf(lease.subnet);
+    const watcher = await this.opts.registry.client.watch().key(key).create();
+    this.watcher = watcher;
+    watcher.on('delete', () => {
+      if (this.stopped || this.watcher !== watcher) return;
+      this.opts.log.error({ key }, 'Lease has been revoked. Shutting down daemon.');
+      this.emit('revoked');
+    });
+    watcher.on('put', (kv) => {
+      if (this.stopped || this.watcher !== watcher) return;
+      const d = this.opts.registry.decode(kv);
+      if (d.ok && d.lease.attrs.publicIp !== this.opts.attrs.publicIp) {
+        this.emit('conflict', { subnet: lease.subnet, holder: d.lease.attrs.publicIp });
+      }
+    });
+    watcher.on('error', () => {
+      // Compaction or cancel: the periodic check covers the gap; re-arm from now.
+      if (this.stopped || this.watcher !== watcher) return;
+      void this.watchOwnKey().catch(() => undefined);
+    });
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Watches the other nodes' leases: list <prefix>/subnets/, then watch from revision + 1.
+ * On compaction, a cancelled watch, or a reconnect after an etcd outage (the server may have lost
+ * its data and restarted its revisions), it re-lists and emits only the difference. While etcd is
+ * unreachable it keeps the last known peers: the datapath is never told to drop anything.
+ */
+import type { IWatchResponse, Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import { describeError } from '../daemon/errors.js';
+import { subnetKeyOf, parseSubnetKey, type Lease } from './lease.js';
+import { LeaseSet, type LeaseEvent } from './lease-set.js';
+import type { EtcdRegistry, MalformedEntry } from './registry.js';
+import type { Ipv4Net } from './ipv4.js';
+
+export interface PeerWatchHooks {
+  /** Called in etcd order; the backend applies each before the next arrives. */
+  onEvents(events: readonly LeaseEvent[]): Promise<void> | void;
+  onMalformed?(entry: MalformedEntry): void;
+  onResync?(reason: string): void;
+  onEtcdError?(op: string): void;
+  onConnectivity?(up: boolean): void;
+}
+
+export interface PeerWatchOptions {
+  readonly registry: EtcdRegistry;
+  readonly ownSubnet: () => Ipv4Net | undefined;
+  readonly hooks: PeerWatchHooks;
+  readonly log: Logger;
+  readonly maxBackoffMs?: number;
+}
+
+export class PeerWatch {
+  private readonly set = new LeaseSet();
+  private watcher: Watcher | undefined;
+  private stopped = false;
+  private resyncing: Promise<void> | undefined;
+  private pendingResync = false;
+  /** Keys we already warned about, so a bad entry is logged once, not at every resync. */
+  private readonly warned = new Set<string>();
+  private queue: Promise<void> = Promise.resolve();
+  private connected = true;
+  private backoffMs = 100;
+
+  constructor(private readonly opts: PeerWatchOptions) {}
+
+  peers(): Lease[] {
+    return this.set.leases();
+  }
+
+  /** Lists and starts watching; resolves after the first snapshot was delivered. Retries until etcd answers. */
+  async start(): Promise<void> {
+    await this.resync('start');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const w = this.watcher;
+    this.watcher = undefined;
+    if (w) await w.cancel().catch(() => undefined);
+    await this.queue;
+  }
+
+  private isOwn(lease: Lease): boolean {
+    const own = this.opts.ownSubnet();
+    return own !== undefined && own.ip === lease.subnet.ip && own.prefixLen === lease.subnet.prefixLen;
+  }
+
+  private deliver(events: LeaseEvent[]): void {
+    if (events.length === 0) return;
+    // Serialize delivery: a slow backend call must not let a later event overtake an earlier one.
+    this.queue = this.queue.then(async () => {
+      try {
+        await this.opts.hooks.onEvents(events);
+      } catch (err) {
+        this.opts.log.error({ err: describeError(err) }, 'backend failed to apply lease events');
+      }
+    });
+  }
+
+  private malformed(entry: MalformedEntry): void {
+    this.opts.hooks.onMalformed?.(entry);
+    if (this.warned.has(entry.key)) return;
+    this.warned.add(entry.key);
+    this.opts.log.warn({ key: entry.key, reason: entry.reason }, 'skipping malformed entry under subnets/');
+  }
+
+  /** Re-lists and restarts the watch; concurrent requests collapse into one extra pass. */
+  resync(reason: string): Promise<void> {
+    if (this.resyncing) {
+      this.pendingResync = true;
+      return this.resyncing;
+    }
+    this.resyncing = this.doResync(reason).finally(() => {
+      this.resyncing = undefined;
+      if (this.pendingResync && !this.stopped) {
+        this.pendingResync = false;
+        void this.resync('coalesced');
+      }
+    });
+    return this.resyncing;
+  }
+
+  private async doResync(reason: string): Promise<void> {
+    if (reason !== 'start') this.opts.hooks.onResync?.(reason);
+    for (;;) {
+      if (this.stopped) return;
+      try {
+        const listing = await this.opts.registry.listLeases();
+        listing.malformed.forEach((m) => this.malformed(m));
+        this.deliver(this.set.reset(listing.leases.filter((l) => !this.isOwn(l))));
+        await this.restartWatch(listing.revision + 1n);
+        this.backoffMs = 100;
+        this.setConnected(true);
+        return;
+      } catch (err) {
+        this.opts.hooks.onEtcdError?.('list');
+        this.setConnected(false, err);
+        await new Promise((r) => setTimeout(r, this.backoffMs).unref());
+        this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 5000);
+      }
+    }
+  }
+
+  private setConnected(up: boolean, err?: unknown): void {
+    if (up === this.connected) return;
+    this.connected = up;
+    this.opts.hooks.onConnectivity?.(up);
+    if (up) this.opts.log.info('etcd reachable again; peer list resynced');
+    else this.opts.log.warn({ err: describeError(err) }, 'etcd unreachable; keeping the last known peers and retrying');
+  }
+
+  private async restartWatch(fromRevision: bigint): Promise<void> {
+    const old = this.watcher;
+    this.watcher = undefined;
+    if (old) await old.cancel().catch(() => undefined);
+    if (this.stopped) return;
+    const watcher = await this.opts.registry.client
+      .watch()
+      .prefix(this.opts.registry.subnetsPrefix)
+      .startRevision(fromRevision.toString())
+      .create();
+    if (this.stopped) {
+      await watcher.cancel().catch(() => undefined);
+      return;
+    }
+    this.watcher = watcher;
+    watcher.on('data', (res: IWatchResponse) => {
+      if (this.watcher === watcher) this.onWatchData(res);
+    });
+    watcher.on('error', (err: Error) => {
+      if (this.watcher !== watcher) return;
+      // A cancelled watch (compaction) or stream error: the event stream has a gap; re-list.
+      const compacted = /compact/i.test(err.message);
+      void this.resync(compacted ? 'compacted' : 'watch-error');
+    });
+    watcher.on('disconnected', (err: Error) => {
+      if (this.watcher !== watcher) return;
+      this.opts.hooks.onEtcdError?.('watch');
+      this.setConnected(false, err);
+    });
+    watcher.on('connected', () => {
+      // etcd3 resumes the stream by itself, but after an outage the server may be a new one with
+      // fewer revisions: only a fresh listing is certain to be right.
+      if (this.watcher === watcher && !this.connected) void this.resync('reconnected');
+    });
+  }
+
+  private onWatchData(res: IWatchResponse): void {
+    if (res.compact_revision && res.compact_revision !== '0') {
+      void this.resync('compacted');
+      return;
+    }
+    const events: LeaseEvent[] = [];
+    for (const ev of res.events) {
+      const key = ev.kv.key.toString();
+      if (ev.type === 'Delete') {
+        const subnet = parseSubnetKey(key.slice(this.opts.registry.subnetsPrefix.length));
+        if (!subnet) continue;
+        const e = this.set.delete(subnetKeyOf(subnet));
+        if (e) events.push(e);
+        continue;
+      }
+      const d = this.opts.registry.decode(ev.kv);
+      if (!d.ok) {
+        this.malformed(d.entry);
+        continue;
+      }
+      if (this.isOwn(d.lease)) continue;
+      const e = this.set.put(d.lease);
+      if (e) events.push(e);
+    }
+    this.deliver(events);
+  }
+}
