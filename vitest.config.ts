@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 // over the two cores.
 export default defineConfig({
   test: {
+    // e2e suites share the machine's two cores and its kernel; unit files are fast either way.
+    fileParallelism: false,
     projects: [
       {
         test: {
@@ -19,7 +21,6 @@ export default defineConfig({
           include: ['test/**/*.e2e.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
         },
       },
     ],

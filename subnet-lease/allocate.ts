@@ -20,7 +20,11 @@ export type AllocationPlan =
   | { kind: 'create'; subnet: Ipv4Net; source: 'previous' | 'random'; deleteFirst?: Ipv4Net }
   | { kind: 'exhausted'; deleteFirst?: Ipv4Net };
 
-export function freeSubnets(cfg: NetworkConfig, taken: readonly Ipv4Net[], limit = MAX_CANDIDATES): Ipv4Net[] {
+export function freeSubnets(
+  cfg: NetworkConfig,
+  taken: readonly Ipv4Net[],
+  limit = MAX_CANDIDATES,
+): Ipv4Net[] {
   const step = sizeOf(cfg.subnetLen);
   const out: Ipv4Net[] = [];
   // Sort once so the walk skips past taken ranges instead of testing every lease per candidate.

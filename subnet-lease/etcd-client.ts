@@ -24,15 +24,22 @@ function readTlsFile(path: string, flag: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new OverlaydError('BAD_FLAG', `--${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err}); give a readable PEM file`, {
-      cause: err,
-    });
+    throw new OverlaydError(
+      'BAD_FLAG',
+      `--${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err}); give a readable PEM file`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
 function assertPem(buf: Buffer, path: string, flag: string): void {
   if (!buf.toString('latin1').includes('-----BEGIN ')) {
-    throw new OverlaydError('BAD_FLAG', `--${flag}: ${path} is not a PEM file (no "-----BEGIN" line); give a PEM-encoded file`);
+    throw new OverlaydError(
+      'BAD_FLAG',
+      `--${flag}: ${path} is not a PEM file (no "-----BEGIN" line); give a PEM-encoded file`,
+    );
   }
 }
 
@@ -53,7 +60,10 @@ export function createEtcdClient(opts: EtcdClientOptions): EtcdClientSetup {
       // keeps a dead endpoint from eating every call's deadline.
       global: retry(handleWhen(isRecoverableError), { maxAttempts: 1 }),
       host: () =>
-        circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 2000, breaker: new ConsecutiveBreaker(3) }),
+        circuitBreaker(handleWhen(isRecoverableError), {
+          halfOpenAfter: 2000,
+          breaker: new ConsecutiveBreaker(3),
+        }),
       // flannel reconnects broken watches with backoff from 100 ms up to 5 s.
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 5000 }).next(),
     },

@@ -62,14 +62,14 @@ export function formatCidr(net: Ipv4Net): string {
 }
 
 export function containsIp(net: Ipv4Net, ip: number): boolean {
-  return ((ip & maskOf(net.prefixLen)) >>> 0) === net.ip;
+  return (ip & maskOf(net.prefixLen)) >>> 0 === net.ip;
 }
 
 /** True when one subnet contains the other's first address, i.e. the ranges intersect. */
 export function overlaps(a: Ipv4Net, b: Ipv4Net): boolean {
   const len = Math.min(a.prefixLen, b.prefixLen);
   const m = maskOf(len);
-  return ((a.ip & m) >>> 0) === ((b.ip & m) >>> 0);
+  return (a.ip & m) >>> 0 === (b.ip & m) >>> 0;
 }
 
 export function sameNet(a: Ipv4Net, b: Ipv4Net): boolean {

@@ -72,7 +72,10 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
       const listing = await registry.listLeases();
       const plan = planAllocation(config, listing.leases, attrs.publicIp, previous, this.opts.random);
       if (plan.kind !== 'renew' && plan.deleteFirst) {
-        log.info({ subnet: formatCidr(plan.deleteFirst) }, 'deleting our lease: it no longer fits the network config');
+        log.info(
+          { subnet: formatCidr(plan.deleteFirst) },
+          'deleting our lease: it no longer fits the network config',
+        );
         await registry.deleteLease(plan.deleteFirst);
       }
       if (plan.kind === 'renew') {
@@ -97,7 +100,10 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
       log.info({ subnet: formatCidr(plan.subnet), attempt }, 'lost the race for a subnet; picking again');
       previous = undefined;
     }
-    throw new OverlaydError('LEASE_RACE', `lost the race for a subnet ${MAX_RACE_RETRIES} times in a row; will retry`);
+    throw new OverlaydError(
+      'LEASE_RACE',
+      `lost the race for a subnet ${MAX_RACE_RETRIES} times in a row; will retry`,
+    );
   }
 
   /** Starts renewal, the periodic check and the watch of our own key. */
@@ -132,7 +138,10 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     try {
       const ok = await this.writeOwn(lease.subnet);
       if (ok) {
-        this.opts.log.info({ subnet: formatCidr(lease.subnet), expiration: this.current?.expiration }, 'lease renewed');
+        this.opts.log.info(
+          { subnet: formatCidr(lease.subnet), expiration: this.current?.expiration },
+          'lease renewed',
+        );
         this.emit('renewed', this.current!);
         this.scheduleRenew();
       }
@@ -154,7 +163,10 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
       const created = await registry.createLease(subnet, attrs, this.ttl);
       if (created) {
         this.current = created;
-        this.opts.log.warn({ subnet: formatCidr(subnet) }, 'our lease key was missing in etcd (expired or etcd lost its data); wrote it back');
+        this.opts.log.warn(
+          { subnet: formatCidr(subnet) },
+          'our lease key was missing in etcd (expired or etcd lost its data); wrote it back',
+        );
         return true;
       }
       return this.writeOwn(subnet); // someone created it between get and txn: look again

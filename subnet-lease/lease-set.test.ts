@@ -20,7 +20,11 @@ describe('LeaseSet', () => {
 
   it('reset emits exactly the difference', () => {
     const set = new LeaseSet();
-    set.reset([lease('10.0.1.0/24', '1.1.1.1'), lease('10.0.2.0/24', '1.1.1.2'), lease('10.0.3.0/24', '1.1.1.3')]);
+    set.reset([
+      lease('10.0.1.0/24', '1.1.1.1'),
+      lease('10.0.2.0/24', '1.1.1.2'),
+      lease('10.0.3.0/24', '1.1.1.3'),
+    ]);
     const events = set.reset([
       lease('10.0.1.0/24', '1.1.1.1'),
       lease('10.0.3.0/24', '1.1.1.3', 'vxlan'),

@@ -5,7 +5,8 @@
  */
 import { sameAttrs, subnetKeyOf, type Lease } from './lease.js';
 
-export type LeaseEvent = { readonly type: 'added'; readonly lease: Lease } | { readonly type: 'removed'; readonly lease: Lease };
+export type LeaseEvent =
+  { readonly type: 'added'; readonly lease: Lease } | { readonly type: 'removed'; readonly lease: Lease };
 
 export class LeaseSet {
   private readonly byKey = new Map<string, Lease>();

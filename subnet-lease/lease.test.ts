@@ -14,7 +14,14 @@ describe('lease keys', () => {
   });
 
   it('rejects keys flannel would not accept or that name no subnet', () => {
-    for (const bad of ['10.244.3.0', '10.244.3.0-24x', 'garbage', '10.244.300.0-24', '10.244.3.5-24', '10.244.3.0-40']) {
+    for (const bad of [
+      '10.244.3.0',
+      '10.244.3.0-24x',
+      'garbage',
+      '10.244.300.0-24',
+      '10.244.3.5-24',
+      '10.244.3.0-40',
+    ]) {
       expect(parseSubnetKey(bad), bad).toBeUndefined();
     }
   });
@@ -28,15 +35,25 @@ describe('lease attrs', () => {
       '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"host-gw"}',
     );
     expect(
-      encodeLeaseAttrs({ publicIp: ip, backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' } }),
-    ).toBe('{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}');
+      encodeLeaseAttrs({
+        publicIp: ip,
+        backendType: 'vxlan',
+        backendData: { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' },
+      }),
+    ).toBe(
+      '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}',
+    );
   });
 
   it('parses flanneld values, case-insensitively', () => {
     const a = parseLeaseAttrs(
       '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}',
     );
-    expect(a).toEqual({ publicIp: parseIpv4('192.168.64.3'), backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' } });
+    expect(a).toEqual({
+      publicIp: parseIpv4('192.168.64.3'),
+      backendType: 'vxlan',
+      backendData: { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' },
+    });
     expect(parseLeaseAttrs('{"publicip":"10.0.0.1"}')).toEqual({ publicIp: parseIpv4('10.0.0.1') });
   });
 
@@ -45,12 +62,16 @@ describe('lease attrs', () => {
     expect(() => parseLeaseAttrs('[]')).toThrow(/not a JSON object/);
     expect(() => parseLeaseAttrs('{"PublicIP":12}')).toThrow(/PublicIP is not an IPv4/);
     expect(() => parseLeaseAttrs('{}')).toThrow(/PublicIP/);
-    expect(() => parseLeaseAttrs('{"PublicIP":"1.2.3.4","BackendType":5}')).toThrow(/BackendType is not a string/);
+    expect(() => parseLeaseAttrs('{"PublicIP":"1.2.3.4","BackendType":5}')).toThrow(
+      /BackendType is not a string/,
+    );
   });
 
   it('never throws anything but a lease error on random input', () => {
     for (let i = 0; i < 2000; i++) {
-      const bytes = Array.from({ length: Math.floor(Math.random() * 40) }, () => String.fromCharCode(32 + Math.floor(Math.random() * 95)));
+      const bytes = Array.from({ length: Math.floor(Math.random() * 40) }, () =>
+        String.fromCharCode(32 + Math.floor(Math.random() * 95)),
+      );
       const text = Math.random() < 0.5 ? bytes.join('') : `{"PublicIP":${JSON.stringify(bytes.join(''))}}`;
       try {
         parseLeaseAttrs(text);

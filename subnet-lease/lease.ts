@@ -65,7 +65,10 @@ export function parseLeaseAttrs(text: string): LeaseAttrs {
   const publicIpText = obj['publicip'];
   const publicIp = typeof publicIpText === 'string' ? parseIpv4(publicIpText) : undefined;
   if (publicIp === undefined) {
-    throw new OverlaydError('BAD_LEASE', `lease PublicIP is not an IPv4 address: ${JSON.stringify(publicIpText)}`);
+    throw new OverlaydError(
+      'BAD_LEASE',
+      `lease PublicIP is not an IPv4 address: ${JSON.stringify(publicIpText)}`,
+    );
   }
   const backendType = obj['backendtype'];
   if (backendType !== undefined && backendType !== null && typeof backendType !== 'string') {

@@ -29,7 +29,9 @@ describe('network config', () => {
   });
 
   it('honours SubnetMin and SubnetMax', () => {
-    const cfg = parseNetworkConfig('{"Network":"10.244.0.0/16","SubnetMin":"10.244.10.0","SubnetMax":"10.244.19.0"}');
+    const cfg = parseNetworkConfig(
+      '{"Network":"10.244.0.0/16","SubnetMin":"10.244.10.0","SubnetMax":"10.244.19.0"}',
+    );
     expect(subnetCount(cfg)).toBe(10);
   });
 
@@ -40,12 +42,32 @@ describe('network config', () => {
     ['tiny network', '{"Network":"10.0.0.0/29"}', /Network \/29 is too small/],
     ['SubnetLen above 30', '{"Network":"10.0.0.0/8","SubnetLen":31}', /SubnetLen is \/31, above the maximum/],
     ['SubnetLen too short', '{"Network":"10.0.0.0/16","SubnetLen":17}', /SubnetLen .*at least four subnets/],
-    ['SubnetLen not a number', '{"Network":"10.0.0.0/16","SubnetLen":"24"}', /SubnetLen must be a whole number/],
-    ['SubnetMin outside', '{"Network":"10.0.0.0/16","SubnetMin":"10.1.0.0"}', /SubnetMin 10.1.0.0 is outside Network/],
-    ['SubnetMax unaligned', '{"Network":"10.0.0.0/16","SubnetMax":"10.0.5.7"}', /SubnetMax 10.0.5.7 is not aligned/],
+    [
+      'SubnetLen not a number',
+      '{"Network":"10.0.0.0/16","SubnetLen":"24"}',
+      /SubnetLen must be a whole number/,
+    ],
+    [
+      'SubnetMin outside',
+      '{"Network":"10.0.0.0/16","SubnetMin":"10.1.0.0"}',
+      /SubnetMin 10.1.0.0 is outside Network/,
+    ],
+    [
+      'SubnetMax unaligned',
+      '{"Network":"10.0.0.0/16","SubnetMax":"10.0.5.7"}',
+      /SubnetMax 10.0.5.7 is not aligned/,
+    ],
     ['SubnetMin bad text', '{"Network":"10.0.0.0/16","SubnetMin":"ten"}', /SubnetMin is not an IPv4 address/],
-    ['min above max', '{"Network":"10.0.0.0/16","SubnetMin":"10.0.9.0","SubnetMax":"10.0.3.0"}', /SubnetMin .* above SubnetMax/],
-    ['unknown backend', '{"Network":"10.0.0.0/16","Backend":{"Type":"ipsec"}}', /Backend.Type is unknown: "ipsec"/],
+    [
+      'min above max',
+      '{"Network":"10.0.0.0/16","SubnetMin":"10.0.9.0","SubnetMax":"10.0.3.0"}',
+      /SubnetMin .* above SubnetMax/,
+    ],
+    [
+      'unknown backend',
+      '{"Network":"10.0.0.0/16","Backend":{"Type":"ipsec"}}',
+      /Backend.Type is unknown: "ipsec"/,
+    ],
     ['backend not object', '{"Network":"10.0.0.0/16","Backend":"vxlan"}', /Backend must be an object/],
     ['IPv6', '{"Network":"10.0.0.0/16","EnableIPv6":true}', /EnableIPv6 is true/],
     ['not JSON', '{"Network":', /not valid JSON/],

@@ -4,7 +4,16 @@
  * flannel's defaults, and the backend type defaults to "udp". Every error names the field.
  */
 import { OverlaydError } from '../daemon/errors.js';
-import { containsIp, formatCidr, formatIpv4, maskOf, parseCidr, parseIpv4, sizeOf, type Ipv4Net } from './ipv4.js';
+import {
+  containsIp,
+  formatCidr,
+  formatIpv4,
+  maskOf,
+  parseCidr,
+  parseIpv4,
+  sizeOf,
+  type Ipv4Net,
+} from './ipv4.js';
 
 export const BACKEND_TYPES = ['udp', 'vxlan', 'host-gw', 'alloc'] as const;
 export type BackendType = (typeof BACKEND_TYPES)[number];
@@ -42,14 +51,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function optionalString(obj: Record<string, unknown>, key: string, field: string): string | undefined {
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw configError(field, `must be a string, got ${JSON.stringify(v)}`, 'quote it');
+  if (typeof v !== 'string')
+    throw configError(field, `must be a string, got ${JSON.stringify(v)}`, 'quote it');
   return v;
 }
 
 function optionalBool(obj: Record<string, unknown>, key: string, field: string, dflt: boolean): boolean {
   const v = obj[key];
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'boolean') throw configError(field, `must be true or false, got ${JSON.stringify(v)}`, 'use a JSON boolean');
+  if (typeof v !== 'boolean')
+    throw configError(field, `must be true or false, got ${JSON.stringify(v)}`, 'use a JSON boolean');
   return v;
 }
 
@@ -57,7 +68,8 @@ function optionalSubnetIp(obj: Record<string, unknown>, key: string, field: stri
   const text = optionalString(obj, key, field);
   if (text === undefined || text === '') return undefined;
   const ip = parseIpv4(text) ?? parseCidr(text)?.ip;
-  if (ip === undefined) throw configError(field, `is not an IPv4 address: "${text}"`, 'write it like "10.244.10.0"');
+  if (ip === undefined)
+    throw configError(field, `is not an IPv4 address: "${text}"`, 'write it like "10.244.10.0"');
   return ip;
 }
 
@@ -67,35 +79,56 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new OverlaydError('BAD_CONFIG', `network config: not valid JSON (${(err as Error).message}); fix the JSON syntax`);
+    throw new OverlaydError(
+      'BAD_CONFIG',
+      `network config: not valid JSON (${(err as Error).message}); fix the JSON syntax`,
+    );
   }
-  if (!isObject(raw)) throw configError('(top level)', 'must be a JSON object', 'write {"Network": "10.244.0.0/16"}');
+  if (!isObject(raw))
+    throw configError('(top level)', 'must be a JSON object', 'write {"Network": "10.244.0.0/16"}');
   return validateNetworkConfig(lowerKeys(raw));
 }
 
 function validateNetworkConfig(cfg: Record<string, unknown>): NetworkConfig {
   if (optionalBool(cfg, 'enableipv6', 'EnableIPv6', false)) {
-    throw configError('EnableIPv6', 'is true but overlayd supports IPv4 only', 'remove EnableIPv6 or set it to false');
+    throw configError(
+      'EnableIPv6',
+      'is true but overlayd supports IPv4 only',
+      'remove EnableIPv6 or set it to false',
+    );
   }
   if (!optionalBool(cfg, 'enableipv4', 'EnableIPv4', true)) {
-    throw configError('EnableIPv4', 'is false but overlayd supports IPv4 only', 'remove EnableIPv4 or set it to true');
+    throw configError(
+      'EnableIPv4',
+      'is false but overlayd supports IPv4 only',
+      'remove EnableIPv4 or set it to true',
+    );
   }
   const networkText = optionalString(cfg, 'network', 'Network');
   if (networkText === undefined || networkText === '') {
     throw configError('Network', 'is missing', 'add "Network": "10.244.0.0/16"');
   }
   const network = parseCidr(networkText);
-  if (!network) throw configError('Network', `is not an IPv4 CIDR: "${networkText}"`, 'write it like "10.244.0.0/16"');
+  if (!network)
+    throw configError('Network', `is not an IPv4 CIDR: "${networkText}"`, 'write it like "10.244.0.0/16"');
 
   const subnetLen = resolveSubnetLen(cfg, network);
   const subnetSize = sizeOf(subnetLen);
   const subnetMask = maskOf(subnetLen);
   const checkBound = (ip: number, field: string): void => {
     if (!containsIp(network, ip)) {
-      throw configError(field, `${formatIpv4(ip)} is outside Network ${formatCidr(network)}`, 'pick an address inside Network');
+      throw configError(
+        field,
+        `${formatIpv4(ip)} is outside Network ${formatCidr(network)}`,
+        'pick an address inside Network',
+      );
     }
-    if (((ip & subnetMask) >>> 0) !== ip) {
-      throw configError(field, `${formatIpv4(ip)} is not aligned to SubnetLen /${subnetLen}`, `use a /${subnetLen} network address`);
+    if ((ip & subnetMask) >>> 0 !== ip) {
+      throw configError(
+        field,
+        `${formatIpv4(ip)} is not aligned to SubnetLen /${subnetLen}`,
+        `use a /${subnetLen} network address`,
+      );
     }
   };
   const givenMin = optionalSubnetIp(cfg, 'subnetmin', 'SubnetMin');
@@ -106,7 +139,11 @@ function validateNetworkConfig(cfg: Record<string, unknown>): NetworkConfig {
   const subnetMin = givenMin ?? network.ip + subnetSize;
   const subnetMax = givenMax ?? network.ip + sizeOf(network.prefixLen) - subnetSize;
   if (subnetMin > subnetMax) {
-    throw configError('SubnetMin', `${formatIpv4(subnetMin)} is above SubnetMax ${formatIpv4(subnetMax)}`, 'swap or widen them');
+    throw configError(
+      'SubnetMin',
+      `${formatIpv4(subnetMin)} is above SubnetMax ${formatIpv4(subnetMax)}`,
+      'swap or widen them',
+    );
   }
 
   const backendRaw = cfg['backend'];
@@ -133,7 +170,11 @@ function resolveSubnetLen(cfg: Record<string, unknown>, network: Ipv4Net): numbe
   const v = cfg['subnetlen'];
   if (v !== undefined && v !== null && v !== 0) {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      throw configError('SubnetLen', `must be a whole number, got ${JSON.stringify(v)}`, 'write e.g. "SubnetLen": 24');
+      throw configError(
+        'SubnetLen',
+        `must be a whole number, got ${JSON.stringify(v)}`,
+        'write e.g. "SubnetLen": 24',
+      );
     }
     if (v > 30) throw configError('SubnetLen', `is /${v}, above the maximum /30`, 'use 30 or less');
     if (v < network.prefixLen + 2) {
@@ -146,7 +187,11 @@ function resolveSubnetLen(cfg: Record<string, unknown>, network: Ipv4Net): numbe
     return v;
   }
   if (network.prefixLen > 28) {
-    throw configError('Network', `/${network.prefixLen} is too small for four subnets`, 'use a /28 or larger network');
+    throw configError(
+      'Network',
+      `/${network.prefixLen} is too small for four subnets`,
+      'use a /28 or larger network',
+    );
   }
   return network.prefixLen <= 22 ? 24 : network.prefixLen + 2;
 }

@@ -12,9 +12,19 @@ import { LeaseSet, type LeaseEvent } from './lease-set.js';
 import type { EtcdRegistry, MalformedEntry } from './registry.js';
 import type { Ipv4Net } from './ipv4.js';
 
+/** How a batch of events came about: the first listing, a later re-list (diff), or the live watch. */
+export type DeliveryKind = 'initial' | 'resync' | 'watch';
+
 export interface PeerWatchHooks {
-  /** Called in etcd order; the backend applies each before the next arrives. */
-  onEvents(events: readonly LeaseEvent[]): Promise<void> | void;
+  /**
+   * Called in etcd order; the backend applies each batch before the next arrives. For 'initial'
+   * and 'resync', `snapshot` is the complete peer set the events lead to.
+   */
+  onEvents(
+    events: readonly LeaseEvent[],
+    kind: DeliveryKind,
+    snapshot?: readonly Lease[],
+  ): Promise<void> | void;
   onMalformed?(entry: MalformedEntry): void;
   onResync?(reason: string): void;
   onEtcdError?(op: string): void;
@@ -40,6 +50,7 @@ export class PeerWatch {
   private queue: Promise<void> = Promise.resolve();
   private connected = true;
   private backoffMs = 100;
+  private delivered = false;
 
   constructor(private readonly opts: PeerWatchOptions) {}
 
@@ -47,9 +58,10 @@ export class PeerWatch {
     return this.set.leases();
   }
 
-  /** Lists and starts watching; resolves after the first snapshot was delivered. Retries until etcd answers. */
+  /** Lists and starts watching; resolves after the first snapshot was applied. Retries until etcd answers. */
   async start(): Promise<void> {
     await this.resync('start');
+    await this.queue;
   }
 
   async stop(): Promise<void> {
@@ -65,12 +77,12 @@ export class PeerWatch {
     return own !== undefined && own.ip === lease.subnet.ip && own.prefixLen === lease.subnet.prefixLen;
   }
 
-  private deliver(events: LeaseEvent[]): void {
-    if (events.length === 0) return;
+  private deliver(events: LeaseEvent[], kind: DeliveryKind, snapshot?: readonly Lease[]): void {
+    if (events.length === 0 && kind !== 'initial') return;
     // Serialize delivery: a slow backend call must not let a later event overtake an earlier one.
     this.queue = this.queue.then(async () => {
       try {
-        await this.opts.hooks.onEvents(events);
+        await this.opts.hooks.onEvents(events, kind, snapshot);
       } catch (err) {
         this.opts.log.error({ err: describeError(err) }, 'backend failed to apply lease events');
       }
@@ -107,7 +119,9 @@ export class PeerWatch {
       try {
         const listing = await this.opts.registry.listLeases();
         listing.malformed.forEach((m) => this.malformed(m));
-        this.deliver(this.set.reset(listing.leases.filter((l) => !this.isOwn(l))));
+        const peers = listing.leases.filter((l) => !this.isOwn(l));
+        this.deliver(this.set.reset(peers), this.delivered ? 'resync' : 'initial', peers);
+        this.delivered = true;
         await this.restartWatch(listing.revision + 1n);
         this.backoffMs = 100;
         this.setConnected(true);
@@ -126,7 +140,11 @@ export class PeerWatch {
     this.connected = up;
     this.opts.hooks.onConnectivity?.(up);
     if (up) this.opts.log.info('etcd reachable again; peer list resynced');
-    else this.opts.log.warn({ err: describeError(err) }, 'etcd unreachable; keeping the last known peers and retrying');
+    else
+      this.opts.log.warn(
+        { err: describeError(err) },
+        'etcd unreachable; keeping the last known peers and retrying',
+      );
   }
 
   private async restartWatch(fromRevision: bigint): Promise<void> {
@@ -189,6 +207,6 @@ export class PeerWatch {
       const e = this.set.put(d.lease);
       if (e) events.push(e);
     }
-    this.deliver(events);
+    this.deliver(events, 'watch');
   }
 }

@@ -5,7 +5,14 @@
  */
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { OverlaydError } from '../daemon/errors.js';
-import { encodeLeaseAttrs, parseLeaseAttrs, parseSubnetKey, subnetKeyOf, type Lease, type LeaseAttrs } from './lease.js';
+import {
+  encodeLeaseAttrs,
+  parseLeaseAttrs,
+  parseSubnetKey,
+  subnetKeyOf,
+  type Lease,
+  type LeaseAttrs,
+} from './lease.js';
 import type { Ipv4Net } from './ipv4.js';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
@@ -62,7 +69,8 @@ export class EtcdRegistry {
   decode(kv: IKeyValue): DecodedEntry {
     const key = kv.key.toString();
     const subnet = parseSubnetKey(key.slice(this.subnetsPrefix.length));
-    if (!subnet) return { ok: false, entry: { key, reason: 'key does not name a subnet (want a.b.c.d-len)' } };
+    if (!subnet)
+      return { ok: false, entry: { key, reason: 'key does not name a subnet (want a.b.c.d-len)' } };
     try {
       return { ok: true, lease: { subnet, attrs: parseLeaseAttrs(kv.value.toString()) } };
     } catch (err) {

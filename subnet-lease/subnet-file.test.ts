@@ -5,7 +5,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseCidr } from './ipv4.js';
 import { parseSubnetEnv, readSubnetFile, renderSubnetEnv, writeSubnetFile } from './subnet-file.js';
 
-const env = { network: parseCidr('10.244.0.0/16')!, subnet: parseCidr('10.244.3.0/24')!, mtu: 1450, ipMasq: true };
+const env = {
+  network: parseCidr('10.244.0.0/16')!,
+  subnet: parseCidr('10.244.3.0/24')!,
+  mtu: 1450,
+  ipMasq: true,
+};
 let dir = '';
 afterEach(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });

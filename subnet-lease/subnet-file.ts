@@ -42,9 +42,13 @@ export async function writeSubnetFile(path: string, env: SubnetEnv): Promise<voi
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    throw new OverlaydError('SUBNET_FILE', `cannot write subnet file ${path}; check --subnet-file and its directory`, {
-      cause: err,
-    });
+    throw new OverlaydError(
+      'SUBNET_FILE',
+      `cannot write subnet file ${path}; check --subnet-file and its directory`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -61,7 +65,10 @@ export function parseSubnetEnv(text: string): PreviousSubnetEnv {
     if (trimmed === '' || trimmed.startsWith('#')) continue;
     const eq = trimmed.indexOf('=');
     if (eq <= 0) continue;
-    vars.set(trimmed.slice(0, eq).replace(/^export\s+/, ''), trimmed.slice(eq + 1).replace(/^["']|["']$/g, ''));
+    vars.set(
+      trimmed.slice(0, eq).replace(/^export\s+/, ''),
+      trimmed.slice(eq + 1).replace(/^["']|["']$/g, ''),
+    );
   }
   // Comma-separated values mean dual-stack or garbage; flannel ignores anything but a single CIDR.
   const one = (k: string): Ipv4Net | undefined => {

@@ -32,8 +32,18 @@ beforeEach(async () => {
 });
 
 const nodeIp = (i: number): number => parseIpv4(`198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`)!;
-function manager(cfg: NetworkConfig, i: number, extra: Partial<ConstructorParameters<typeof LeaseManager>[0]> = {}): LeaseManager {
-  return new LeaseManager({ registry, config: cfg, attrs: { publicIp: nodeIp(i), backendType: 'host-gw' }, log, ...extra });
+function manager(
+  cfg: NetworkConfig,
+  i: number,
+  extra: Partial<ConstructorParameters<typeof LeaseManager>[0]> = {},
+): LeaseManager {
+  return new LeaseManager({
+    registry,
+    config: cfg,
+    attrs: { publicIp: nodeIp(i), backendType: 'host-gw' },
+    log,
+    ...extra,
+  });
 }
 
 describe('lease acquisition', () => {
@@ -45,14 +55,17 @@ describe('lease acquisition', () => {
     for (let a = 0; a < leases.length; a++) {
       expect(leases[a]!.subnet.ip).toBeGreaterThanOrEqual(cfg.subnetMin);
       expect(leases[a]!.subnet.ip).toBeLessThanOrEqual(cfg.subnetMax);
-      for (let b = a + 1; b < leases.length; b++) expect(overlaps(leases[a]!.subnet, leases[b]!.subnet)).toBe(false);
+      for (let b = a + 1; b < leases.length; b++)
+        expect(overlaps(leases[a]!.subnet, leases[b]!.subnet)).toBe(false);
     }
     const listing = await registry.listLeases();
     expect(listing.leases).toHaveLength(50);
   });
 
   it('fills a network of exactly 50 subnets under contention, then reports exhaustion with the size', async () => {
-    const cfg = parseNetworkConfig('{"Network":"10.244.0.0/16","SubnetMin":"10.244.1.0","SubnetMax":"10.244.50.0"}');
+    const cfg = parseNetworkConfig(
+      '{"Network":"10.244.0.0/16","SubnetMin":"10.244.1.0","SubnetMax":"10.244.50.0"}',
+    );
     const results = await Promise.allSettled(Array.from({ length: 51 }, (_, i) => manager(cfg, i).acquire()));
     const ok = results.filter((r) => r.status === 'fulfilled');
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -100,13 +113,21 @@ describe('lease acquisition', () => {
   });
 
   it('reads a lease written the way flanneld writes it as a peer, and skips garbage with a reason', async () => {
-    await client.put(`${prefix}/subnets/10.244.9.0-24`).value('{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}').exec();
+    await client
+      .put(`${prefix}/subnets/10.244.9.0-24`)
+      .value(
+        '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}',
+      )
+      .exec();
     await client.put(`${prefix}/subnets/10.244.10.0-24`).value('garbage').exec();
     await client.put(`${prefix}/subnets/not-a-subnet`).value('{"PublicIP":"1.2.3.4"}').exec();
     const listing = await registry.listLeases();
     expect(listing.leases).toHaveLength(1);
     expect(listing.leases[0]!.attrs.backendData).toEqual({ VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' });
-    expect(listing.malformed.map((m) => m.key).sort()).toEqual([`${prefix}/subnets/10.244.10.0-24`, `${prefix}/subnets/not-a-subnet`]);
+    expect(listing.malformed.map((m) => m.key).sort()).toEqual([
+      `${prefix}/subnets/10.244.10.0-24`,
+      `${prefix}/subnets/not-a-subnet`,
+    ]);
   });
 });
 

@@ -38,7 +38,7 @@ export class EtcdServer {
   private constructor(
     private readonly dataDir: string,
     private readonly host: string,
-    private readonly clientPort: number,
+    clientPort: number,
     private readonly peerPort: number,
     private readonly netns: string | undefined,
   ) {
@@ -62,17 +62,28 @@ export class EtcdServer {
   private async launch(): Promise<void> {
     const peer = `http://${this.host}:${this.peerPort}`;
     const args = [
-      '--name', 'overlayd-test',
-      '--data-dir', this.dataDir,
-      '--listen-client-urls', this.endpoint,
-      '--advertise-client-urls', this.endpoint,
-      '--listen-peer-urls', peer,
-      '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `overlayd-test=${peer}`,
-      '--log-level', 'warn',
+      '--name',
+      'overlayd-test',
+      '--data-dir',
+      this.dataDir,
+      '--listen-client-urls',
+      this.endpoint,
+      '--advertise-client-urls',
+      this.endpoint,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `overlayd-test=${peer}`,
+      '--log-level',
+      'warn',
     ];
     const cmd = this.netns ? ['ip', 'netns', 'exec', this.netns, 'etcd', ...args] : ['etcd', ...args];
-    const proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } });
+    const proc = spawn(cmd[0]!, cmd.slice(1), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch },
+    });
     this.proc = proc;
     const keep = (b: Buffer): void => {
       this.output = (this.output + b.toString()).slice(-20_000);
@@ -87,9 +98,13 @@ export class EtcdServer {
     const deadline = Date.now() + 20_000;
     try {
       while (Date.now() < deadline) {
-        if (proc.exitCode !== null) throw new Error(`etcd exited with ${proc.exitCode}: ${this.output.slice(-2000)}`);
+        if (proc.exitCode !== null)
+          throw new Error(`etcd exited with ${proc.exitCode}: ${this.output.slice(-2000)}`);
         try {
-          await client.get('health-probe').options({ deadline: Date.now() + 500 }).string();
+          await client
+            .get('health-probe')
+            .options({ deadline: Date.now() + 500 })
+            .string();
           return;
         } catch {
           await new Promise((r) => setTimeout(r, 100));

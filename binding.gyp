@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "overlayd_sys",
+      "sources": [
+        "encap/sys/native/addon.c",
+        "encap/sys/native/notify.c"
+      ],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,366 @@
+/**
+ * The daemon's lifecycle, in flanneld's order:
+ *   health server → network config (polled) → br_netfilter check → external interface →
+ *   backend.register → lease → backend.start → [traffic rules] → subnet.env, ready, READY=1 →
+ *   peer watch → lease keep-alive.
+ * SIGTERM/SIGINT stop it cleanly and keep the lease (a restart gets the same subnet); a DELETE of
+ * our lease key by someone else stops it too (exit 0, for the supervisor to restart us).
+ */
+import type { Logger } from 'pino';
+import { BACKENDS } from './backends.js';
+import { brNetfilterWarning } from './netfilter-check.js';
+import { readConfigOnce, waitForConfig } from './config-source.js';
+import { OverlaydError, describeError } from './errors.js';
+import type { Flags } from './flags.js';
+import { HealthServer } from './health-server.js';
+import { readHostView, selectInterface, type ExternalInterface, type HostView } from './iface.js';
+import { componentLogger } from './logger.js';
+import { DaemonMetrics } from './metrics.js';
+import type { Backend, Registration } from '../encap/backend.js';
+import { sdNotify } from '../encap/sys/sd-notify.js';
+import { createEtcdClient } from '../subnet-lease/etcd-client.js';
+import { formatCidr, formatIpv4, parseIpv4 } from '../subnet-lease/ipv4.js';
+import type { Lease } from '../subnet-lease/lease.js';
+import { LeaseManager } from '../subnet-lease/lease-manager.js';
+import type { NetworkConfig } from '../subnet-lease/network-config.js';
+import { PeerWatch } from '../subnet-lease/peer-watch.js';
+import { EtcdRegistry } from '../subnet-lease/registry.js';
+import { readSubnetFile, writeSubnetFile } from '../subnet-lease/subnet-file.js';
+
+export interface DaemonDeps {
+  readonly hostView?: () => HostView;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export class Daemon {
+  private readonly metrics = new DaemonMetrics();
+  private readonly abort = new AbortController();
+  private readonly log: Logger;
+  private health: HealthServer | undefined;
+  private backend: Backend | undefined;
+  private leases: LeaseManager | undefined;
+  private watch: PeerWatch | undefined;
+  private registry: EtcdRegistry | undefined;
+  private leaseAttrs: Lease['attrs'] | undefined;
+  private ready = false;
+  private exitCode = 0;
+  private stopping: Promise<void> | undefined;
+  private resolveDone: (code: number) => void = () => undefined;
+  private readonly done = new Promise<number>((r) => (this.resolveDone = r));
+
+  constructor(
+    private readonly flags: Flags,
+    private readonly rootLog: Logger,
+    private readonly deps: DaemonDeps = {},
+  ) {
+    this.log = componentLogger(rootLog, 'daemon');
+  }
+
+  /** Runs until stopped; resolves with the process exit code. */
+  async run(): Promise<number> {
+    try {
+      await this.startUp();
+    } catch (err) {
+      if (!this.abort.signal.aborted) {
+        this.log.fatal({ code: (err as OverlaydError).code }, describeError(err));
+        this.exitCode = 1;
+        await this.stop('startup failed');
+      }
+    }
+    return this.done;
+  }
+
+  /** Clean stop: the lease is kept, peers' kernel state is left for the next start. Idempotent. */
+  stop(reason: string): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info({ reason }, 'stopping');
+      this.abort.abort();
+      this.ready = false;
+      this.metrics.ready.set(0);
+      try {
+        sdNotify('STOPPING=1', this.deps.env);
+      } catch {
+        // systemd went away first; nothing to tell
+      }
+      await this.watch?.stop().catch(() => undefined);
+      await this.leases?.stop().catch(() => undefined);
+      await this.backend
+        ?.close()
+        .catch((err) => this.log.warn({ err: describeError(err) }, 'backend close failed'));
+      await this.health?.close().catch(() => undefined);
+      this.registry?.client.close();
+      this.resolveDone(this.exitCode);
+    })();
+    return this.stopping;
+  }
+
+  private async startUp(): Promise<void> {
+    const { flags } = this;
+    if (flags.healthzPort > 0) {
+      try {
+        this.health = await HealthServer.start(
+          flags.healthzIp,
+          flags.healthzPort,
+          { isReady: () => this.ready },
+          this.metrics.registry,
+        );
+      } catch (err) {
+        throw new OverlaydError(
+          'BAD_FLAG',
+          `--healthz-port: cannot listen on ${flags.healthzIp}:${flags.healthzPort} (${(err as NodeJS.ErrnoException).code}); pick a free port`,
+          { cause: err },
+        );
+      }
+      this.log.info(
+        { addr: `${flags.healthzIp}:${flags.healthzPort}` },
+        'health and metrics server listening',
+      );
+    }
+    const { client, warning } = createEtcdClient({
+      endpoints: flags.etcdEndpoints,
+      cafile: flags.etcdCafile,
+      certfile: flags.etcdCertfile,
+      keyfile: flags.etcdKeyfile,
+      username: flags.etcdUsername,
+      password: flags.etcdPassword,
+    });
+    if (warning) this.log.warn(warning);
+    const registry = new EtcdRegistry(client, flags.etcdPrefix);
+    this.registry = registry;
+
+    const cfg = await waitForConfig(
+      registry,
+      flags.netConfigPath,
+      componentLogger(this.rootLog, 'config'),
+      (e) => {
+        if (e.code === 'BAD_CONFIG') this.metrics.configErrors.inc();
+        if (e.code === 'ETCD') this.metrics.etcdErrors.inc({ op: 'config' });
+      },
+      this.abort.signal,
+    );
+    if (!cfg) return;
+    const config = cfg.config;
+    this.log.info(
+      { network: formatCidr(config.network), subnetLen: config.subnetLen, backend: config.backendType },
+      'network config loaded',
+    );
+
+    if (!config.enableNFTables) {
+      const warn = brNetfilterWarning();
+      if (warn) this.log.warn(warn);
+    }
+    const ext = selectInterface((this.deps.hostView ?? readHostView)(), {
+      iface: flags.iface,
+      ifaceRegex: flags.ifaceRegex,
+      publicIp: flags.publicIp,
+    });
+    this.log.info(
+      { iface: ext.name, ifaceAddr: ext.ifaceAddr, publicIp: ext.publicIp, mtu: ext.mtu, why: ext.reason },
+      'external interface selected',
+    );
+
+    const factory = BACKENDS[config.backendType];
+    if (!factory) {
+      throw new OverlaydError(
+        'BACKEND',
+        `backend "${config.backendType}" is not available in this build; use one of ${Object.keys(BACKENDS).join(', ')}`,
+      );
+    }
+    const backend = factory({
+      config,
+      extIface: ext,
+      log: componentLogger(this.rootLog, `backend-${config.backendType}`),
+      metrics: this.metrics.registry,
+      options: { tunName: flags.tunName, udpOffloads: flags.udpOffloads, udpBatch: flags.udpBatch },
+    });
+    this.backend = backend;
+    const reg = await backend.register();
+
+    const lease = await this.acquireLease(registry, config, ext, reg);
+    if (!lease) return;
+    await backend.start(lease);
+    await this.writeSubnetEnv(config, lease, reg.mtu);
+    this.ready = true;
+    this.metrics.ready.set(1);
+    try {
+      if (sdNotify('READY=1', this.deps.env)) this.log.info('told systemd READY=1');
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'sd_notify READY=1 failed');
+    }
+    await this.startPeerWatch(registry, backend);
+    await this.keepLease(config, reg.mtu);
+    this.watchConfig(registry, cfg.text);
+  }
+
+  private async acquireLease(
+    registry: EtcdRegistry,
+    config: NetworkConfig,
+    ext: ExternalInterface,
+    reg: Registration,
+  ): Promise<Lease | undefined> {
+    const previous = await readSubnetFile(this.flags.subnetFile);
+    this.leaseAttrs = {
+      publicIp: parseIpv4(ext.publicIp)!,
+      // flannel's udp backend publishes no BackendType; keep that so flanneld peers parse us alike.
+      ...(reg.backendType && reg.backendType !== 'udp' ? { backendType: reg.backendType } : {}),
+      ...(reg.backendData !== undefined ? { backendData: reg.backendData } : {}),
+    };
+    this.leases = this.newLeaseManager(registry, config, previous.subnet);
+    return this.acquireUntilDone(this.leases);
+  }
+
+  private newLeaseManager(
+    registry: EtcdRegistry,
+    config: NetworkConfig,
+    previousSubnet?: Lease['subnet'],
+  ): LeaseManager {
+    return new LeaseManager({
+      registry,
+      config,
+      attrs: this.leaseAttrs!,
+      log: componentLogger(this.rootLog, 'lease'),
+      renewMarginSeconds: this.flags.subnetLeaseRenewMargin * 60,
+      ...(previousSubnet ? { previousSubnet } : {}),
+    });
+  }
+
+  /** Retries acquisition with capped exponential backoff (out of subnets, etcd down, lost races). */
+  private async acquireUntilDone(leases: LeaseManager): Promise<Lease | undefined> {
+    let delay = 500;
+    let lastProblem = '';
+    while (!this.abort.signal.aborted) {
+      try {
+        const lease = await leases.acquire();
+        this.metrics.leaseExpiration.set((lease.expiration?.getTime() ?? 0) / 1000);
+        this.log.info(
+          { subnet: formatCidr(lease.subnet), publicIp: formatIpv4(lease.attrs.publicIp) },
+          'lease acquired',
+        );
+        return lease;
+      } catch (err) {
+        const problem = describeError(err);
+        if ((err as OverlaydError).code === 'ETCD') this.metrics.etcdErrors.inc({ op: 'acquire' });
+        if (problem !== lastProblem)
+          this.log.error({ code: (err as OverlaydError).code }, `${problem} (retrying with backoff)`);
+        lastProblem = problem;
+        await new Promise((r) => setTimeout(r, delay).unref());
+        delay = Math.min(delay * 2, 30_000);
+      }
+    }
+    return undefined;
+  }
+
+  private async writeSubnetEnv(config: NetworkConfig, lease: Lease, mtu: number): Promise<void> {
+    await writeSubnetFile(this.flags.subnetFile, {
+      network: config.network,
+      subnet: lease.subnet,
+      mtu,
+      ipMasq: this.flags.ipMasq,
+    });
+    this.log.info(
+      { path: this.flags.subnetFile, subnet: formatCidr(lease.subnet), mtu },
+      'subnet file written',
+    );
+  }
+
+  private async startPeerWatch(registry: EtcdRegistry, backend: Backend): Promise<void> {
+    const log = componentLogger(this.rootLog, 'peers');
+    const watch = new PeerWatch({
+      registry,
+      ownSubnet: () => this.leases?.lease?.subnet,
+      log,
+      hooks: {
+        onEvents: async (events, kind, snapshot) => {
+          if (kind === 'initial' && snapshot) {
+            await backend.reconcile(snapshot);
+            this.metrics.peerEvents.inc({ type: 'added' }, snapshot.length);
+          } else {
+            for (const ev of events) {
+              log.info(
+                { subnet: formatCidr(ev.lease.subnet), publicIp: formatIpv4(ev.lease.attrs.publicIp), kind },
+                `peer ${ev.type}`,
+              );
+              if (ev.type === 'added') await backend.addPeer(ev.lease);
+              else await backend.removePeer(ev.lease);
+              this.metrics.peerEvents.inc({ type: ev.type });
+            }
+          }
+          this.metrics.peers.set(watch.peers().length);
+        },
+        onMalformed: () => this.metrics.malformedEntries.inc(),
+        onResync: (reason) => this.metrics.watchResyncs.inc({ reason }),
+        onEtcdError: (op) => this.metrics.etcdErrors.inc({ op }),
+        onConnectivity: (up) => this.metrics.etcdUp.set(up ? 1 : 0),
+      },
+    });
+    this.watch = watch;
+    await watch.start();
+  }
+
+  private async keepLease(config: NetworkConfig, mtu: number): Promise<void> {
+    const leases = this.leases!;
+    leases.on('renewed', (l) => {
+      this.metrics.leaseRenewals.inc();
+      this.metrics.leaseExpiration.set((l.expiration?.getTime() ?? 0) / 1000);
+    });
+    leases.on('etcd-error', (op) => this.metrics.etcdErrors.inc({ op }));
+    leases.on('revoked', () => void this.stop('lease revoked'));
+    leases.on(
+      'conflict',
+      ({ subnet, holder }) => void this.onConflict(config, mtu, formatCidr(subnet), formatIpv4(holder)),
+    );
+    await leases.keepAlive();
+  }
+
+  /** Our subnet was taken while we were away (partition, expired lease): move, and say so loudly. */
+  private async onConflict(
+    config: NetworkConfig,
+    mtu: number,
+    subnet: string,
+    holder: string,
+  ): Promise<void> {
+    if (this.abort.signal.aborted) return;
+    this.metrics.leaseConflicts.inc();
+    this.log.error(
+      { subnet, holder },
+      `subnet ${subnet} is now leased to ${holder}: taking a new lease; PODS ON THIS NODE MUST BE RESTARTED to get addresses in the new subnet`,
+    );
+    await this.leases?.stop();
+    this.leases = this.newLeaseManager(this.registry!, config);
+    const lease = await this.acquireUntilDone(this.leases);
+    if (!lease) return;
+    await this.backend!.start(lease);
+    await this.writeSubnetEnv(config, lease, mtu);
+    await this.keepLease(config, mtu);
+    // The old subnet now belongs to a peer and ours must leave the peer set: re-list.
+    await this.watch?.resync('own-lease-moved');
+  }
+
+  /**
+   * flanneld reads the config once. We poll it so an operator learns at once that an edit is
+   * invalid (logged, counted) — but the running network keeps the config it started with.
+   */
+  private watchConfig(registry: EtcdRegistry, running: string): void {
+    let last = running;
+    const timer = setInterval(async () => {
+      const r = await readConfigOnce(registry, this.flags.netConfigPath);
+      const text = r.ok ? r.text : describeError(r.error);
+      if (text === last) return;
+      last = text;
+      if (!r.ok) {
+        if (r.error.code === 'BAD_CONFIG') this.metrics.configErrors.inc();
+        if (r.error.code !== 'ETCD')
+          this.log.error(
+            { code: r.error.code },
+            `network config changed and is now unusable: ${describeError(r.error)}; the running network keeps its config`,
+          );
+      } else if (r.text !== running) {
+        this.log.warn(
+          'network config changed; restart overlayd to apply it (the running network keeps its config)',
+        );
+      }
+    }, 10_000);
+    timer.unref();
+    this.abort.signal.addEventListener('abort', () => clearInterval(timer));
+  }
+}

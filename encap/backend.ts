@@ -1,0 +1,42 @@
+/**
+ * The interface every backend implements and the daemon drives. The lease is the only contract
+ * between control plane and data plane:
+ *   register()  before the lease exists: set up what the lease must describe, return it and the MTU
+ *   start()     our lease is known (again after a conflict moved us): program the local side
+ *   addPeer / removePeer   one peer lease appeared, changed, or left
+ *   reconcile() the full peer set, after start and whenever the kernel may have drifted
+ *   close()     stop the datapath; leave peers' kernel state in place for a fast restart
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ExternalInterface } from '../daemon/iface.js';
+import type { Lease } from '../subnet-lease/lease.js';
+import type { BackendType, NetworkConfig } from '../subnet-lease/network-config.js';
+
+export interface BackendContext {
+  readonly config: NetworkConfig;
+  readonly extIface: ExternalInterface;
+  readonly log: Logger;
+  readonly metrics: Registry;
+  /** Backend-specific flags (udp: TUN name, offload and batching switches). */
+  readonly options: Readonly<Record<string, string>>;
+}
+
+export interface Registration {
+  readonly backendType?: string;
+  readonly backendData?: unknown;
+  /** MTU pods must use (FLANNEL_MTU). */
+  readonly mtu: number;
+}
+
+export interface Backend {
+  readonly type: BackendType;
+  register(): Promise<Registration>;
+  start(own: Lease): Promise<void>;
+  addPeer(peer: Lease): Promise<void>;
+  removePeer(peer: Lease): Promise<void>;
+  reconcile(peers: readonly Lease[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type BackendFactory = (ctx: BackendContext) => Backend;

@@ -1,0 +1,43 @@
+/**
+ * Loads the overlayd_sys N-API addon (built by node-gyp on `npm install`/`npm ci` from
+ * encap/sys/native/). Only files under encap/sys/ import this: it is the OS boundary.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OverlaydError } from '../../daemon/errors.js';
+
+export interface NativeSys {
+  sdNotify(socketPath: string, message: string): void;
+}
+
+function projectRoot(): string {
+  // Works from the sources (vitest) and from dist/ (the built daemon) alike.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new OverlaydError(
+    'SYSCALL',
+    'cannot find the overlayd package root (binding.gyp) from ' + fileURLToPath(import.meta.url),
+  );
+}
+
+let cached: NativeSys | undefined;
+
+export function nativeSys(): NativeSys {
+  if (cached) return cached;
+  const path = join(projectRoot(), 'build', 'Release', 'overlayd_sys.node');
+  try {
+    cached = createRequire(import.meta.url)(path) as NativeSys;
+  } catch (err) {
+    throw new OverlaydError(
+      'SYSCALL',
+      `cannot load the native addon ${path}; run "npm ci" (it builds it with node-gyp)`,
+      { cause: err },
+    );
+  }
+  return cached;
+}

@@ -1,0 +1,242 @@
+/**
+ * The daemon end to end with the alloc backend: a real etcd in its own namespace and overlayd
+ * processes in three node namespaces (the foundation's bar).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSubnetKey } from '../subnet-lease/lease.js';
+import { Lab } from './lab/lab.js';
+import { DAEMON_MAIN } from './lab/lab-node.js';
+
+let lab: Lab;
+
+beforeAll(async () => {
+  lab = await Lab.create({
+    nodes: 3,
+    networkConfig: { Network: '10.244.0.0/16', Backend: { Type: 'alloc' } },
+  });
+});
+afterAll(async () => {
+  await lab?.destroy();
+});
+
+async function leasesInEtcd(): Promise<Map<string, string>> {
+  const c = lab.client();
+  try {
+    const res = await c.getAll().prefix(`${lab.prefix}/subnets/`).exec();
+    return new Map(res.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]));
+  } finally {
+    c.close();
+  }
+}
+
+describe('overlayd with the alloc backend on three nodes', () => {
+  it('gives each node a distinct /24 in flannel format and a matching subnet.env, fast', async () => {
+    const t0 = Date.now();
+    await Promise.all(lab.nodes.map((n) => n.startDaemon({ waitReady: false })));
+    const firstFile = await Promise.race(
+      lab.nodes.map(async (n) => {
+        for (;;) {
+          if (await stat(n.subnetFile).catch(() => undefined)) return Date.now() - t0;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }),
+    );
+    await Promise.all(lab.nodes.map((n) => n.waitReady()));
+    console.log(`start -> first subnet.env: ${firstFile} ms (process spawn included)`);
+
+    const leases = await leasesInEtcd();
+    expect(leases.size).toBe(3);
+    const subnets = new Set<string>();
+    for (const n of lab.nodes) {
+      const env = await n.subnetEnv();
+      expect(Object.keys(env)).toEqual([
+        'FLANNEL_NETWORK',
+        'FLANNEL_SUBNET',
+        'FLANNEL_MTU',
+        'FLANNEL_IPMASQ',
+      ]);
+      expect(env['FLANNEL_NETWORK']).toBe('10.244.0.0/16');
+      expect(env['FLANNEL_SUBNET']).toMatch(/^10\.244\.\d+\.1\/24$/);
+      expect(env['FLANNEL_MTU']).toBe('1500');
+      expect(env['FLANNEL_IPMASQ']).toBe('false');
+      const key = `${lab.prefix}/subnets/${env['FLANNEL_SUBNET']!.replace('.1/24', '.0-24')}`;
+      expect(leases.get(key)).toBe(`{"PublicIP":"${n.ip}","PublicIPv6":null,"BackendType":"alloc"}`);
+      expect(parseSubnetKey(key)).toBeDefined();
+      subnets.add(env['FLANNEL_SUBNET']!);
+      expect((await stat(n.subnetFile)).mode & 0o777).toBe(0o644);
+    }
+    expect(subnets.size).toBe(3);
+  });
+
+  it('serves /healthz, /readyz and overlayd_ metrics', async () => {
+    const n = lab.nodes[0]!;
+    expect(await n.health('/healthz')).toEqual({ status: 200, body: 'overlayd is running' });
+    expect(await n.health('/readyz')).toEqual({ status: 200, body: 'overlayd is ready' });
+    const metrics = (await n.health('/metrics')).body;
+    for (const m of [
+      'overlayd_lease_expiration_timestamp_seconds',
+      'overlayd_peers 2',
+      'overlayd_etcd_up 1',
+      'overlayd_process_cpu_seconds_total',
+      'overlayd_ready 1',
+    ]) {
+      expect(metrics).toContain(m);
+    }
+  });
+
+  it('keeps the lease across a clean restart (SIGTERM exits 0) and after kill -9', async () => {
+    const n = lab.nodes[1]!;
+    const before = (await n.subnetEnv())['FLANNEL_SUBNET'];
+    expect(await n.stopDaemon('SIGTERM')).toBe(0);
+    await n.startDaemon();
+    expect((await n.subnetEnv())['FLANNEL_SUBNET']).toBe(before);
+    await n.stopDaemon('SIGKILL');
+    await rm(n.subnetFile); // reuse must come from etcd (PublicIP), not the file
+    await n.startDaemon();
+    expect((await n.subnetEnv())['FLANNEL_SUBNET']).toBe(before);
+    expect((await leasesInEtcd()).size).toBe(3);
+  });
+
+  it('sees peers come and go', async () => {
+    const c = lab.client();
+    try {
+      await c
+        .put(`${lab.prefix}/subnets/10.244.250.0-24`)
+        .value(
+          '{"PublicIP":"198.18.200.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}',
+        )
+        .exec();
+      await c.put(`${lab.prefix}/subnets/10.244.251.0-24`).value('not json').exec();
+      const n = lab.nodes[0]!;
+      const metric = async (name: string): Promise<number> => {
+        const line = (await n.health('/metrics')).body.split('\n').find((l) => l.startsWith(name + ' '));
+        return Number(line?.split(' ')[1]);
+      };
+      await expect.poll(() => metric('overlayd_peers'), { timeout: 5000 }).toBe(3);
+      await expect.poll(() => metric('overlayd_malformed_entries_skipped_total'), { timeout: 5000 }).toBe(1);
+      await c.delete().key(`${lab.prefix}/subnets/10.244.250.0-24`).exec();
+      await c.delete().key(`${lab.prefix}/subnets/10.244.251.0-24`).exec();
+      await expect.poll(() => metric('overlayd_peers'), { timeout: 5000 }).toBe(2);
+      const logs = await n.logs();
+      expect(logs.some((l) => l['msg'] === 'peer added' && l['subnet'] === '10.244.250.0/24')).toBe(true);
+      expect(logs.some((l) => l['msg'] === 'peer removed' && l['subnet'] === '10.244.250.0/24')).toBe(true);
+      expect(logs.filter((l) => l['msg'] === 'skipping malformed entry under subnets/')).toHaveLength(1);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('shuts down with exit 0 when its lease is deleted by someone else', async () => {
+    const n = lab.nodes[2]!;
+    const subnet = (await n.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/24', '.0-24');
+    const c = lab.client();
+    try {
+      await c.delete().key(`${lab.prefix}/subnets/${subnet}`).exec();
+    } finally {
+      c.close();
+    }
+    expect(await n.waitExit()).toBe(0);
+    const logs = await n.logs();
+    expect(logs.some((l) => l['msg'] === 'Lease has been revoked. Shutting down daemon.')).toBe(true);
+    await n.startDaemon();
+  });
+
+  it('waits for a missing config, logging it once, then starts when it appears', async () => {
+    const n = lab.nodes[2]!;
+    await n.stopDaemon();
+    await n.startDaemon({ flags: ['--etcd-prefix=/other/network'], waitReady: false });
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await n.health('/readyz')).status).toBe(503);
+    const missing = (await n.logs()).filter((l) =>
+      String(l['msg']).startsWith('network config not found at /other/network/config'),
+    );
+    expect(missing).toHaveLength(1);
+    const c = lab.client();
+    try {
+      await c
+        .put('/other/network/config')
+        .value('{"Network":"10.99.0.0/16","Backend":{"Type":"alloc"}}')
+        .exec();
+    } finally {
+      c.close();
+    }
+    await n.waitReady();
+    expect((await n.subnetEnv())['FLANNEL_NETWORK']).toBe('10.99.0.0/16');
+    await n.stopDaemon();
+  });
+
+  it('sends READY=1 to $NOTIFY_SOCKET after subnet.env is written', async () => {
+    const n = lab.nodes[2]!;
+    const dir = await mkdtemp(join(tmpdir(), 'overlayd-notify-'));
+    const sock = join(dir, 'notify.sock');
+    const out = join(dir, 'got');
+    // Node has no AF_UNIX datagram server; python3 (always present for node-gyp) listens for us.
+    const listener = spawn(
+      'python3',
+      [
+        '-c',
+        `
+import socket,sys
+s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); print('ok', flush=True)
+open(sys.argv[2],'w').write(s.recv(4096).decode())
+`,
+        sock,
+        out,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise((r) => listener.stdout!.once('data', r));
+    const received = new Promise((r) => listener.once('exit', r));
+    try {
+      await n.startDaemon({ env: { NOTIFY_SOCKET: sock } });
+      await received;
+      expect(await readFile(out, 'utf8')).toBe('READY=1');
+      // it was sent after the subnet file existed
+      expect((await stat(n.subnetFile)).isFile()).toBe(true);
+    } finally {
+      listener.kill();
+      await n.stopDaemon();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bad operator input', () => {
+  const runDaemon = (args: string[]): Promise<{ code: number | null; stderr: string; stdout: string }> =>
+    new Promise((resolve) => {
+      const p = spawn(process.execPath, [DAEMON_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      let stdout = '';
+      p.stderr.on('data', (d) => (stderr += d));
+      p.stdout.on('data', (d) => (stdout += d));
+      p.on('exit', (code) => resolve({ code, stderr, stdout }));
+    });
+
+  it('exits non-zero with one line naming the flag', async () => {
+    const r = await runDaemon(['--subnet-lease-renew-margin=5000']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'overlayd: --subnet-lease-renew-margin: 5000 is out of range; expected whole minutes from 1 to 1439\n',
+    );
+  });
+
+  it('names a missing TLS file', async () => {
+    const r = await runDaemon([
+      '--etcd-keyfile=/nonexistent/key.pem',
+      '--etcd-certfile=/nonexistent/cert.pem',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      '--etcd-keyfile: cannot read /nonexistent/key.pem (ENOENT); give a readable PEM file',
+    );
+  });
+
+  it('prints --version and --help', async () => {
+    expect((await runDaemon(['--version'])).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    expect((await runDaemon(['-help'])).stdout).toContain('--etcd-endpoints');
+  });
+});

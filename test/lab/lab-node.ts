@@ -1,0 +1,176 @@
+/**
+ * One node of the lab: a network namespace with its underlay address, an overlayd process with its
+ * own subnet file and health port, and helpers to run commands, read logs and wait for readiness.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Lab } from './lab.js';
+import { inNs, mustInNs, type RunResult } from './shell.js';
+
+export const HEALTHZ_PORT = 8081;
+
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+export const DAEMON_MAIN = join(projectRoot(), 'dist', 'daemon', 'main.js');
+
+export interface StartOptions {
+  /** Extra flags after the lab's defaults. */
+  readonly flags?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Wait for /readyz (default true). */
+  readonly waitReady?: boolean;
+}
+
+export class LabNode {
+  private proc: ChildProcess | undefined;
+  private exited: Promise<number | null> | undefined;
+  private starts = 0;
+
+  constructor(
+    readonly lab: Lab,
+    readonly index: number,
+    readonly ns: string,
+    readonly ip: string,
+  ) {}
+
+  get subnetFile(): string {
+    return join(this.lab.dir, `n${this.index}`, 'subnet.env');
+  }
+  get logFile(): string {
+    return join(this.lab.dir, `n${this.index}.log`);
+  }
+  get healthUrl(): string {
+    return `http://${this.ip}:${HEALTHZ_PORT}`;
+  }
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  exec(
+    cmd: string,
+    args: readonly string[],
+    opts?: { timeoutMs?: number; input?: string },
+  ): Promise<RunResult> {
+    return inNs(this.ns, cmd, args, opts);
+  }
+  mustExec(
+    cmd: string,
+    args: readonly string[],
+    opts?: { timeoutMs?: number; input?: string },
+  ): Promise<string> {
+    return mustInNs(this.ns, cmd, args, opts);
+  }
+
+  defaultFlags(): string[] {
+    return [
+      `--etcd-endpoints=${this.lab.etcdEndpoint}`,
+      `--etcd-prefix=${this.lab.prefix}`,
+      `--subnet-file=${this.subnetFile}`,
+      `--healthz-ip=0.0.0.0`,
+      `--healthz-port=${HEALTHZ_PORT}`,
+      '--iface=eth0',
+      '--log-level=debug',
+    ];
+  }
+
+  /** Starts overlayd in this node's namespace; logs append to logFile. */
+  async startDaemon(opts: StartOptions = {}): Promise<void> {
+    if (this.running) throw new Error(`node ${this.index}: daemon already running`);
+    const out = createWriteStream(this.logFile, { flags: 'a' });
+    this.starts++;
+    out.write(`--- start ${this.starts} ---\n`);
+    const proc = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        this.ns,
+        process.execPath,
+        DAEMON_MAIN,
+        ...this.defaultFlags(),
+        ...(opts.flags ?? []),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env },
+      },
+    );
+    proc.stdout!.pipe(out, { end: false });
+    proc.stderr!.pipe(out, { end: false });
+    this.proc = proc;
+    this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
+    if (opts.waitReady ?? true) await this.waitReady();
+  }
+
+  /** Stops the daemon (SIGTERM: clean; SIGKILL: a crash) and returns its exit code. */
+  async stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const proc = this.proc;
+    if (!proc) return null;
+    if (this.running) proc.kill(signal);
+    const code = await this.exited;
+    this.proc = undefined;
+    return code ?? null;
+  }
+
+  /** Resolves with the exit code once the daemon exits by itself. */
+  waitExit(): Promise<number | null> {
+    return this.exited ?? Promise.resolve(null);
+  }
+
+  async health(path: '/healthz' | '/readyz' | '/metrics'): Promise<{ status: number; body: string }> {
+    const res = await fetch(this.healthUrl + path, { signal: AbortSignal.timeout(2000) });
+    return { status: res.status, body: await res.text() };
+  }
+
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.running)
+        throw new Error(`node ${this.index}: daemon exited before ready:\n${this.logTail()}`);
+      try {
+        if ((await this.health('/readyz')).status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`node ${this.index}: not ready after ${timeoutMs} ms:\n${this.logTail()}`);
+  }
+
+  logTail(lines = 30): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  /** Parsed JSON log lines of this node (all starts). */
+  async logs(): Promise<Array<Record<string, unknown>>> {
+    const text = await readFile(this.logFile, 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  async subnetEnv(): Promise<Record<string, string>> {
+    const text = await readFile(this.subnetFile, 'utf8');
+    return Object.fromEntries(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=') as [string, string]),
+    );
+  }
+}
