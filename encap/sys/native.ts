@@ -8,8 +8,33 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OverlaydError } from '../../daemon/errors.js';
 
+/** The addon's functions; see encap/sys/native/*.c for each one's contract. */
 export interface NativeSys {
   sdNotify(socketPath: string, message: string): void;
+  tunOpen(name: string, vnetHdr: boolean): [number, string];
+  tunSetOffload(fd: number, flags: number): void;
+  udpOpen(ip: number, port: number, rcvbuf: number, sndbuf: number): number;
+  udpSetGro(fd: number, on: boolean): boolean;
+  readBatch(fd: number, slab: Uint8Array, offs: Int32Array, lens: Int32Array, count: number, cap: number, timeoutMs: number): number;
+  writeBatch(fd: number, slab: Uint8Array, offs: Int32Array, lens: Int32Array, count: number, errs: Int32Array): number;
+  recvBatch(
+    fd: number,
+    slab: Uint8Array,
+    offs: Int32Array,
+    lens: Int32Array,
+    count: number,
+    cap: number,
+    addrs: Uint32Array,
+    ports: Int32Array,
+    gso: Int32Array,
+    timeoutMs: number,
+  ): number;
+  sendBatch(fd: number, slab: Uint8Array, offs: Int32Array, lens: Int32Array, count: number, addrs: Uint32Array, ports: Int32Array, gso: Int32Array): number;
+  close(fd: number): void;
+  csum(buf: Uint8Array, off: number, len: number, seed: number): number;
+  nlOpen(groups: number): number;
+  nlSend(fd: number, buf: Uint8Array, len: number): number;
+  nlRecv(fd: number, buf: Uint8Array, timeoutMs: number): number;
 }
 
 function projectRoot(): string {

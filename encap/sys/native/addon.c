@@ -85,6 +85,9 @@ int ovl_get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
 
 static napi_value init(napi_env env, napi_value exports) {
   ovl_register_notify(env, exports);
+  ovl_register_io(env, exports);
+  ovl_register_sockets(env, exports);
+  ovl_register_csum(env, exports);
   return exports;
 }
 

@@ -15,4 +15,7 @@ int ovl_get_bytes(napi_env env, napi_value v, void **data, size_t *len);
 
 napi_value ovl_sd_notify(napi_env env, napi_callback_info info);
 void ovl_register_notify(napi_env env, napi_value exports);
+void ovl_register_io(napi_env env, napi_value exports);
+void ovl_register_sockets(napi_env env, napi_value exports);
+void ovl_register_csum(napi_env env, napi_value exports);
 #endif

@@ -1,0 +1,93 @@
+/**
+ * TCP segmentation in userspace (the "GSO split"): a TSO super-packet read from the TUN is cut
+ * into MSS-sized IPv4/TCP segments written back to back into an output slot, so one sendmsg with
+ * UDP_SEGMENT sends them all. Per segment: IP total length, IP id + i, header checksum; TCP seq +
+ * i*MSS, FIN/PSH only on the last, CWR only on the first, full TCP checksum (the wire carries
+ * complete packets: flanneld peers write them to their TUN as they are).
+ */
+import { checksum, pseudoHeaderSum, readU16, readU32, writeU16, writeU32 } from './checksum.js';
+import { headerLenOf, PROTO_TCP } from './ipv4-packet.js';
+
+/** Sum function: ones' complement sum, folded, not complemented (native csum or the TS sum16). */
+export type SumFn = (buf: Uint8Array, off: number, len: number, seed: number) => number;
+
+export interface SplitResult {
+  /** Number of segments written. */
+  count: number;
+  /** Bytes from one segment start to the next (= headers + MSS); the UDP_SEGMENT size. */
+  stride: number;
+  /** Bytes written in all. */
+  bytes: number;
+}
+
+const TCP_FIN = 0x01;
+const TCP_PSH = 0x08;
+const TCP_CWR = 0x80;
+
+/**
+ * Splits the TCPv4 packet at (src, off, len) into segments of `mss` payload bytes at (out, outOff).
+ * Returns false (writing nothing useful) when it is not a TCPv4 packet with a sane header or the
+ * output does not fit in `outCap` bytes.
+ */
+export function splitTcp4(
+  src: Uint8Array,
+  off: number,
+  len: number,
+  mss: number,
+  out: Uint8Array,
+  outOff: number,
+  outCap: number,
+  sum: SumFn,
+  result: SplitResult,
+): boolean {
+  if (len < 40 || src[off + 9] !== PROTO_TCP || mss <= 0) return false;
+  const ihl = headerLenOf(src, off);
+  const tcp = off + ihl;
+  const doff = (src[tcp + 12]! >>> 4) * 4;
+  const hdrLen = ihl + doff;
+  if (doff < 20 || hdrLen > len) return false;
+  const payload = len - hdrLen;
+  const count = Math.max(1, Math.ceil(payload / mss));
+  const stride = hdrLen + mss;
+  const bytes = (count - 1) * stride + hdrLen + (payload - (count - 1) * mss);
+  if (bytes > outCap) return false;
+  const seq0 = readU32(src, tcp + 4);
+  const id0 = readU16(src, off + 4);
+  const flags = src[tcp + 13]!;
+  for (let i = 0; i < count; i++) {
+    const seg = outOff + i * stride;
+    const plen = i === count - 1 ? payload - i * mss : mss;
+    out.set(src.subarray(off, off + hdrLen), seg);
+    out.set(src.subarray(off + hdrLen + i * mss, off + hdrLen + i * mss + plen), seg + hdrLen);
+    writeU16(out, seg + 2, hdrLen + plen);
+    writeU16(out, seg + 4, (id0 + i) & 0xffff);
+    writeU16(out, seg + 10, 0);
+    writeU16(out, seg + 10, checksum(out, seg, ihl));
+    const t = seg + ihl;
+    writeU32(out, t + 4, (seq0 + i * mss) >>> 0);
+    let f = flags;
+    if (i !== count - 1) f &= ~(TCP_FIN | TCP_PSH);
+    if (i !== 0) f &= ~TCP_CWR;
+    out[t + 13] = f;
+    writeU16(out, t + 16, 0);
+    const seed = pseudoHeaderSum(out, seg, PROTO_TCP, doff + plen);
+    writeU16(out, t + 16, ~sum(out, t, doff + plen, seed) & 0xffff);
+  }
+  result.count = count;
+  result.stride = stride;
+  result.bytes = bytes;
+  return true;
+}
+
+/**
+ * Completes a partial L4 checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM): the field at csumStart+csumOffset
+ * holds the pseudo-header sum; fold the bytes from csumStart to the end into it.
+ */
+export function completeChecksum(buf: Uint8Array, off: number, len: number, csumStart: number, csumOffset: number, sum: SumFn): boolean {
+  const field = off + csumStart + csumOffset;
+  if (csumStart >= len || csumStart + csumOffset + 2 > len) return false;
+  const seed = readU16(buf, field);
+  writeU16(buf, field, 0);
+  writeU16(buf, field, ~sum(buf, off + csumStart, len - csumStart, seed) & 0xffff);
+  return true;
+}
