@@ -58,15 +58,14 @@ export class Daemon {
 
   /** Runs until stopped; resolves with the process exit code. */
   async run(): Promise<number> {
-    try {
-      await this.startUp();
-    } catch (err) {
-      if (!this.abort.signal.aborted) {
-        this.log.fatal({ code: (err as OverlaydError).code }, describeError(err));
-        this.exitCode = 1;
-        await this.stop('startup failed');
-      }
-    }
+    // A stop may arrive in the middle of start-up (an etcd call in flight): the exit code comes
+    // from `done`, which stop() resolves, never from start-up finishing.
+    this.startUp().catch(async (err: unknown) => {
+      if (this.abort.signal.aborted) return;
+      this.log.fatal({ code: (err as OverlaydError).code }, describeError(err));
+      this.exitCode = 1;
+      await this.stop('startup failed');
+    });
     return this.done;
   }
 
@@ -177,7 +176,7 @@ export class Daemon {
     const reg = await backend.register();
 
     const lease = await this.acquireLease(registry, config, ext, reg);
-    if (!lease) return;
+    if (!lease || this.abort.signal.aborted) return;
     await backend.start(lease);
     await this.writeSubnetEnv(config, lease, reg.mtu);
     this.ready = true;
@@ -187,7 +186,9 @@ export class Daemon {
     } catch (err) {
       this.log.warn({ err: describeError(err) }, 'sd_notify READY=1 failed');
     }
+    if (this.abort.signal.aborted) return;
     await this.startPeerWatch(registry, backend);
+    if (this.abort.signal.aborted) return;
     await this.keepLease(config, reg.mtu);
     this.watchConfig(registry, cfg.text);
   }

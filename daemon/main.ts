@@ -1,9 +1,17 @@
 #!/usr/bin/env node
-/** Entry point: flags → daemon; signals → clean stop; exit code from the daemon. */
-import { Daemon } from './daemon.js';
+/**
+ * Entry point: flags → daemon; signals → clean stop; exit code from the daemon.
+ * Signal handlers go in before the daemon's modules load (a dynamic import), so a SIGTERM during
+ * start-up is a clean stop too, not a kill.
+ */
 import { helpText, parseFlags } from './flags.js';
-import { createLogger } from './logger.js';
 import { packageVersion } from './version.js';
+
+let stopRequested: string | undefined;
+let requestStop = (reason: string): void => {
+  stopRequested ??= reason;
+};
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => requestStop(`received ${sig}`));
 
 const parsed = parseFlags(process.argv.slice(2), process.env);
 if (!parsed.ok) {
@@ -19,13 +27,14 @@ if (flags.version) {
   process.stdout.write(`${packageVersion()}\n`);
   process.exit(0);
 }
+if (stopRequested) process.exit(0);
 
+const [{ Daemon }, { createLogger }] = await Promise.all([import('./daemon.js'), import('./logger.js')]);
 const log = createLogger(flags.logLevel);
 log.info({ component: 'main', version: packageVersion(), node: process.version }, 'overlayd starting');
 const daemon = new Daemon(flags, log);
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(sig, () => void daemon.stop(`received ${sig}`));
-}
+requestStop = (reason) => void daemon.stop(reason);
+if (stopRequested) void daemon.stop(stopRequested);
 process.on('unhandledRejection', (err) => {
   log.error({ component: 'main', err }, 'unhandled rejection');
 });

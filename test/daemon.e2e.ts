@@ -169,6 +169,17 @@ describe('overlayd with the alloc backend on three nodes', () => {
     await n.stopDaemon();
   });
 
+  it('stops cleanly (exit 0, promptly) when SIGTERM arrives at any point of start-up', async () => {
+    const n = lab.nodes[2]!;
+    for (const delay of [50, 200, 350, 500, 650, 800]) {
+      await n.startDaemon({ waitReady: false });
+      await new Promise((r) => setTimeout(r, delay));
+      const t0 = Date.now();
+      expect(await n.stopDaemon('SIGTERM')).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    }
+  });
+
   it('sends READY=1 to $NOTIFY_SOCKET after subnet.env is written', async () => {
     const n = lab.nodes[2]!;
     const dir = await mkdtemp(join(tmpdir(), 'overlayd-notify-'));

@@ -18,7 +18,13 @@ export function wantsUnreachable(buf: Uint8Array, off: number): boolean {
  * Writes the reply for the packet at (buf, off) into (out, outOff); returns its length.
  * `out` must have ICMP_UNREACH_MAX bytes free.
  */
-export function buildNetUnreachable(buf: Uint8Array, off: number, out: Uint8Array, outOff: number, localIp: number): number {
+export function buildNetUnreachable(
+  buf: Uint8Array,
+  off: number,
+  out: Uint8Array,
+  outOff: number,
+  localIp: number,
+): number {
   const ihl = headerLenOf(buf, off);
   const quoted = Math.min(ihl + 8, totalLenOf(buf, off));
   const len = 20 + 8 + quoted;

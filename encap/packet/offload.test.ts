@@ -26,10 +26,23 @@ describe('native csum', () => {
 
 function randomSuper(mss: number): { pkt: Uint8Array; payload: Uint8Array; opts: Uint8Array; flags: number } {
   const payload = randomBytes(1 + ((Math.random() * 60000) | 0));
-  const opts = Math.random() < 0.5 ? Uint8Array.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]) : new Uint8Array(0);
-  const flags = 0x10 | (Math.random() < 0.5 ? 0x08 : 0) | (Math.random() < 0.2 ? 0x01 : 0) | (Math.random() < 0.2 ? 0x80 : 0);
+  const opts =
+    Math.random() < 0.5 ? Uint8Array.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]) : new Uint8Array(0);
+  const flags =
+    0x10 |
+    (Math.random() < 0.5 ? 0x08 : 0) |
+    (Math.random() < 0.2 ? 0x01 : 0) |
+    (Math.random() < 0.2 ? 0x80 : 0);
   void mss;
-  const pkt = makeTcp4({ src: A, dst: B, seq: (Math.random() * 2 ** 32) >>> 0, id: (Math.random() * 65536) | 0, flags, options: opts, payload });
+  const pkt = makeTcp4({
+    src: A,
+    dst: B,
+    seq: (Math.random() * 2 ** 32) >>> 0,
+    id: (Math.random() * 65536) | 0,
+    flags,
+    options: opts,
+    payload,
+  });
   return { pkt, payload, opts, flags };
 }
 
@@ -62,7 +75,9 @@ describe('GSO split', () => {
           expect(f & 0x80).toBe(i === 0 ? flags & 0x80 : 0);
           got.push(...out.subarray(seg + 40 + opts.length, seg + len));
         }
-        expect(res.bytes).toBe((res.count - 1) * res.stride + readU16(out, 16 + (res.count - 1) * res.stride + 2));
+        expect(res.bytes).toBe(
+          (res.count - 1) * res.stride + readU16(out, 16 + (res.count - 1) * res.stride + 2),
+        );
         expect(Buffer.from(got).equals(Buffer.from(payload))).toBe(true);
       }
     });
@@ -96,7 +111,9 @@ describe('GRO coalescing', () => {
   const segmentsOf = (pkt: Uint8Array, mss: number): Uint8Array[] => {
     const out = new Uint8Array(80_000);
     splitTcp4(pkt, 0, pkt.length, mss, out, 0, out.length, sum16, res);
-    return Array.from({ length: res.count }, (_, i) => out.slice(i * res.stride, i * res.stride + readU16(out, i * res.stride + 2)));
+    return Array.from({ length: res.count }, (_, i) =>
+      out.slice(i * res.stride, i * res.stride + readU16(out, i * res.stride + 2)),
+    );
   };
 
   it('merges a split super-packet back into one, with a GSO vnet header (property)', () => {
@@ -112,7 +129,14 @@ describe('GRO coalescing', () => {
       const n = co.finish();
       expect(n).toBe(VNET_HDR_LEN + pkt.length);
       const h = readVnetHdr(slot, 0, newVnetHdr());
-      expect(h).toEqual({ flags: VNET_F_NEEDS_CSUM, gsoType: GSO_TCPV4, hdrLen: 40, gsoSize: mss, csumStart: 20, csumOffset: 16 });
+      expect(h).toEqual({
+        flags: VNET_F_NEEDS_CSUM,
+        gsoType: GSO_TCPV4,
+        hdrLen: 40,
+        gsoSize: mss,
+        csumStart: 20,
+        csumOffset: 16,
+      });
       const merged = slot.subarray(VNET_HDR_LEN, n);
       expect(checkIpv4(merged, 0, merged.length)).toBe(Verdict.Ok);
       expect(Buffer.from(merged.subarray(40)).equals(Buffer.from(payload))).toBe(true);
@@ -126,7 +150,10 @@ describe('GRO coalescing', () => {
   it('does not merge across flows, gaps, or after a short segment', () => {
     const mss = 1000;
     const segs = segmentsOf(makeTcp4({ src: A, dst: B, seq: 1, payload: randomBytes(5 * mss) }), mss);
-    const other = segmentsOf(makeTcp4({ src: A, dst: B, sport: 1, seq: 1 + mss, payload: randomBytes(2 * mss) }), mss);
+    const other = segmentsOf(
+      makeTcp4({ src: A, dst: B, sport: 1, seq: 1 + mss, payload: randomBytes(2 * mss) }),
+      mss,
+    );
     const co = new TcpCoalescer();
     const slot = new Uint8Array(70_000);
     co.open(slot, 0, slot.length, segs[0]!, 0, segs[0]!.length);

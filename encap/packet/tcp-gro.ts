@@ -62,12 +62,14 @@ export class TcpCoalescer {
     const h = this.hdrLen;
     if (coalescibleHeaderLen(buf, off, len) !== h) return false;
     const plen = len - h;
-    if (plen > this.mss || this.total + plen > MAX_SUPER || VNET_HDR_LEN + this.total + plen > this.cap) return false;
+    if (plen > this.mss || this.total + plen > MAX_SUPER || VNET_HDR_LEN + this.total + plen > this.cap)
+      return false;
     if (readU32(buf, off + 24) !== this.nextSeq) return false;
     const first = this.base + VNET_HDR_LEN;
     const o = this.out;
     // TOS (1), flags/frag (6-7), TTL (8), addresses (12-19)
-    if (buf[off + 1] !== o[first + 1] || buf[off + 6] !== o[first + 6] || buf[off + 8] !== o[first + 8]) return false;
+    if (buf[off + 1] !== o[first + 1] || buf[off + 6] !== o[first + 6] || buf[off + 8] !== o[first + 8])
+      return false;
     for (let i = 12; i < 20; i++) if (buf[off + i] !== o[first + i]) return false;
     // ports (20-23), ack (28-31), window (34-35), options (40..h)
     for (let i = 20; i < 24; i++) if (buf[off + i] !== o[first + i]) return false;

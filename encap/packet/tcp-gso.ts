@@ -83,7 +83,14 @@ export function splitTcp4(
  * Completes a partial L4 checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM): the field at csumStart+csumOffset
  * holds the pseudo-header sum; fold the bytes from csumStart to the end into it.
  */
-export function completeChecksum(buf: Uint8Array, off: number, len: number, csumStart: number, csumOffset: number, sum: SumFn): boolean {
+export function completeChecksum(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  csumStart: number,
+  csumOffset: number,
+  sum: SumFn,
+): boolean {
   const field = off + csumStart + csumOffset;
   if (csumStart >= len || csumStart + csumOffset + 2 > len) return false;
   const seed = readU16(buf, field);

@@ -43,7 +43,11 @@ export function makeTcp4(s: Tcp4Spec): Uint8Array {
   writeU16(b, 34, s.window ?? 502);
   b.set(opts, 40);
   b.set(s.payload, 20 + doff);
-  writeU16(b, 36, checksum(b, 20, doff + s.payload.length, pseudoHeaderSum(b, 0, PROTO_TCP, doff + s.payload.length)));
+  writeU16(
+    b,
+    36,
+    checksum(b, 20, doff + s.payload.length, pseudoHeaderSum(b, 0, PROTO_TCP, doff + s.payload.length)),
+  );
   return b;
 }
 

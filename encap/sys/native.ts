@@ -15,8 +15,23 @@ export interface NativeSys {
   tunSetOffload(fd: number, flags: number): void;
   udpOpen(ip: number, port: number, rcvbuf: number, sndbuf: number): number;
   udpSetGro(fd: number, on: boolean): boolean;
-  readBatch(fd: number, slab: Uint8Array, offs: Int32Array, lens: Int32Array, count: number, cap: number, timeoutMs: number): number;
-  writeBatch(fd: number, slab: Uint8Array, offs: Int32Array, lens: Int32Array, count: number, errs: Int32Array): number;
+  readBatch(
+    fd: number,
+    slab: Uint8Array,
+    offs: Int32Array,
+    lens: Int32Array,
+    count: number,
+    cap: number,
+    timeoutMs: number,
+  ): number;
+  writeBatch(
+    fd: number,
+    slab: Uint8Array,
+    offs: Int32Array,
+    lens: Int32Array,
+    count: number,
+    errs: Int32Array,
+  ): number;
   recvBatch(
     fd: number,
     slab: Uint8Array,
@@ -29,7 +44,16 @@ export interface NativeSys {
     gso: Int32Array,
     timeoutMs: number,
   ): number;
-  sendBatch(fd: number, slab: Uint8Array, offs: Int32Array, lens: Int32Array, count: number, addrs: Uint32Array, ports: Int32Array, gso: Int32Array): number;
+  sendBatch(
+    fd: number,
+    slab: Uint8Array,
+    offs: Int32Array,
+    lens: Int32Array,
+    count: number,
+    addrs: Uint32Array,
+    ports: Int32Array,
+    gso: Int32Array,
+  ): number;
   close(fd: number): void;
   csum(buf: Uint8Array, off: number, len: number, seed: number): number;
   nlOpen(groups: number): number;
