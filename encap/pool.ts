@@ -1,0 +1,69 @@
+/**
+ * A pool of fixed-size packet slots in one slab (a SharedArrayBuffer, so the native side reads and
+ * writes it in place). Slots are acquired and released in pairs; `releaseBatch` returns every slot
+ * a batch took, so no early exit leaks one. Each slot starts with `headroom` bytes free for a header
+ * written in front of the packet (the 10-byte virtio_net_hdr), so nothing is copied to prepend it.
+ * Nothing is allocated after construction.
+ */
+export class SlotPool {
+  readonly slab: Uint8Array;
+  private readonly free: Int32Array;
+  private top: number;
+  private readonly taken: Uint8Array;
+
+  constructor(
+    readonly slotCount: number,
+    readonly slotSize: number,
+    readonly headroom = 0,
+    sab: SharedArrayBuffer = new SharedArrayBuffer(slotCount * slotSize),
+  ) {
+    if (sab.byteLength < slotCount * slotSize) throw new RangeError('slab smaller than slotCount * slotSize');
+    this.slab = new Uint8Array(sab, 0, slotCount * slotSize);
+    this.free = new Int32Array(slotCount);
+    this.taken = new Uint8Array(slotCount);
+    for (let i = 0; i < slotCount; i++) this.free[i] = slotCount - 1 - i;
+    this.top = slotCount;
+  }
+
+  get available(): number {
+    return this.top;
+  }
+
+  get inUse(): number {
+    return this.slotCount - this.top;
+  }
+
+  /** A free slot's index, or -1 when the pool is empty (the caller flushes and retries). */
+  acquire(): number {
+    if (this.top === 0) return -1;
+    const slot = this.free[--this.top]!;
+    this.taken[slot] = 1;
+    return slot;
+  }
+
+  release(slot: number): void {
+    if (this.taken[slot] !== 1) throw new Error(`slot ${slot} released twice or never acquired`);
+    this.taken[slot] = 0;
+    this.free[this.top++] = slot;
+  }
+
+  /** Releases the first `count` slots listed in `slots` (a batch's acquisitions). */
+  releaseBatch(slots: Int32Array, count: number): void {
+    for (let i = 0; i < count; i++) this.release(slots[i]!);
+  }
+
+  /** Byte offset of a slot in the slab. */
+  offsetOf(slot: number): number {
+    return slot * this.slotSize;
+  }
+
+  /** Byte offset where a packet starts in a slot (after the headroom). */
+  dataOffsetOf(slot: number): number {
+    return slot * this.slotSize + this.headroom;
+  }
+
+  /** Bytes a packet may occupy in a slot. */
+  get dataCapacity(): number {
+    return this.slotSize - this.headroom;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Datapath counters in shared memory: workers add to them once per batch (no events, no messages),
+ * the daemon reads them when Prometheus scrapes. Each counter is written by one worker only.
+ */
+
+/** Drop reasons, by direction; names are the `reason` label values. */
+export const DROP_REASONS = [
+  'too_short',
+  'not_ipv4',
+  'bad_ihl',
+  'bad_length',
+  'bad_header_checksum',
+  'ttl_expired',
+  'no_route',
+  'unknown_sender',
+  'spoofed_source',
+  'wrong_destination',
+  'oversized',
+  'bad_vnet_header',
+  'send_error',
+  'tun_write_error',
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+export const C = {
+  txPackets: 0, // inner packets sent to peers (after GSO split)
+  txBytes: 1,
+  rxPackets: 2, // inner packets delivered to the TUN (before GRO merge)
+  rxBytes: 3,
+  txBatches: 4, // TUN reads that returned packets
+  txSyscalls: 5, // sendmmsg/sendmsg calls
+  rxBatches: 6, // recvmmsg calls that returned datagrams
+  rxSyscalls: 7, // TUN writes
+  txSuperPackets: 8, // TSO super-packets split in userspace
+  rxMerged: 9, // TUN writes that carried a GRO-merged super-packet
+  icmpUnreachable: 10,
+  txHeapBytes: 11, // worker heap used (sampled)
+  rxHeapBytes: 12,
+  txGcCount: 13,
+  rxGcCount: 14,
+  gsoDisabled: 15, // 1 after the kernel refused UDP_SEGMENT
+} as const;
+
+const FIRST_DROP = 32;
+/** Index of a drop counter: tx drops first, then rx drops. */
+export const dropIndex = (dir: 'tx' | 'rx', reason: number): number =>
+  FIRST_DROP + (dir === 'tx' ? 0 : DROP_REASONS.length) + reason;
+export const COUNTER_SLOTS = FIRST_DROP + 2 * DROP_REASONS.length;
+export const reasonIndex = (r: DropReason): number => DROP_REASONS.indexOf(r);
+
+export function newCounters(sab: SharedArrayBuffer = new SharedArrayBuffer(COUNTER_SLOTS * 8)): Float64Array {
+  return new Float64Array(sab);
+}

@@ -1,0 +1,96 @@
+/**
+ * The peer set shared between the daemon (one writer) and the datapath workers (readers), in a
+ * SharedArrayBuffer guarded by a sequence lock: the writer makes the version odd, writes, makes
+ * it even; a reader copies the entries and retries if the version moved. Workers check the
+ * version once per batch, so a peer change reaches the running datapath without stopping it.
+ *
+ * Layout (Int32 words): [0] version, [1] count, [2] own subnet ip, [3] own prefix len,
+ * [4] stop flag, then count × {subnet ip, prefix len, public ip, port}.
+ */
+import type { Ipv4Net } from '../../subnet-lease/ipv4.js';
+
+const HEADER = 8;
+const ENTRY = 4;
+export const VERSION = 0;
+const COUNT = 1;
+const OWN_IP = 2;
+const OWN_LEN = 3;
+export const STOP = 4;
+
+export interface PeerEntry {
+  subnetIp: number;
+  prefixLen: number;
+  publicIp: number;
+  port: number;
+}
+
+export class SharedPeerTable {
+  readonly words: Int32Array;
+
+  constructor(
+    readonly capacity: number,
+    sab: SharedArrayBuffer = new SharedArrayBuffer((HEADER + capacity * ENTRY) * 4),
+  ) {
+    this.words = new Int32Array(sab);
+  }
+
+  get buffer(): SharedArrayBuffer {
+    return this.words.buffer as SharedArrayBuffer;
+  }
+
+  /** Writer side: replaces the whole table (own subnet and peers) in one locked update. */
+  publish(own: Ipv4Net | undefined, peers: readonly PeerEntry[]): void {
+    if (peers.length > this.capacity)
+      throw new RangeError(`peer table holds ${this.capacity} peers, got ${peers.length}`);
+    const w = this.words;
+    Atomics.add(w, VERSION, 1); // odd: write in progress
+    w[OWN_IP] = own ? own.ip | 0 : 0;
+    w[OWN_LEN] = own ? own.prefixLen : -1;
+    for (let i = 0; i < peers.length; i++) {
+      const p = peers[i]!;
+      const o = HEADER + i * ENTRY;
+      w[o] = p.subnetIp | 0;
+      w[o + 1] = p.prefixLen;
+      w[o + 2] = p.publicIp | 0;
+      w[o + 3] = p.port;
+    }
+    w[COUNT] = peers.length;
+    Atomics.add(w, VERSION, 1); // even: consistent
+  }
+
+  version(): number {
+    return Atomics.load(this.words, VERSION);
+  }
+
+  requestStop(): void {
+    Atomics.store(this.words, STOP, 1);
+  }
+
+  stopRequested(): boolean {
+    return Atomics.load(this.words, STOP) === 1;
+  }
+
+  /**
+   * Reader side: a consistent copy. `into` is reused (grown only when the table grew); returns the
+   * version read, the own subnet and the number of entries filled.
+   */
+  snapshot(into: PeerEntry[]): { version: number; ownIp: number; ownLen: number; count: number } {
+    const w = this.words;
+    for (;;) {
+      const v1 = Atomics.load(w, VERSION);
+      if (v1 & 1) continue;
+      const count = w[COUNT]!;
+      const ownIp = w[OWN_IP]! >>> 0;
+      const ownLen = w[OWN_LEN]!;
+      for (let i = 0; i < count; i++) {
+        const o = HEADER + i * ENTRY;
+        const e = into[i] ?? (into[i] = { subnetIp: 0, prefixLen: 0, publicIp: 0, port: 0 });
+        e.subnetIp = w[o]! >>> 0;
+        e.prefixLen = w[o + 1]!;
+        e.publicIp = w[o + 2]! >>> 0;
+        e.port = w[o + 3]!;
+      }
+      if (Atomics.load(w, VERSION) === v1) return { version: v1, ownIp, ownLen, count };
+    }
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * UDP → TUN, one batch per step():
+ *   1. acquire receive slots, one recvmmsg (with UDP_GRO, a message holds several datagrams of
+ *      the gso size)
+ *   2. per datagram: the sender must be a known peer's PublicIP:port; the payload must be exactly
+ *      one well-formed IPv4 packet whose source is in that peer's subnet and whose destination is
+ *      in ours; TTL decrement. Anything else is dropped and counted by reason.
+ *   3. with offloads: consecutive segments of a TCP flow are merged into one super-packet with a
+ *      virtio_net_hdr (GRO toward the TUN); without: packets are written from their receive slot
+ *   4. one write batch to the TUN, then release every slot the batch took
+ * flannel's proxy checked nothing here; an overlay port open to the network must not be a way in.
+ */
+import { checkIpv4, decrementTtl, dstOf, srcOf, Verdict } from '../packet/ipv4-packet.js';
+import { TcpCoalescer } from '../packet/tcp-gro.js';
+import { VNET_HDR_LEN } from '../packet/vnet-hdr.js';
+import { maskOf } from '../../subnet-lease/ipv4.js';
+import type { SlotPool } from '../pool.js';
+import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
+import type { TunIo, UdpIo } from './io.js';
+import type { EngineOptions } from './tx-engine.js';
+import type { PeerEntry, SharedPeerTable } from './peer-table.js';
+
+interface Sender {
+  port: number;
+  net: number;
+  mask: number;
+}
+
+const drop = (r: DropReason): number => dropIndex('rx', reasonIndex(r));
+const VERDICT_DROP = [
+  -1,
+  drop('too_short'),
+  drop('not_ipv4'),
+  drop('bad_ihl'),
+  drop('bad_length'),
+  drop('bad_header_checksum'),
+  drop('ttl_expired'),
+];
+
+export class RxEngine {
+  private readonly senders = new Map<number, Sender>();
+  private tableVersion = -1;
+  private ownNet = 0;
+  private ownMask = 0xffffffff;
+  private ownValid = false;
+  private readonly entries: PeerEntry[] = [];
+  private readonly co = new TcpCoalescer();
+  private coOpen = false;
+  /** Output cursor: packets are packed back to back in output slots. */
+  private outSlot = -1;
+  private outPos = 0;
+  private coBase = 0;
+  private readonly taken: Int32Array;
+  private nTaken = 0;
+  private readonly rOffs: Int32Array;
+  private readonly rLens: Int32Array;
+  private readonly rAddrs: Uint32Array;
+  private readonly rPorts: Int32Array;
+  private readonly rGso: Int32Array;
+  private readonly wOffs: Int32Array;
+  private readonly wLens: Int32Array;
+  private readonly wSegs: Int32Array;
+  private nWrite = 0;
+  private readonly errs = new Int32Array(2);
+
+  constructor(
+    private readonly opts: EngineOptions,
+    private readonly pool: SlotPool,
+    private readonly table: SharedPeerTable,
+    private readonly tun: TunIo,
+    private readonly udp: UdpIo,
+    private readonly counters: Float64Array,
+  ) {
+    const b = opts.batch;
+    this.taken = new Int32Array(pool.slotCount);
+    this.rOffs = new Int32Array(b);
+    this.rLens = new Int32Array(b);
+    this.rAddrs = new Uint32Array(b);
+    this.rPorts = new Int32Array(b);
+    this.rGso = new Int32Array(b);
+    const w = pool.slotCount * 64;
+    this.wOffs = new Int32Array(w);
+    this.wLens = new Int32Array(w);
+    this.wSegs = new Int32Array(w);
+  }
+
+  private refreshPeers(): void {
+    const v = this.table.version();
+    if (v === this.tableVersion) return;
+    const snap = this.table.snapshot(this.entries);
+    this.senders.clear();
+    for (let i = 0; i < snap.count; i++) {
+      const e = this.entries[i]!;
+      const mask = maskOf(e.prefixLen);
+      this.senders.set(e.publicIp, { port: e.port, net: (e.subnetIp & mask) >>> 0, mask });
+    }
+    this.ownValid = snap.ownLen >= 0;
+    this.ownMask = this.ownValid ? maskOf(snap.ownLen) : 0xffffffff;
+    this.ownNet = (snap.ownIp & this.ownMask) >>> 0;
+    this.tableVersion = snap.version;
+  }
+
+  private take(): number {
+    const s = this.pool.acquire();
+    if (s >= 0) this.taken[this.nTaken++] = s;
+    return s;
+  }
+
+  /** One batch; returns the number of UDP messages received (0 on timeout). */
+  step(timeoutMs: number): number {
+    this.refreshPeers();
+    const { pool, opts } = this;
+    this.nTaken = 0;
+    this.nWrite = 0;
+    this.coOpen = false;
+    this.outSlot = -1;
+    // Receive slots leave headroom for the virtio_net_hdr, so a lone packet needs no move.
+    let want = 0;
+    const reserve = Math.ceil(pool.slotCount / 2); // slots kept for output (GRO merges, copies)
+    for (; want < opts.batch && pool.available > reserve; want++) {
+      const s = this.take();
+      this.rOffs[want] = pool.dataOffsetOf(s);
+    }
+    const n =
+      want === 0
+        ? 0
+        : this.udp.recv(
+            pool.slab,
+            this.rOffs,
+            this.rLens,
+            want,
+            pool.dataCapacity,
+            this.rAddrs,
+            this.rPorts,
+            this.rGso,
+            timeoutMs,
+          );
+    if (n > 0) {
+      this.counters[C.rxBatches]! += 1;
+      for (let i = 0; i < n; i++) this.message(i);
+      this.closeCoalesced();
+      this.flushWrites();
+    }
+    pool.releaseBatch(this.taken, this.nTaken);
+    return n;
+  }
+
+  private message(i: number): void {
+    const counters = this.counters;
+    const len = this.rLens[i]!;
+    if (len > this.pool.dataCapacity) {
+      counters[drop('oversized')]! += 1;
+      return;
+    }
+    const sender = this.senders.get(this.rAddrs[i]!);
+    const seg = this.rGso[i]! > 0 ? this.rGso[i]! : len;
+    if (!sender || sender.port !== this.rPorts[i]!) {
+      counters[drop('unknown_sender')]! += Math.max(1, Math.ceil(len / seg));
+      return;
+    }
+    const base = this.rOffs[i]!;
+    for (let off = 0; off < len; off += seg)
+      this.datagram(base + off, Math.min(seg, len - off), sender, seg === len);
+  }
+
+  private datagram(pkt: number, len: number, sender: Sender, alone: boolean): void {
+    const slab = this.pool.slab;
+    const counters = this.counters;
+    const verdict = checkIpv4(slab, pkt, len);
+    if (verdict !== Verdict.Ok) {
+      counters[VERDICT_DROP[verdict]!]! += 1;
+      return;
+    }
+    if ((srcOf(slab, pkt) & sender.mask) >>> 0 !== sender.net) {
+      counters[drop('spoofed_source')]! += 1;
+      return;
+    }
+    if (!this.ownValid || (dstOf(slab, pkt) & this.ownMask) >>> 0 !== this.ownNet) {
+      counters[drop('wrong_destination')]! += 1;
+      return;
+    }
+    if (!decrementTtl(slab, pkt)) {
+      counters[drop('ttl_expired')]! += 1;
+      return;
+    }
+    counters[C.rxPackets]! += 1;
+    counters[C.rxBytes]! += len;
+    if (!this.opts.vnet) {
+      if (alone) this.queueWrite(pkt, len, 1);
+      else this.copyOut(pkt, len);
+      return;
+    }
+    if (this.coOpen && this.co.tryAppend(slab, pkt, len)) return;
+    this.closeCoalesced();
+    const at = this.reserveOut(VNET_HDR_LEN + len);
+    if (at < 0) return;
+    this.coOpen = true;
+    this.coBase = at;
+    this.co.open(slab, at, this.outRoom(), slab, pkt, len);
+  }
+
+  /** Offset of `need` free bytes at the output cursor (a new slot when the current one is full); -1 when the pool is empty. */
+  private reserveOut(need: number): number {
+    const size = this.pool.slotSize;
+    if (this.outSlot < 0 || size - this.outPos < need) {
+      const s = this.take();
+      if (s < 0) {
+        this.counters[drop('tun_write_error')]! += 1;
+        return -1;
+      }
+      this.outSlot = s;
+      this.outPos = 0;
+    }
+    return this.pool.offsetOf(this.outSlot) + this.outPos;
+  }
+
+  private outRoom(): number {
+    return this.pool.slotSize - this.outPos;
+  }
+
+  private copyOut(pkt: number, len: number): void {
+    const dst = this.reserveOut(len);
+    if (dst < 0) return;
+    this.pool.slab.copyWithin(dst, pkt, pkt + len);
+    this.outPos += (len + 7) & ~7;
+    this.queueWrite(dst, len, 1);
+  }
+
+  private closeCoalesced(): void {
+    if (!this.coOpen) return;
+    const segs = this.co.segments;
+    const n = this.co.finish();
+    if (segs > 1) this.counters[C.rxMerged]! += 1;
+    this.queueWrite(this.coBase, n, segs);
+    this.outPos += (n + 7) & ~7;
+    this.coOpen = false;
+  }
+
+  private queueWrite(off: number, len: number, segs: number): void {
+    if (this.nWrite === this.wOffs.length) this.flushWrites();
+    this.wOffs[this.nWrite] = off;
+    this.wLens[this.nWrite] = len;
+    this.wSegs[this.nWrite++] = segs;
+  }
+
+  private flushWrites(): void {
+    if (this.nWrite === 0) return;
+    this.errs[0] = 0;
+    this.tun.write(this.pool.slab, this.wOffs, this.wLens, this.nWrite, this.errs);
+    this.counters[C.rxSyscalls]! += this.nWrite;
+    if (this.errs[0]! > 0) this.counters[drop('tun_write_error')]! += this.errs[0]!;
+    this.nWrite = 0;
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * TUN → UDP, one batch per step():
+ *   1. acquire read slots, read a batch from the TUN (with a virtio_net_hdr when offloads are on)
+ *   2. per packet: IPv4 check, longest-prefix peer lookup (none: ICMP net unreachable back into
+ *      the TUN), TTL decrement; a TSO super-packet is split into MSS segments in a fresh slot and
+ *      queued as one UDP_SEGMENT message; a partial checksum is completed in place
+ *   3. one sendmmsg for the whole batch; one write batch for the ICMP replies
+ *   4. release every slot the batch took
+ * Per-packet problems are counted by reason, never thrown. Nothing is allocated per packet.
+ */
+import { decrementTtl, dstOf, Verdict } from '../packet/ipv4-packet.js';
+import { buildNetUnreachable, ICMP_UNREACH_MAX, wantsUnreachable } from '../packet/icmp-unreachable.js';
+import { completeChecksum, splitTcp4, type SplitResult, type SumFn } from '../packet/tcp-gso.js';
+import {
+  GSO_NONE,
+  GSO_TCPV4,
+  newVnetHdr,
+  readVnetHdr,
+  VNET_F_NEEDS_CSUM,
+  VNET_HDR_LEN,
+  writeEmptyVnetHdr,
+} from '../packet/vnet-hdr.js';
+import type { SlotPool } from '../pool.js';
+import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
+import type { TunIo, UdpIo } from './io.js';
+import { RouteTable } from './route-table.js';
+import type { PeerEntry, SharedPeerTable } from './peer-table.js';
+
+/** UDP payloads above this are refused by the kernel (64 KiB minus IP/UDP headers, with margin). */
+const MAX_UDP_MESSAGE = 65000;
+const MAX_GSO_SEGMENTS = 64;
+
+export interface EngineOptions {
+  /** TUN opened with IFF_VNET_HDR (offloads on). */
+  readonly vnet: boolean;
+  /** Use UDP_SEGMENT for split super-packets. */
+  readonly gso: boolean;
+  /** Packets per batch (1 = the plain per-packet path). */
+  readonly batch: number;
+}
+
+interface Peer {
+  publicIp: number;
+  port: number;
+}
+
+const drop = (r: DropReason): number => dropIndex('tx', reasonIndex(r));
+const VERDICT_DROP: Record<number, number> = {
+  [Verdict.TooShort]: drop('too_short'),
+  [Verdict.NotIpv4]: drop('not_ipv4'),
+  [Verdict.BadIhl]: drop('bad_ihl'),
+};
+
+export class TxEngine {
+  private readonly routes = new RouteTable<Peer>();
+  private tableVersion = -1;
+  private ownIp = 0;
+  private readonly entries: PeerEntry[] = [];
+  private gso: boolean;
+  private readonly hdr = newVnetHdr();
+  private readonly split: SplitResult = { count: 0, stride: 0, bytes: 0 };
+  // batch state, allocated once
+  private readonly taken: Int32Array;
+  private nTaken = 0;
+  private nRead = 0;
+  private readonly inOffs: Int32Array;
+  private readonly inLens: Int32Array;
+  private readonly sOffs: Int32Array;
+  private readonly sLens: Int32Array;
+  private readonly sAddrs: Uint32Array;
+  private readonly sPorts: Int32Array;
+  private readonly sGso: Int32Array;
+  private readonly sSegs: Int32Array;
+  private nSend = 0;
+  private readonly wOffs: Int32Array;
+  private readonly wLens: Int32Array;
+  private nWrite = 0;
+  private readonly errs = new Int32Array(2);
+
+  constructor(
+    private readonly opts: EngineOptions,
+    private readonly pool: SlotPool,
+    private readonly table: SharedPeerTable,
+    private readonly tun: TunIo,
+    private readonly udp: UdpIo,
+    private readonly counters: Float64Array,
+    private readonly sum: SumFn,
+  ) {
+    this.gso = opts.gso;
+    const b = opts.batch;
+    this.taken = new Int32Array(pool.slotCount);
+    this.inOffs = new Int32Array(b);
+    this.inLens = new Int32Array(b);
+    // One super-packet may need several messages (64 KiB UDP limit); size for the worst case.
+    const maxSend = b * 8 + 2 * MAX_GSO_SEGMENTS;
+    this.sOffs = new Int32Array(maxSend);
+    this.sLens = new Int32Array(maxSend);
+    this.sAddrs = new Uint32Array(maxSend);
+    this.sPorts = new Int32Array(maxSend);
+    this.sGso = new Int32Array(maxSend);
+    this.sSegs = new Int32Array(maxSend);
+    this.wOffs = new Int32Array(b);
+    this.wLens = new Int32Array(b);
+  }
+
+  get gsoEnabled(): boolean {
+    return this.gso;
+  }
+
+  private take(): number {
+    const s = this.pool.acquire();
+    if (s >= 0) this.taken[this.nTaken++] = s;
+    return s;
+  }
+
+  private refreshPeers(): void {
+    const v = this.table.version();
+    if (v === this.tableVersion) return;
+    const snap = this.table.snapshot(this.entries);
+    this.routes.clear();
+    for (let i = 0; i < snap.count; i++) {
+      const e = this.entries[i]!;
+      this.routes.set(e.subnetIp, e.prefixLen, { publicIp: e.publicIp, port: e.port });
+    }
+    this.ownIp = snap.ownIp;
+    this.tableVersion = snap.version;
+  }
+
+  /** One batch; returns the number of packets read from the TUN (0 on timeout). */
+  step(timeoutMs: number): number {
+    this.refreshPeers();
+    const { pool, opts, counters } = this;
+    const slab = pool.slab;
+    this.nTaken = 0;
+    this.nSend = 0;
+    this.nWrite = 0;
+    // Read slots: packets land after the headroom so nothing has to move later.
+    let want = 0;
+    for (; want < opts.batch; want++) {
+      const s = this.take();
+      if (s < 0) break;
+      this.inOffs[want] = pool.dataOffsetOf(s);
+    }
+    this.nRead = want;
+    const n =
+      want === 0 ? 0 : this.tun.read(slab, this.inOffs, this.inLens, want, pool.dataCapacity, timeoutMs);
+    if (n > 0) {
+      counters[C.txBatches]! += 1;
+      for (let i = 0; i < n; i++) this.forward(this.inOffs[i]!, this.inLens[i]!);
+      this.flush();
+    }
+    pool.releaseBatch(this.taken, this.nTaken);
+    return n;
+  }
+
+  private forward(base: number, len: number): void {
+    const slab = this.pool.slab;
+    const counters = this.counters;
+    let pkt = base;
+    let plen = len;
+    let gsoType = GSO_NONE;
+    if (this.opts.vnet) {
+      if (len < VNET_HDR_LEN) {
+        counters[drop('bad_vnet_header')]! += 1;
+        return;
+      }
+      readVnetHdr(slab, base, this.hdr);
+      pkt = base + VNET_HDR_LEN;
+      plen = len - VNET_HDR_LEN;
+      gsoType = this.hdr.gsoType & 0x7f;
+    }
+    // Only the cheap checks: the kernel built this packet. Its total length may be a TSO one.
+    if (plen < 20) {
+      counters[drop('too_short')]! += 1;
+      return;
+    }
+    if (slab[pkt]! >>> 4 !== 4) {
+      counters[VERDICT_DROP[Verdict.NotIpv4]!]! += 1;
+      return;
+    }
+    if ((slab[pkt]! & 0x0f) < 5) {
+      counters[VERDICT_DROP[Verdict.BadIhl]!]! += 1;
+      return;
+    }
+    const peer = this.routes.lookup(dstOf(slab, pkt));
+    if (!peer) {
+      counters[drop('no_route')]! += 1;
+      this.unreachable(pkt);
+      return;
+    }
+    if (!decrementTtl(slab, pkt)) {
+      counters[drop('ttl_expired')]! += 1;
+      return;
+    }
+    if (gsoType === GSO_TCPV4) {
+      this.sendSplit(pkt, plen, peer);
+      return;
+    }
+    if (gsoType !== GSO_NONE) {
+      counters[drop('bad_vnet_header')]! += 1; // USO/TSO6 are never enabled
+      return;
+    }
+    if (this.opts.vnet && this.hdr.flags & VNET_F_NEEDS_CSUM) {
+      if (!completeChecksum(slab, pkt, plen, this.hdr.csumStart, this.hdr.csumOffset, this.sum)) {
+        counters[drop('bad_vnet_header')]! += 1;
+        return;
+      }
+    }
+    this.queueSend(pkt, plen, peer, 0, 1);
+  }
+
+  private sendSplit(pkt: number, plen: number, peer: Peer): void {
+    const out = this.take();
+    if (out < 0) {
+      this.flush(); // pool empty: send what we have, reuse its split slots
+      this.releaseSplitSlots();
+    }
+    const slot = out >= 0 ? out : this.take();
+    if (slot < 0) {
+      this.counters[drop('send_error')]! += 1;
+      return;
+    }
+    const pool = this.pool;
+    const dst = pool.offsetOf(slot);
+    if (
+      !splitTcp4(pool.slab, pkt, plen, this.hdr.gsoSize, pool.slab, dst, pool.slotSize, this.sum, this.split)
+    ) {
+      this.counters[drop('bad_vnet_header')]! += 1;
+      return;
+    }
+    this.counters[C.txSuperPackets]! += 1;
+    const { count, stride, bytes } = this.split;
+    if (!this.gso) {
+      for (let i = 0; i < count; i++) {
+        const len = i === count - 1 ? bytes - i * stride : stride;
+        this.queueSend(dst + i * stride, len, peer, 0, 1);
+      }
+      return;
+    }
+    const perMsg = Math.max(1, Math.min(MAX_GSO_SEGMENTS, Math.floor(MAX_UDP_MESSAGE / stride)));
+    for (let i = 0; i < count; i += perMsg) {
+      const segs = Math.min(perMsg, count - i);
+      const start = dst + i * stride;
+      const len = i + segs >= count ? dst + bytes - start : segs * stride;
+      this.queueSend(start, len, peer, segs > 1 ? stride : 0, segs);
+    }
+  }
+
+  /** Split slots live until their send; after a mid-batch flush the ones taken so far may go. */
+  private releaseSplitSlots(): void {
+    // Read slots (taken first) must stay: later packets of this batch are in them.
+    const keep = this.nRead;
+    for (let i = keep; i < this.nTaken; i++) this.pool.release(this.taken[i]!);
+    this.nTaken = keep;
+  }
+
+  private queueSend(off: number, len: number, peer: Peer, gso: number, segs: number): void {
+    // Sized so a batch never fills it (b * 8 messages + a GSO fallback's segments).
+    if (this.nSend === this.sOffs.length) {
+      this.counters[drop('send_error')]! += segs;
+      return;
+    }
+    const i = this.nSend++;
+    this.sOffs[i] = off;
+    this.sLens[i] = len;
+    this.sAddrs[i] = peer.publicIp;
+    this.sPorts[i] = peer.port;
+    this.sGso[i] = gso;
+    this.sSegs[i] = segs;
+  }
+
+  private unreachable(pkt: number): void {
+    const slab = this.pool.slab;
+    if (!wantsUnreachable(slab, pkt) || this.ownIp === 0) return;
+    const slot = this.take();
+    if (slot < 0) return;
+    const base = this.pool.offsetOf(slot);
+    let off = base;
+    if (this.opts.vnet) {
+      writeEmptyVnetHdr(slab, base);
+      off += VNET_HDR_LEN;
+    }
+    if (this.pool.slotSize < ICMP_UNREACH_MAX + VNET_HDR_LEN) return;
+    const n = buildNetUnreachable(slab, pkt, slab, off, this.ownIp);
+    this.wOffs[this.nWrite] = base;
+    this.wLens[this.nWrite++] = n + (off - base);
+    this.counters[C.icmpUnreachable]! += 1;
+  }
+
+  private flush(): void {
+    this.flushSends();
+    if (this.nWrite > 0) {
+      this.errs[0] = 0;
+      this.tun.write(this.pool.slab, this.wOffs, this.wLens, this.nWrite, this.errs);
+      this.nWrite = 0;
+    }
+  }
+
+  private flushSends(): void {
+    const counters = this.counters;
+    let from = 0;
+    while (from < this.nSend) {
+      const n = this.nSend - from;
+      const sent = this.udp.send(
+        this.pool.slab,
+        this.sOffs.subarray(from),
+        this.sLens.subarray(from),
+        n,
+        this.sAddrs.subarray(from),
+        this.sPorts.subarray(from),
+        this.sGso.subarray(from),
+      );
+      counters[C.txSyscalls]! += 1;
+      if (sent < 0) {
+        if (this.gso && this.sGso[from]! > 0) {
+          // The kernel or driver refuses UDP_SEGMENT (EIO on some): resend this message as single datagrams.
+          this.gso = false;
+          counters[C.gsoDisabled] = 1;
+          this.resendWithoutGso(from);
+          from++;
+          continue;
+        }
+        counters[drop('send_error')]! += this.sSegs[from]!;
+        from++;
+        continue;
+      }
+      for (let i = from; i < from + sent; i++) {
+        counters[C.txPackets]! += this.sSegs[i]!;
+        counters[C.txBytes]! += this.sLens[i]!;
+      }
+      if (sent < n) counters[drop('send_error')]! += this.sSegs[from + sent]!;
+      from += Math.max(sent, 1);
+    }
+    this.nSend = 0;
+  }
+
+  private resendWithoutGso(i: number): void {
+    // Once per process life (GSO is then off): re-queue the message's segments as single datagrams.
+    const stride = this.sGso[i]!;
+    const segs = this.sSegs[i]!;
+    const off = this.sOffs[i]!;
+    const total = this.sLens[i]!;
+    const peer = { publicIp: this.sAddrs[i]!, port: this.sPorts[i]! };
+    if (this.nSend + segs > this.sOffs.length) {
+      this.counters[drop('send_error')]! += segs;
+      return;
+    }
+    for (let k = 0; k < segs; k++)
+      this.queueSend(off + k * stride, k === segs - 1 ? total - k * stride : stride, peer, 0, 1);
+  }
+}

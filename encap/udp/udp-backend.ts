@@ -1,0 +1,234 @@
+/**
+ * flannel's udp backend, fast: a TUN device (flannel0) whose packets travel between nodes as the
+ * raw payload of UDP datagrams on port 8285, forwarded in userspace by two worker threads.
+ *
+ * Start: probe TUN offloads (IFF_VNET_HDR + TSO/checksum) and fall back to a plain TUN; set the
+ * TUN up with MTU = underlay − 28, address <subnet>.0/32 and a route for the whole Network (as
+ * flannel); bind the UDP socket to the interface address with big buffers and UDP_GRO; start a tx
+ * and an rx worker. Peers go to the workers through a shared table, without stopping them.
+ */
+import { Worker } from 'node:worker_threads';
+import { OverlaydError, describeError } from '../../daemon/errors.js';
+import { formatCidr, parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
+import type { Lease } from '../../subnet-lease/lease.js';
+import type { Backend, BackendContext, Registration } from '../backend.js';
+import { nativeSys } from '../sys/native.js';
+import { EEXIST } from '../sys/rtnetlink/errno.js';
+import { ensureOnlyAddress, findLink, setUp } from '../sys/rtnetlink/link-ops.js';
+import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
+import { replaceRoute } from '../sys/rtnetlink/objects.js';
+import { RT_SCOPE_UNIVERSE, RTPROT_BOOT } from '../sys/rtnetlink/constants.js';
+import { C, newCounters } from './counters.js';
+import { SharedPeerTable, type PeerEntry } from './peer-table.js';
+import { parseUdpBackendConfig } from './udp-config.js';
+import { registerUdpMetrics } from './udp-metrics.js';
+import type { WorkerInit } from './datapath-worker.js';
+
+/** IPv4 (20) + UDP (8): what encapsulation adds, so the TUN MTU is the underlay's minus this. */
+export const UDP_OVERHEAD = 28;
+const TUN_F_CSUM = 0x01;
+const TUN_F_TSO4 = 0x02;
+const SOCKET_BUFFER = 7 << 20;
+const BATCH = 64;
+const PEER_CAPACITY = 65536;
+const HEADROOM = 16;
+
+export function createUdpBackend(ctx: BackendContext): Backend {
+  return new UdpBackend(ctx);
+}
+
+class UdpBackend implements Backend {
+  readonly type = 'udp' as const;
+  private readonly port: number;
+  private readonly mtu: number;
+  private readonly peers = new Map<string, PeerEntry>();
+  private readonly table = new SharedPeerTable(PEER_CAPACITY);
+  private readonly counters = newCounters();
+  private own: Ipv4Net | undefined;
+  private tunFd = -1;
+  private udpFd = -1;
+  private vnet = false;
+  private gro = false;
+  private readonly workers: Worker[] = [];
+  private readonly exits: Promise<unknown>[] = [];
+  private readonly batching: boolean;
+
+  constructor(private readonly ctx: BackendContext) {
+    this.port = parseUdpBackendConfig(ctx.config.backend).port;
+    this.mtu = ctx.extIface.mtu - UDP_OVERHEAD;
+    this.batching = ctx.options['udpBatch'] !== 'off';
+  }
+
+  async register(): Promise<Registration> {
+    if (process.platform !== 'linux')
+      throw new OverlaydError('BACKEND', 'the udp backend needs Linux (TUN, recvmmsg)');
+    return { backendType: 'udp', mtu: this.mtu };
+  }
+
+  async start(own: Lease): Promise<void> {
+    this.own = own.subnet;
+    if (this.tunFd < 0) this.open();
+    this.configureTun(own.subnet);
+    this.publish();
+    if (this.workers.length === 0) this.startWorkers();
+  }
+
+  private open(): void {
+    const sys = nativeSys();
+    const name = this.ctx.options['tunName'] ?? 'flannel0';
+    const wantOffloads = this.ctx.options['udpOffloads'] !== 'off';
+    if (wantOffloads) {
+      try {
+        [this.tunFd] = sys.tunOpen(name, true);
+        sys.tunSetOffload(this.tunFd, TUN_F_CSUM | TUN_F_TSO4);
+        this.vnet = true;
+      } catch (err) {
+        if (this.tunFd >= 0) sys.close(this.tunFd);
+        this.tunFd = -1;
+        this.ctx.log.warn({ err: describeError(err) }, 'TUN offloads unavailable; using the plain TUN path');
+      }
+    }
+    if (this.tunFd < 0) {
+      try {
+        [this.tunFd] = sys.tunOpen(name, false);
+      } catch (err) {
+        throw new OverlaydError(
+          'BACKEND',
+          `cannot open TUN ${name}: ${describeError(err)}; overlayd needs CAP_NET_ADMIN and /dev/net/tun`,
+          { cause: err },
+        );
+      }
+    }
+    const bindIp = parseIpv4(this.ctx.extIface.ifaceAddr)!;
+    try {
+      this.udpFd = sys.udpOpen(bindIp, this.port, SOCKET_BUFFER, SOCKET_BUFFER);
+    } catch (err) {
+      throw new OverlaydError(
+        'BACKEND',
+        `cannot bind UDP ${this.ctx.extIface.ifaceAddr}:${this.port}: ${describeError(err)}; is another flanneld/overlayd running?`,
+        { cause: err },
+      );
+    }
+    this.gro = this.vnet && sys.udpSetGro(this.udpFd, true);
+    this.ctx.log.info(
+      {
+        tun: name,
+        mtu: this.mtu,
+        port: this.port,
+        tunOffloads: this.vnet,
+        udpGso: this.vnet,
+        udpGro: this.gro,
+        batching: this.batching,
+      },
+      'udp datapath opened',
+    );
+    registerUdpMetrics(this.ctx.metrics, this.counters, {
+      tunVnetHdr: this.vnet,
+      udpGro: this.gro,
+      udpGso: () => this.vnet && this.counters[C.gsoDisabled] === 0,
+      batching: this.batching,
+    });
+  }
+
+  /** flannel: address <lease network IP>/32, MTU, up, and a route for the whole Network via the TUN. */
+  private configureTun(subnet: Ipv4Net): void {
+    const name = this.ctx.options['tunName'] ?? 'flannel0';
+    const nl = new RtNetlink();
+    try {
+      const link = findLink(nl, name);
+      if (!link) throw new OverlaydError('BACKEND', `TUN ${name} vanished after it was opened`);
+      setUp(nl, link.index, this.mtu);
+      ensureOnlyAddress(nl, link.index, subnet.ip, 32, this.ctx.config.network);
+      const net = this.ctx.config.network;
+      nl.request(
+        `route ${formatCidr(net)} dev ${name}`,
+        replaceRoute({
+          dst: net.ip,
+          dstLen: net.prefixLen,
+          oif: link.index,
+          protocol: RTPROT_BOOT,
+          scope: RT_SCOPE_UNIVERSE,
+        }),
+        [EEXIST],
+      );
+    } finally {
+      nl.close();
+    }
+  }
+
+  private startWorkers(): void {
+    // With offloads a slot holds a 64 KiB super-packet, or the segments cut from one: those repeat
+    // the headers (up to ~120 segments × 60 bytes at the smallest MSS), hence the extra 8 KiB.
+    const slotSize = this.vnet ? 65536 + 8192 + HEADROOM : Math.max(2048, (this.mtu + 64 + 15) & ~15);
+    for (const role of ['tx', 'rx'] as const) {
+      const init: WorkerInit = {
+        role,
+        tunFd: this.tunFd,
+        udpFd: this.udpFd,
+        tableSab: this.table.buffer,
+        tableCapacity: PEER_CAPACITY,
+        countersSab: this.counters.buffer as SharedArrayBuffer,
+        options: { vnet: this.vnet, gso: this.vnet, batch: this.batching ? BATCH : 1 },
+        slots: (this.batching ? BATCH : 1) * 2 + 8,
+        slotSize,
+      };
+      const w = new Worker(new URL('./datapath-worker.js', import.meta.url), {
+        workerData: init,
+        name: `overlayd-${role}`,
+      });
+      w.on('error', (err) =>
+        this.ctx.log.error({ worker: role, err: describeError(err) }, 'datapath worker failed'),
+      );
+      this.exits.push(new Promise((r) => w.once('exit', r)));
+      w.on('exit', (code) => {
+        if (!this.table.stopRequested())
+          this.ctx.log.error({ worker: role, code }, 'datapath worker exited unexpectedly');
+      });
+      this.workers.push(w);
+    }
+  }
+
+  private publish(): void {
+    this.table.publish(this.own, [...this.peers.values()]);
+  }
+
+  private static key(l: Lease): string {
+    return `${l.subnet.ip}/${l.subnet.prefixLen}`;
+  }
+
+  private entryOf(l: Lease): PeerEntry {
+    return {
+      subnetIp: l.subnet.ip,
+      prefixLen: l.subnet.prefixLen,
+      publicIp: l.attrs.publicIp,
+      port: this.port,
+    };
+  }
+
+  async addPeer(peer: Lease): Promise<void> {
+    this.peers.set(UdpBackend.key(peer), this.entryOf(peer));
+    this.publish();
+  }
+
+  async removePeer(peer: Lease): Promise<void> {
+    this.peers.delete(UdpBackend.key(peer));
+    this.publish();
+  }
+
+  async reconcile(all: readonly Lease[]): Promise<void> {
+    this.peers.clear();
+    for (const l of all) this.peers.set(UdpBackend.key(l), this.entryOf(l));
+    this.publish();
+  }
+
+  async close(): Promise<void> {
+    this.table.requestStop();
+    await Promise.all(this.exits);
+    this.workers.length = 0;
+    this.exits.length = 0;
+    const sys = nativeSys();
+    if (this.udpFd >= 0) sys.close(this.udpFd);
+    if (this.tunFd >= 0) sys.close(this.tunFd);
+    this.udpFd = this.tunFd = -1;
+  }
+}

@@ -1,0 +1,106 @@
+/** Prometheus view of the datapath's shared counters: read at scrape time, never per packet. */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { C, DROP_REASONS, dropIndex } from './counters.js';
+
+export interface OffloadState {
+  tunVnetHdr: boolean;
+  udpGro: boolean;
+  udpGso: () => boolean;
+  batching: boolean;
+}
+
+export function registerUdpMetrics(registry: Registry, counters: Float64Array, offloads: OffloadState): void {
+  const mirror = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: (set: (labels: Record<string, string>, v: number) => void) => void,
+  ): void => {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        read((labels, v) => {
+          if (v > 0) this.inc(labels, v);
+        });
+      },
+    });
+  };
+  mirror(
+    'overlayd_udp_packets_total',
+    'Inner packets forwarded by the udp datapath',
+    ['direction'],
+    (set) => {
+      set({ direction: 'tx' }, counters[C.txPackets]!);
+      set({ direction: 'rx' }, counters[C.rxPackets]!);
+    },
+  );
+  mirror('overlayd_udp_bytes_total', 'Inner bytes forwarded by the udp datapath', ['direction'], (set) => {
+    set({ direction: 'tx' }, counters[C.txBytes]!);
+    set({ direction: 'rx' }, counters[C.rxBytes]!);
+  });
+  mirror(
+    'overlayd_udp_drops_total',
+    'Packets or datagrams the udp datapath dropped, by reason',
+    ['direction', 'reason'],
+    (set) => {
+      for (const dir of ['tx', 'rx'] as const) {
+        DROP_REASONS.forEach((reason, i) => set({ direction: dir, reason }, counters[dropIndex(dir, i)]!));
+      }
+    },
+  );
+  mirror(
+    'overlayd_udp_batches_total',
+    'Batches that carried packets (TUN reads for tx, recvmmsg for rx)',
+    ['direction'],
+    (set) => {
+      set({ direction: 'tx' }, counters[C.txBatches]!);
+      set({ direction: 'rx' }, counters[C.rxBatches]!);
+    },
+  );
+  mirror('overlayd_udp_syscalls_total', 'Send syscalls (tx) and TUN writes (rx)', ['direction'], (set) => {
+    set({ direction: 'tx' }, counters[C.txSyscalls]!);
+    set({ direction: 'rx' }, counters[C.rxSyscalls]!);
+  });
+  mirror('overlayd_udp_tso_super_packets_total', 'TSO super-packets split in userspace', [], (set) =>
+    set({}, counters[C.txSuperPackets]!),
+  );
+  mirror('overlayd_udp_gro_merged_total', 'TUN writes carrying several merged TCP segments', [], (set) =>
+    set({}, counters[C.rxMerged]!),
+  );
+  mirror(
+    'overlayd_udp_icmp_unreachable_total',
+    'ICMP net unreachable replies for destinations without a peer',
+    [],
+    (set) => set({}, counters[C.icmpUnreachable]!),
+  );
+  mirror('overlayd_udp_worker_gc_total', 'Garbage collections in the datapath workers', ['worker'], (set) => {
+    set({ worker: 'tx' }, counters[C.txGcCount]!);
+    set({ worker: 'rx' }, counters[C.rxGcCount]!);
+  });
+  new Gauge({
+    name: 'overlayd_udp_worker_heap_bytes',
+    help: 'Heap used by each datapath worker (sampled every 50 ms)',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect() {
+      this.set({ worker: 'tx' }, counters[C.txHeapBytes]!);
+      this.set({ worker: 'rx' }, counters[C.rxHeapBytes]!);
+    },
+  });
+  new Gauge({
+    name: 'overlayd_udp_offload_enabled',
+    help: '1 when a datapath technique is in use (tun_vnet_hdr = TSO/checksum offload, udp_gso, udp_gro, batching)',
+    labelNames: ['feature'],
+    registers: [registry],
+    collect() {
+      this.set({ feature: 'tun_vnet_hdr' }, offloads.tunVnetHdr ? 1 : 0);
+      this.set({ feature: 'udp_gso' }, offloads.udpGso() ? 1 : 0);
+      this.set({ feature: 'udp_gro' }, offloads.udpGro ? 1 : 0);
+      this.set({ feature: 'batching' }, offloads.batching ? 1 : 0);
+    },
+  });
+}
