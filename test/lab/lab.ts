@@ -195,9 +195,10 @@ export class Lab {
     this.destroyed = true;
     for (const n of this.nodes) await n.stopDaemon('SIGKILL').catch(() => undefined);
     await this.etcd?.stop().catch(() => undefined);
-    for (const n of this.nodes) await deleteNamespace(n.ns);
-    await deleteNamespace(this.etcdNs);
-    await deleteNamespace(this.switchNs);
+    // Every namespace of this lab (nodes, pods, etcd, switch) carries its id.
+    const all = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '');
+    for (const ns of all.filter((n) => n.startsWith(`${this.id}-`)).sort((a, b) => b.length - a.length))
+      await deleteNamespace(ns);
     await run('ip', ['link', 'del', this.hostIf]);
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -1,0 +1,108 @@
+/**
+ * Pods the way Kubernetes attaches them on a flannel node: the flannel CNI plugin's delegate
+ * config (bridge cni0 + host-local IPAM) filled from subnet.env, run through Debian's real
+ * `bridge` and `host-local` plugins inside the node's namespace. A pod is a network namespace with
+ * eth0 on cni0 and a default route via the bridge.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LabNode } from './lab-node.js';
+import { must, run } from './shell.js';
+
+export const CNI_PATH = '/usr/lib/cni';
+
+export interface Pod {
+  readonly node: LabNode;
+  readonly ns: string;
+  readonly ip: string;
+}
+
+/** The delegate config flannel's CNI plugin builds from subnet.env (flannel-cni-plugin's defaults). */
+export function flannelDelegateConfig(env: Record<string, string>, dataDir: string): object {
+  return {
+    cniVersion: '0.3.1',
+    name: 'cbr0',
+    type: 'bridge',
+    bridge: 'cni0',
+    isGateway: true,
+    isDefaultGateway: true,
+    hairpinMode: true,
+    // flanneld masquerades itself with --ip-masq; otherwise the bridge plugin does it.
+    ipMasq: env['FLANNEL_IPMASQ'] !== 'true',
+    mtu: Number(env['FLANNEL_MTU']),
+    ipam: {
+      type: 'host-local',
+      dataDir,
+      ranges: [[{ subnet: env['FLANNEL_SUBNET']!.replace(/\.1\/(\d+)$/, '.0/$1') }]],
+      routes: [{ dst: env['FLANNEL_NETWORK'] }],
+    },
+  };
+}
+
+async function cni(
+  node: LabNode,
+  command: 'ADD' | 'DEL',
+  podNs: string,
+  containerId: string,
+): Promise<string> {
+  const env = await node.subnetEnv();
+  const dataDir = join(node.lab.dir, `n${node.index}-ipam`);
+  await mkdir(dataDir, { recursive: true });
+  const config = JSON.stringify(flannelDelegateConfig(env, dataDir));
+  const r = await run(
+    'ip',
+    [
+      'netns',
+      'exec',
+      node.ns,
+      'env',
+      `CNI_COMMAND=${command}`,
+      `CNI_CONTAINERID=${containerId}`,
+      `CNI_NETNS=/var/run/netns/${podNs}`,
+      'CNI_IFNAME=eth0',
+      `CNI_PATH=${CNI_PATH}`,
+      `${CNI_PATH}/bridge`,
+    ],
+    { input: config },
+  );
+  if (r.code !== 0)
+    throw new Error(`CNI ${command} for ${podNs} on node ${node.index} failed: ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+export async function addPod(node: LabNode, name: string): Promise<Pod> {
+  const ns = `${node.ns}-${name}`;
+  await must('ip', ['netns', 'add', ns]);
+  await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  const out = JSON.parse(await cni(node, 'ADD', ns, ns)) as { ips?: Array<{ address: string }> };
+  const ip = out.ips?.[0]?.address.split('/')[0];
+  if (!ip) throw new Error(`CNI ADD gave no IP for ${ns}: ${JSON.stringify(out)}`);
+  return { node, ns, ip };
+}
+
+export async function removePod(pod: Pod): Promise<void> {
+  await cni(pod.node, 'DEL', pod.ns, pod.ns).catch(() => undefined);
+  await run('ip', ['netns', 'del', pod.ns]);
+}
+
+/** Runs a command inside the pod. */
+export function inPod(pod: Pod, cmd: string, args: readonly string[], timeoutMs = 30_000) {
+  return run('ip', ['netns', 'exec', pod.ns, cmd, ...args], { timeoutMs });
+}
+
+/** Ping from one pod to another; returns loss (0..1) and RTTs. */
+export async function ping(
+  from: Pod,
+  to: Pod,
+  count = 3,
+  intervalS = 0.2,
+): Promise<{ loss: number; rtts: number[] }> {
+  const r = await inPod(
+    from,
+    'ping',
+    ['-c', String(count), '-i', String(intervalS), '-W', '1', to.ip],
+    30_000,
+  );
+  const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  return { loss: 1 - rtts.length / count, rtts };
+}
