@@ -165,9 +165,11 @@ export class Daemon {
         `backend "${config.backendType}" is not available in this build; use one of ${Object.keys(BACKENDS).join(', ')}`,
       );
     }
+    const previousLease = await this.findOwnLease(registry, ext.publicIp);
     const backend = factory({
       config,
       extIface: ext,
+      ...(previousLease ? { previousLease } : {}),
       log: componentLogger(this.rootLog, `backend-${config.backendType}`),
       metrics: this.metrics.registry,
       options: { tunName: flags.tunName, udpOffloads: flags.udpOffloads, udpBatch: flags.udpBatch },
@@ -191,6 +193,16 @@ export class Daemon {
     if (this.abort.signal.aborted) return;
     await this.keepLease(config, reg.mtu);
     this.watchConfig(registry, cfg.text);
+  }
+
+  /** The lease etcd holds for our PublicIP, if any (a restart; vxlan keeps its VtepMAC). */
+  private async findOwnLease(registry: EtcdRegistry, publicIp: string): Promise<Lease | undefined> {
+    try {
+      const ip = parseIpv4(publicIp);
+      return (await registry.listLeases()).leases.find((l) => l.attrs.publicIp === ip);
+    } catch {
+      return undefined; // etcd down: acquisition will wait for it anyway
+    }
   }
 
   private async acquireLease(

@@ -18,6 +18,8 @@ export interface BackendContext {
   readonly extIface: ExternalInterface;
   readonly log: Logger;
   readonly metrics: Registry;
+  /** The lease etcd held for our PublicIP before this start, if any (vxlan reuses its VtepMAC). */
+  readonly previousLease?: Lease;
   /** Backend-specific flags (udp: TUN name, offload and batching switches). */
   readonly options: Readonly<Record<string, string>>;
 }

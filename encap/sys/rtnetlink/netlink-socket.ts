@@ -130,6 +130,23 @@ export class RtNetlink {
     }
   }
 
+  /** A get (no dump): the one reply message, or throws NetlinkError. */
+  get(op: string, req: Request): Message {
+    const sys = nativeSys();
+    const seq = this.seq++;
+    const m = encodeRequest({ ...req, flags: req.flags | NLM_F_REQUEST }, seq);
+    sys.nlSend(this.fd, m, m.length);
+    for (;;) {
+      const n = sys.nlRecv(this.fd, this.rx, RECV_TIMEOUT_MS);
+      if (n === 0) throw new OverlaydError('NETLINK', `netlink ${op}: no answer`);
+      for (const msg of parseMessages(this.rx, n)) {
+        if (msg.seq !== seq) continue;
+        if (isError(msg)) throw new NetlinkError(op, errorOf(msg) || 22);
+        return { ...msg, body: msg.body.slice() };
+      }
+    }
+  }
+
   /** Reads pending notifications (for a socket bound to multicast groups); [] when none within timeout. */
   notifications(timeoutMs: number): Message[] {
     const n = nativeSys().nlRecv(this.fd, this.rx, timeoutMs);

@@ -249,6 +249,13 @@ function routeRequest(type: number, flags: number, r: RouteSpec): Request {
 export const replaceRoute = (r: RouteSpec): Request =>
   routeRequest(C.RTM_NEWROUTE, C.NLM_F_CREATE | C.NLM_F_REPLACE, r);
 export const deleteRoute = (r: RouteSpec): Request => routeRequest(C.RTM_DELROUTE, 0, r);
+/** `ip route get <dst>`: the kernel's route choice for one address. */
+export const getRoute = (dst: number): Request => ({
+  type: C.RTM_GETROUTE,
+  flags: 0,
+  header: rtmsg({ family: C.AF_INET, dstLen: 32, table: 0, protocol: 0, scope: 0, type: 0 }),
+  attrs: [ipv4Attr(C.RTA_DST, dst)],
+});
 export const dumpRoutes = (): Request => ({
   type: C.RTM_GETROUTE,
   flags: 0,

@@ -1,0 +1,199 @@
+/**
+ * Programs per-peer kernel entries (neighbour, FDB, route) and keeps them converged. Shared by
+ * vxlan (all three, or a direct route with DirectRouting) and host-gw (a route).
+ *
+ * Add applies a peer's entries in flannel's order — neighbour, FDB, route last so the kernel
+ * never ARPs for the gateway — and undoes what it did when a later step fails. Reconcile dumps
+ * the kernel, deletes our entries that no peer wants (routes we own carry our route protocol;
+ * neighbours and FDB entries are only touched on our own device) and adds what is missing, all in
+ * a few batched netlink sends.
+ */
+import type { Logger } from 'pino';
+import { AF_BRIDGE, AF_INET, NUD_PERMANENT, RT_TABLE_MAIN } from '../sys/rtnetlink/constants.js';
+import { EEXIST, ENOENT, ESRCH } from '../sys/rtnetlink/errno.js';
+import { errnoName, type RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
+import type { Request } from '../sys/rtnetlink/codec.js';
+import { parseMac } from '../sys/rtnetlink/codec.js';
+import {
+  deleteFdb,
+  deleteNeigh,
+  deleteRoute,
+  dumpNeighs,
+  dumpRoutes,
+  parseNeigh,
+  parseRoute,
+  replaceFdb,
+  replaceNeigh,
+  replaceRoute,
+  type RouteSpec,
+} from '../sys/rtnetlink/objects.js';
+import type { KernelMetrics } from './kernel-metrics.js';
+
+export interface NeighEntry {
+  readonly ifindex: number;
+  readonly ip: number;
+  readonly mac: string;
+}
+export interface FdbEntry {
+  readonly ifindex: number;
+  readonly mac: string;
+  readonly dst: number;
+}
+
+/** Everything one peer needs in the kernel. */
+export interface PeerEntries {
+  readonly neighs: readonly NeighEntry[];
+  readonly fdbs: readonly FdbEntry[];
+  readonly routes: readonly RouteSpec[];
+}
+
+const routeKey = (r: { dst: number; dstLen: number }): string => `${r.dst}/${r.dstLen}`;
+const neighKey = (n: { ifindex: number; ip: number }): string => `${n.ifindex}/${n.ip}`;
+const fdbKey = (f: { ifindex: number; mac: string; dst: number }): string => `${f.ifindex}/${f.mac}/${f.dst}`;
+
+const neighAdd = (n: NeighEntry): Request => replaceNeigh(n.ifindex, n.ip, parseMac(n.mac)!);
+const neighDel = (n: NeighEntry): Request => deleteNeigh(n.ifindex, n.ip);
+const fdbAdd = (f: FdbEntry): Request => replaceFdb(f.ifindex, parseMac(f.mac)!, f.dst);
+const fdbDel = (f: FdbEntry): Request => deleteFdb(f.ifindex, parseMac(f.mac)!, f.dst);
+
+/** Errors that mean "already as wanted" for a delete. */
+const GONE = [ENOENT, ESRCH];
+
+export interface ReconcileScope {
+  /** Route protocol that marks our routes. */
+  readonly protocol: number;
+  /** Device whose permanent neighbours and FDB entries are ours (vxlan), if any. */
+  readonly device?: number;
+}
+
+export interface ReconcileResult {
+  readonly added: number;
+  readonly removed: number;
+  readonly failed: number;
+}
+
+export class KernelSync {
+  constructor(
+    private readonly nl: RtNetlink,
+    private readonly metrics: KernelMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Adds one peer's entries in order, rolling back on failure. Returns an error text or undefined. */
+  add(e: PeerEntries): string | undefined {
+    const steps: Array<[string, Request, Request]> = [
+      ...e.neighs.map((n): [string, Request, Request] => ['neigh', neighAdd(n), neighDel(n)]),
+      ...e.fdbs.map((f): [string, Request, Request] => ['fdb', fdbAdd(f), fdbDel(f)]),
+      ...e.routes.map((r): [string, Request, Request] => ['route', replaceRoute(r), deleteRoute(r)]),
+    ];
+    const results = this.nl.batch(steps.map((s) => s[1]));
+    const failed = results.findIndex((r) => r !== 0 && r !== EEXIST);
+    if (failed < 0) return undefined;
+    const [op] = steps[failed]!;
+    this.metrics.netlinkErrors.inc({ op: `add_${op}` });
+    // Undo the steps that did succeed, in reverse (flannel: FDB failure removes the neighbour, …).
+    const undo = steps
+      .filter((_, i) => results[i] === 0)
+      .map((s) => s[2])
+      .reverse();
+    if (undo.length > 0) this.nl.batch(undo);
+    return `add ${op}: ${errnoName(results[failed]!)}`;
+  }
+
+  /** Deletes one peer's entries (route first, the reverse of add); missing entries are fine. */
+  remove(e: PeerEntries): void {
+    const reqs = [...e.routes.map(deleteRoute), ...e.fdbs.map(fdbDel), ...e.neighs.map(neighDel)];
+    const results = this.nl.batch(reqs);
+    const errs = results.filter((r) => r !== 0 && !GONE.includes(r));
+    if (errs.length > 0) {
+      this.metrics.netlinkErrors.inc({ op: 'remove' }, errs.length);
+      this.log.warn({ errors: errs.map(errnoName) }, 'some peer entries could not be removed');
+    }
+  }
+
+  /**
+   * Makes the kernel hold exactly `desired` (of the entries we own). Returns counts; entries that
+   * cannot be added (e.g. a gateway not on-link) are counted as failed, never thrown.
+   */
+  reconcile(desired: readonly PeerEntries[], scope: ReconcileScope): ReconcileResult {
+    this.metrics.reconcileRuns.inc();
+    const wantRoutes = new Map<string, RouteSpec>();
+    const wantNeighs = new Map<string, NeighEntry>();
+    const wantFdbs = new Map<string, FdbEntry>();
+    for (const d of desired) {
+      for (const r of d.routes) wantRoutes.set(routeKey(r), r);
+      for (const n of d.neighs) wantNeighs.set(neighKey(n), n);
+      for (const f of d.fdbs) wantFdbs.set(fdbKey(f), f);
+    }
+    const stale: Request[] = [];
+    const missing: Request[] = [];
+    const haveRoutes = new Set<string>();
+    for (const m of this.nl.dump('dump routes', dumpRoutes())) {
+      const r = parseRoute(m);
+      if (!r || r.table !== RT_TABLE_MAIN || r.protocol !== scope.protocol) continue;
+      const want = wantRoutes.get(routeKey(r));
+      const same =
+        want && (want.gateway ?? -1) === (r.gateway ?? -1) && (want.oif === undefined || want.oif === r.oif);
+      if (same) haveRoutes.add(routeKey(r));
+      else if (!want)
+        stale.push(
+          deleteRoute({
+            dst: r.dst,
+            dstLen: r.dstLen,
+            protocol: r.protocol,
+            ...(r.gateway !== undefined ? { gateway: r.gateway } : {}),
+            ...(r.oif !== undefined ? { oif: r.oif } : {}),
+          }),
+        );
+    }
+    for (const [k, r] of wantRoutes) if (!haveRoutes.has(k)) missing.push(replaceRoute(r));
+
+    if (scope.device !== undefined) {
+      const haveNeighs = new Set<string>();
+      for (const m of this.nl.dump('dump neighbours', dumpNeighs(AF_INET))) {
+        const n = parseNeigh(m);
+        if (!n || n.ifindex !== scope.device || n.dst === undefined || !(n.state & NUD_PERMANENT)) continue;
+        const k = neighKey({ ifindex: n.ifindex, ip: n.dst });
+        const want = wantNeighs.get(k);
+        if (want && want.mac === n.lladdr) haveNeighs.add(k);
+        else if (!want) stale.push(deleteNeigh(n.ifindex, n.dst));
+      }
+      for (const [k, n] of wantNeighs) if (!haveNeighs.has(k)) missing.push(neighAdd(n));
+      const haveFdbs = new Set<string>();
+      for (const m of this.nl.dump('dump fdb', dumpNeighs(AF_BRIDGE))) {
+        const f = parseNeigh(m);
+        if (
+          !f ||
+          f.ifindex !== scope.device ||
+          f.dst === undefined ||
+          !f.lladdr ||
+          !(f.state & NUD_PERMANENT)
+        )
+          continue;
+        // The kernel's all-zeros default entry is not ours.
+        if (f.lladdr === '00:00:00:00:00:00') continue;
+        const k = fdbKey({ ifindex: f.ifindex, mac: f.lladdr, dst: f.dst });
+        if (wantFdbs.has(k)) haveFdbs.add(k);
+        else stale.push(deleteFdb(f.ifindex, parseMac(f.lladdr)!, f.dst));
+      }
+      for (const [k, f] of wantFdbs) if (!haveFdbs.has(k)) missing.push(fdbAdd(f));
+    }
+    // Stale first (a moved subnet must not clash), then missing in flannel's order: neigh, fdb, route.
+    const order = (r: Request): number =>
+      r.type === 28 && r.header[0] === AF_INET ? 0 : r.type === 28 ? 1 : 2;
+    missing.sort((a, b) => order(a) - order(b));
+    const staleRes = stale.length ? this.nl.batch(stale) : [];
+    const addRes = missing.length ? this.nl.batch(missing) : [];
+    const failed =
+      addRes.filter((r) => r !== 0 && r !== EEXIST).length +
+      staleRes.filter((r) => r !== 0 && !GONE.includes(r)).length;
+    if (failed > 0) this.metrics.netlinkErrors.inc({ op: 'reconcile' }, failed);
+    const added = addRes.filter((r) => r === 0).length;
+    const removed = staleRes.filter((r) => r === 0).length;
+    if (added) this.metrics.reconcileFixed.inc({ kind: 'added' }, added);
+    if (removed) this.metrics.reconcileFixed.inc({ kind: 'removed' }, removed);
+    if (added || removed || failed)
+      this.log.info({ added, removed, failed }, 'reconciled kernel state with the peer set');
+    return { added, removed, failed };
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * vxlan backend, programming the kernel exactly as flanneld does so mixed clusters work.
+ *
+ * Device: flannel.<VNI>, kind vxlan, local = our public IP, underlay = the external interface,
+ * dstport from Backend.Port (0 = kernel default 8472), nolearning unless Learning, no l2miss/l3miss,
+ * MTU = base − 50, address <subnet>.0/32, a random locally administered MAC published as
+ * BackendData {"VNI":n,"VtepMAC":…} and kept across restarts (peers' FDB entries point at it).
+ *
+ * Per peer (flannel's order; the route last so the kernel never ARPs for the gateway):
+ *   neighbour  <peer subnet>.0 lladdr <peer VtepMAC> dev flannel.N permanent
+ *   fdb        <peer VtepMAC> dst <peer PublicIP> dev flannel.N self permanent
+ *   route      <peer subnet> via <peer subnet>.0 dev flannel.N onlink
+ * With DirectRouting, a peer whose PublicIP is on our L2 (no gateway in `ip route get`) gets only
+ *   route      <peer subnet> via <peer PublicIP>
+ * Routes carry overlayd's route protocol, the one difference from flanneld's (which uses "boot"):
+ * it lets a restart find and remove exactly our stale routes and nothing else.
+ */
+import { writeFile } from 'node:fs/promises';
+import { OverlaydError } from '../../daemon/errors.js';
+import { formatCidr, formatIpv4, parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
+import type { Lease } from '../../subnet-lease/lease.js';
+import type { Backend, BackendContext, Registration } from '../backend.js';
+import { KernelMetrics } from '../kernel/kernel-metrics.js';
+import { KernelSync, type PeerEntries } from '../kernel/kernel-sync.js';
+import { OVERLAYD_RTPROT, PeriodicReconciler } from '../kernel/periodic.js';
+import { parseMac } from '../sys/rtnetlink/codec.js';
+import { ensureOnlyAddress, findLink, setUp } from '../sys/rtnetlink/link-ops.js';
+import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
+import { addVxlanLink, deleteLink, getRoute, parseRoute, type Link } from '../sys/rtnetlink/objects.js';
+import {
+  LINUX_VXLAN_PORT,
+  parseVtep,
+  parseVxlanConfig,
+  randomVtepMac,
+  type VxlanConfig,
+} from './vxlan-config.js';
+
+/** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
+export const VXLAN_OVERHEAD = 50;
+
+export function createVxlanBackend(ctx: BackendContext): Backend {
+  return new VxlanBackend(ctx);
+}
+
+class VxlanBackend implements Backend {
+  readonly type = 'vxlan' as const;
+  private readonly cfg: VxlanConfig;
+  private readonly nl = new RtNetlink();
+  private readonly metrics: KernelMetrics;
+  private readonly sync: KernelSync;
+  private readonly name: string;
+  private readonly peers = new Map<string, Lease>();
+  private mac = '';
+  private device: Link | undefined;
+  private own: Ipv4Net | undefined;
+  private underlayIndex = 0;
+  private readonly periodic: PeriodicReconciler;
+
+  constructor(private readonly ctx: BackendContext) {
+    this.cfg = parseVxlanConfig(ctx.config.backend);
+    this.name = `flannel.${this.cfg.vni}`;
+    this.metrics = new KernelMetrics(ctx.metrics);
+    this.sync = new KernelSync(this.nl, this.metrics, ctx.log);
+    this.periodic = new PeriodicReconciler(
+      ctx.log,
+      () => this.checkDevice(),
+      () => this.reconcileNow(),
+    );
+  }
+
+  private get mtu(): number {
+    return (this.cfg.mtu ?? this.ctx.extIface.mtu) - VXLAN_OVERHEAD;
+  }
+
+  async register(): Promise<Registration> {
+    const underlay = findLink(this.nl, this.ctx.extIface.name);
+    if (!underlay)
+      throw new OverlaydError('BACKEND', `external interface ${this.ctx.extIface.name} not found`);
+    this.underlayIndex = underlay.index;
+    const prev = parseVtep(this.ctx.previousLease?.attrs.backendData);
+    this.ensureDevice(prev?.mac);
+    return { backendType: 'vxlan', backendData: { VNI: this.cfg.vni, VtepMAC: this.mac }, mtu: this.mtu };
+  }
+
+  /** Keeps a compatible existing device (and its MAC); recreates an incompatible or missing one. */
+  private ensureDevice(preferredMac?: string): void {
+    const local = parseIpv4(this.ctx.extIface.publicIp)!;
+    const want = {
+      vni: this.cfg.vni,
+      local,
+      link: this.underlayIndex,
+      port: this.cfg.port || LINUX_VXLAN_PORT,
+      learning: this.cfg.learning,
+      gbp: this.cfg.gbp,
+    };
+    const existing = findLink(this.nl, this.name);
+    if (existing) {
+      const v = existing.vxlan;
+      const compatible =
+        existing.kind === 'vxlan' &&
+        v &&
+        v.vni === want.vni &&
+        v.local === want.local &&
+        v.link === want.link &&
+        (v.group ?? 0) === 0 &&
+        !v.l2miss &&
+        v.port === want.port &&
+        !!v.gbp === want.gbp;
+      if (compatible && existing.mac) {
+        this.device = existing;
+        this.mac = existing.mac;
+        if (existing.mtu !== this.mtu) setUp(this.nl, existing.index, this.mtu);
+        return;
+      }
+      this.ctx.log.warn(
+        { device: this.name, found: existing.vxlan },
+        'existing vxlan device is incompatible with the config; recreating it',
+      );
+      preferredMac ??= existing.mac;
+      this.nl.request(`delete ${this.name}`, deleteLink(existing.index));
+    }
+    this.mac = preferredMac || this.mac || randomVtepMac();
+    this.nl.request(`create ${this.name}`, addVxlanLink(this.name, parseMac(this.mac)!, this.mtu, want));
+    const created = findLink(this.nl, this.name);
+    if (!created) throw new OverlaydError('BACKEND', `${this.name} was created but cannot be found`);
+    this.device = created;
+    // flannel sets accept_ra to 0 on the device; best effort (IPv6 may be disabled).
+    void writeFile(`/proc/sys/net/ipv6/conf/${this.name}/accept_ra`, '0').catch(() => undefined);
+    this.ctx.log.info(
+      { device: this.name, vni: this.cfg.vni, mac: this.mac, mtu: this.mtu, port: want.port },
+      'vxlan device created',
+    );
+  }
+
+  async start(own: Lease): Promise<void> {
+    this.own = own.subnet;
+    this.configureDevice();
+    this.periodic.start();
+  }
+
+  private configureDevice(): void {
+    const dev = this.device!;
+    ensureOnlyAddress(this.nl, dev.index, this.own!.ip, 32, this.ctx.config.network);
+    setUp(this.nl, dev.index, this.mtu);
+  }
+
+  /** The entries one peer needs, or a reason it cannot be used. */
+  private entriesOf(peer: Lease): PeerEntries | string {
+    if (peer.attrs.backendType !== 'vxlan') return 'other_backend';
+    const vtep = parseVtep(peer.attrs.backendData);
+    if (!vtep) return 'bad_backend_data';
+    const { ip, prefixLen } = peer.subnet;
+    if (this.cfg.directRouting && this.isDirect(peer.attrs.publicIp)) {
+      return {
+        neighs: [],
+        fdbs: [],
+        routes: [{ dst: ip, dstLen: prefixLen, gateway: peer.attrs.publicIp, protocol: OVERLAYD_RTPROT }],
+      };
+    }
+    const dev = this.device!.index;
+    return {
+      neighs: [{ ifindex: dev, ip, mac: vtep.mac }],
+      fdbs: [{ ifindex: dev, mac: vtep.mac, dst: peer.attrs.publicIp }],
+      routes: [
+        { dst: ip, dstLen: prefixLen, gateway: ip, oif: dev, onlink: true, protocol: OVERLAYD_RTPROT },
+      ],
+    };
+  }
+
+  /** `ip route get <PublicIP>` has no gateway: the peer shares our L2. */
+  private isDirect(publicIp: number): boolean {
+    try {
+      return parseRoute(this.nl.get('route get', getRoute(publicIp)))?.gateway === undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  async addPeer(peer: Lease): Promise<void> {
+    const key = formatCidr(peer.subnet);
+    const prev = this.peers.get(key);
+    const entries = this.entriesOf(peer);
+    if (typeof entries === 'string') {
+      this.metrics.peersIgnored.inc({ reason: entries });
+      this.ctx.log.debug({ subnet: key, reason: entries }, 'ignoring peer lease');
+      if (prev) await this.removePeer(prev);
+      return;
+    }
+    const end = this.metrics.programSeconds.startTimer();
+    // A changed lease (new MAC or IP) must not leave the old FDB entry behind.
+    if (prev) {
+      const old = this.entriesOf(prev);
+      if (typeof old !== 'string') this.sync.remove({ ...old, routes: [] });
+    }
+    const err = this.sync.add(entries);
+    end();
+    if (err) {
+      this.ctx.log.error(
+        { subnet: key, publicIp: formatIpv4(peer.attrs.publicIp), err },
+        'cannot program peer; the periodic reconcile will retry',
+      );
+      this.peers.set(key, peer);
+      return;
+    }
+    this.peers.set(key, peer);
+    this.metrics.peersProgrammed.set(this.peers.size);
+  }
+
+  async removePeer(peer: Lease): Promise<void> {
+    const key = formatCidr(peer.subnet);
+    const known = this.peers.get(key) ?? peer;
+    this.peers.delete(key);
+    const entries = this.entriesOf(known);
+    if (typeof entries !== 'string') this.sync.remove(entries);
+    this.metrics.peersProgrammed.set(this.peers.size);
+  }
+
+  async reconcile(all: readonly Lease[]): Promise<void> {
+    this.peers.clear();
+    for (const l of all) {
+      const e = this.entriesOf(l);
+      if (typeof e === 'string') this.metrics.peersIgnored.inc({ reason: e });
+      else this.peers.set(formatCidr(l.subnet), l);
+    }
+    this.reconcileNow();
+  }
+
+  private reconcileNow(): void {
+    const desired: PeerEntries[] = [];
+    for (const l of this.peers.values()) {
+      const e = this.entriesOf(l);
+      if (typeof e !== 'string') desired.push(e);
+    }
+    this.sync.reconcile(desired, { protocol: OVERLAYD_RTPROT, device: this.device!.index });
+    this.metrics.peersProgrammed.set(this.peers.size);
+  }
+
+  /** The device watch: recreate flannel.N if it vanished or changed, then re-program every peer. */
+  private checkDevice(): void {
+    const link = findLink(this.nl, this.name);
+    if (link && link.index === this.device?.index) return;
+    this.ctx.log.warn(
+      { device: this.name },
+      'vxlan device missing or replaced; recreating it and re-programming peers',
+    );
+    this.ensureDevice(this.mac);
+    if (this.own) this.configureDevice();
+    this.reconcileNow();
+  }
+
+  async close(): Promise<void> {
+    this.periodic.stop();
+    this.nl.close();
+  }
+}
