@@ -17,7 +17,9 @@ import { readHostView, selectInterface, type ExternalInterface, type HostView } 
 import { componentLogger } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
 import type { Backend, Registration } from '../encap/backend.js';
+import { IptablesKeeper, iptablesAvailable, supportsRandomFully } from '../encap/sys/iptables.js';
 import { sdNotify } from '../encap/sys/sd-notify.js';
+import { forwardRules, masqRules } from '../encap/traffic-rules.js';
 import { createEtcdClient } from '../subnet-lease/etcd-client.js';
 import { formatCidr, formatIpv4, parseIpv4 } from '../subnet-lease/ipv4.js';
 import type { Lease } from '../subnet-lease/lease.js';
@@ -42,6 +44,7 @@ export class Daemon {
   private watch: PeerWatch | undefined;
   private registry: EtcdRegistry | undefined;
   private leaseAttrs: Lease['attrs'] | undefined;
+  private iptables: IptablesKeeper | undefined;
   private ready = false;
   private exitCode = 0;
   private stopping: Promise<void> | undefined;
@@ -83,6 +86,7 @@ export class Daemon {
       }
       await this.watch?.stop().catch(() => undefined);
       await this.leases?.stop().catch(() => undefined);
+      this.iptables?.stop();
       await this.backend
         ?.close()
         .catch((err) => this.log.warn({ err: describeError(err) }, 'backend close failed'));
@@ -180,6 +184,7 @@ export class Daemon {
     const lease = await this.acquireLease(registry, config, ext, reg);
     if (!lease || this.abort.signal.aborted) return;
     await backend.start(lease);
+    await this.setupTrafficRules(config, lease);
     await this.writeSubnetEnv(config, lease, reg.mtu);
     this.ready = true;
     this.metrics.ready.set(1);
@@ -263,6 +268,45 @@ export class Daemon {
     return undefined;
   }
 
+  /** --ip-masq and --iptables-forward-rules: flannel's chains, applied atomically and kept in place. */
+  private async setupTrafficRules(config: NetworkConfig, lease: Lease): Promise<void> {
+    const { flags } = this;
+    if (!flags.ipMasq && !flags.iptablesForwardRules) return;
+    if (config.enableNFTables)
+      this.log.warn('EnableNFTables is not supported by overlayd yet; using iptables rules');
+    if (!(await iptablesAvailable())) {
+      if (flags.ipMasq) {
+        throw new OverlaydError(
+          'IPTABLES',
+          '--ip-masq needs iptables-restore, which is not installed; install the iptables package or drop --ip-masq',
+        );
+      }
+      this.log.warn(
+        'iptables is not installed: skipping the FORWARD accept rules (--iptables-forward-rules)',
+      );
+      return;
+    }
+    const sets = [
+      ...(flags.ipMasq
+        ? [
+            masqRules(
+              config.network,
+              lease.subnet,
+              !flags.ipMasqFullyRandomDisable && (await supportsRandomFully()),
+            ),
+          ]
+        : []),
+      ...(flags.iptablesForwardRules ? [forwardRules(config.network)] : []),
+    ];
+    this.iptables ??= new IptablesKeeper(
+      componentLogger(this.rootLog, 'iptables'),
+      flags.iptablesResync,
+      () => this.metrics.iptablesResyncs.inc(),
+    );
+    await this.iptables.apply(sets);
+    this.log.info({ masq: flags.ipMasq, forward: flags.iptablesForwardRules }, 'iptables rules in place');
+  }
+
   private async writeSubnetEnv(config: NetworkConfig, lease: Lease, mtu: number): Promise<void> {
     await writeSubnetFile(this.flags.subnetFile, {
       network: config.network,
@@ -343,6 +387,7 @@ export class Daemon {
     const lease = await this.acquireUntilDone(this.leases);
     if (!lease) return;
     await this.backend!.start(lease);
+    await this.setupTrafficRules(config, lease);
     await this.writeSubnetEnv(config, lease, mtu);
     await this.keepLease(config, mtu);
     // The old subnet now belongs to a peer and ours must leave the peer set: re-list.

@@ -59,6 +59,11 @@ export class DaemonMetrics {
     help: 'Network configs that failed validation',
     registers: [this.registry],
   });
+  readonly iptablesResyncs = new Counter({
+    name: 'overlayd_iptables_resyncs_total',
+    help: 'Times the iptables rules were found drifted and rebuilt',
+    registers: [this.registry],
+  });
   readonly ready = new Gauge({
     name: 'overlayd_ready',
     help: '1 once subnet.env is written and the backend runs',
