@@ -1,0 +1,184 @@
+/**
+ * The bench's setups: two pods on two nodes joined by each overlayd backend, plus two baselines
+ * built by hand — pods over a kernel vxlan configured flannel-style (what the daemon must not slow
+ * down) and two namespaces on a bare veth (no overlay at all).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Lab } from '../test/lab/lab.js';
+import { addPod } from '../test/lab/pods.js';
+import type { Endpoint } from './measure.js';
+import { must } from '../test/lab/shell.js';
+
+export const BACKENDS = [
+  'udp',
+  'udp-batch',
+  'udp-plain',
+  'vxlan',
+  'host-gw',
+  'kernel-vxlan',
+  'veth',
+] as const;
+export type BenchBackend = (typeof BACKENDS)[number];
+
+export const DESCRIPTIONS: Record<BenchBackend, string> = {
+  udp: 'overlayd udp: TUN offloads (TSO split, GRO merge), UDP GSO/GRO, batching',
+  'udp-batch': 'overlayd udp with --udp-offloads=off: recvmmsg/sendmmsg batches only',
+  'udp-plain': 'overlayd udp with offloads and batching off: one syscall per packet (flannel udp I/O model)',
+  vxlan: 'overlayd vxlan: kernel VXLAN programmed by overlayd',
+  'host-gw': 'overlayd host-gw: kernel routes programmed by overlayd',
+  'kernel-vxlan': 'baseline: kernel VXLAN configured by hand, flannel-style',
+  veth: 'baseline: two namespaces on one veth, no overlay',
+};
+
+export interface Setup {
+  readonly a: Endpoint;
+  readonly b: Endpoint;
+  /** overlayd processes to account CPU and RSS to (none for baselines). */
+  readonly pids: number[];
+  teardown(): Promise<void>;
+}
+
+export async function setUp(backend: BenchBackend): Promise<Setup> {
+  switch (backend) {
+    case 'veth':
+      return vethPair();
+    case 'kernel-vxlan':
+      return handVxlan();
+    default:
+      return overlayd(backend);
+  }
+}
+
+async function overlayd(backend: Exclude<BenchBackend, 'veth' | 'kernel-vxlan'>): Promise<Setup> {
+  const type = backend.startsWith('udp') ? 'udp' : backend;
+  const flags =
+    backend === 'udp-batch'
+      ? ['--udp-offloads=off']
+      : backend === 'udp-plain'
+        ? ['--udp-offloads=off', '--udp-batch=off']
+        : [];
+  const lab = await Lab.create({
+    nodes: 2,
+    networkConfig: { Network: '10.244.0.0/16', Backend: { Type: type } },
+  });
+  try {
+    await Promise.all(lab.nodes.map((n) => n.startDaemon({ flags: [...flags, '--log-level=warn'] })));
+    const [a, b] = await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')));
+    return { a: a!, b: b!, pids: lab.nodes.map((n) => n.pid!), teardown: () => lab.destroy() };
+  } catch (err) {
+    await lab.destroy();
+    throw err;
+  }
+}
+
+/** flanneld's vxlan state, typed in by hand with ip/bridge, with pods attached by the CNI plugin. */
+async function handVxlan(): Promise<Setup> {
+  const lab = await Lab.create({ nodes: 2 });
+  try {
+    const macs = ['02:00:00:00:01:01', '02:00:00:00:02:02'];
+    for (const [i, n] of lab.nodes.entries()) {
+      const env = `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.${i + 1}.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n`;
+      await mkdir(dirname(n.subnetFile), { recursive: true });
+      await writeFile(n.subnetFile, env);
+      const x = (args: string[]) => must('ip', ['-n', n.ns, ...args]);
+      await x([
+        'link',
+        'add',
+        'flannel.1',
+        'type',
+        'vxlan',
+        'id',
+        '1',
+        'local',
+        n.ip,
+        'dev',
+        'eth0',
+        'dstport',
+        '8472',
+        'nolearning',
+      ]);
+      await x(['link', 'set', 'flannel.1', 'address', macs[i]!, 'mtu', '1450', 'up']);
+      await x(['addr', 'add', `10.244.${i + 1}.0/32`, 'dev', 'flannel.1']);
+      const j = 1 - i;
+      const peer = lab.nodes[j]!;
+      await x([
+        'neigh',
+        'replace',
+        `10.244.${j + 1}.0`,
+        'lladdr',
+        macs[j]!,
+        'dev',
+        'flannel.1',
+        'nud',
+        'permanent',
+      ]);
+      await must('ip', [
+        'netns',
+        'exec',
+        n.ns,
+        'bridge',
+        'fdb',
+        'append',
+        macs[j]!,
+        'dev',
+        'flannel.1',
+        'dst',
+        peer.ip,
+        'self',
+        'permanent',
+      ]);
+      await x([
+        'route',
+        'replace',
+        `10.244.${j + 1}.0/24`,
+        'via',
+        `10.244.${j + 1}.0`,
+        'dev',
+        'flannel.1',
+        'onlink',
+      ]);
+    }
+    const [a, b] = await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')));
+    return { a: a!, b: b!, pids: [], teardown: () => lab.destroy() };
+  } catch (err) {
+    await lab.destroy();
+    throw err;
+  }
+}
+
+async function vethPair(): Promise<Setup> {
+  const lab = await Lab.create({ nodes: 0 });
+  const ends = [
+    { ns: `${lab.id}-va`, ip: '10.99.0.1' },
+    { ns: `${lab.id}-vb`, ip: '10.99.0.2' },
+  ];
+  try {
+    for (const e of ends) {
+      await must('ip', ['netns', 'add', e.ns]);
+      await must('ip', ['-n', e.ns, 'link', 'set', 'lo', 'up']);
+    }
+    await must('ip', [
+      '-n',
+      ends[0]!.ns,
+      'link',
+      'add',
+      'eth0',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      ends[1]!.ns,
+    ]);
+    for (const e of ends) {
+      await must('ip', ['-n', e.ns, 'addr', 'add', `${e.ip}/24`, 'dev', 'eth0']);
+      await must('ip', ['-n', e.ns, 'link', 'set', 'eth0', 'up']);
+    }
+    return { a: ends[0]!, b: ends[1]!, pids: [], teardown: () => lab.destroy() };
+  } catch (err) {
+    await lab.destroy();
+    throw err;
+  }
+}
