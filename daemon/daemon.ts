@@ -325,6 +325,7 @@ export class Daemon {
     const watch = new PeerWatch({
       registry,
       ownSubnet: () => this.leases?.lease?.subnet,
+      ...(this.leaseAttrs ? { ownPublicIp: this.leaseAttrs.publicIp } : {}),
       log,
       hooks: {
         onEvents: async (events, kind, snapshot) => {
@@ -347,7 +348,12 @@ export class Daemon {
         onMalformed: () => this.metrics.malformedEntries.inc(),
         onResync: (reason) => this.metrics.watchResyncs.inc({ reason }),
         onEtcdError: (op) => this.metrics.etcdErrors.inc({ op }),
-        onConnectivity: (up) => this.metrics.etcdUp.set(up ? 1 : 0),
+        onConnectivity: (up) => {
+          this.metrics.etcdUp.set(up ? 1 : 0);
+          // Back from an outage: make sure our own lease survived it (etcd may have lost its data,
+          // or our lease expired and the subnet went to someone else).
+          if (up) void this.leases?.check();
+        },
       },
     });
     this.watch = watch;

@@ -194,6 +194,29 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     }
   }
 
+  /**
+   * Our key is gone. If our etcd lease expired (we were partitioned past its TTL), that is not an
+   * operator's decision: write the lease back, or report the conflict if the subnet is taken.
+   * If the etcd lease is alive, someone deleted the key on purpose: shut down, as flanneld does.
+   */
+  private async onOwnKeyDeleted(key: string): Promise<void> {
+    const id = this.current?.etcdLeaseId;
+    let expired = false;
+    try {
+      expired = id !== undefined && !(await this.opts.registry.leaseAlive(id));
+    } catch {
+      expired = false;
+    }
+    if (this.stopped) return;
+    if (expired) {
+      this.opts.log.warn({ key }, 'our lease expired while etcd could not reach us; taking it back');
+      await this.check();
+      return;
+    }
+    this.opts.log.error({ key }, 'Lease has been revoked. Shutting down daemon.');
+    this.emit('revoked');
+  }
+
   private async watchOwnKey(): Promise<void> {
     const lease = this.current;
     if (!lease) return;
@@ -202,8 +225,7 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     this.watcher = watcher;
     watcher.on('delete', () => {
       if (this.stopped || this.watcher !== watcher) return;
-      this.opts.log.error({ key }, 'Lease has been revoked. Shutting down daemon.');
-      this.emit('revoked');
+      void this.onOwnKeyDeleted(key);
     });
     watcher.on('put', (kv) => {
       if (this.stopped || this.watcher !== watcher) return;

@@ -21,6 +21,8 @@ export interface Lease {
   readonly attrs: LeaseAttrs;
   /** When etcd will drop the key; undefined for reservations (keys without an etcd lease). */
   readonly expiration?: Date;
+  /** The etcd lease the key is attached to (ours only). */
+  readonly etcdLeaseId?: string;
 }
 
 /** flannel's key regex (pkg/subnet/subnet.go), kept as is, including the missing start anchor. */

@@ -34,6 +34,13 @@ export interface PeerWatchHooks {
 export interface PeerWatchOptions {
   readonly registry: EtcdRegistry;
   readonly ownSubnet: () => Ipv4Net | undefined;
+  /** Our PublicIP: a lease on another subnet claiming it is not a peer (it would route to ourselves). */
+  readonly ownPublicIp?: number;
+  /**
+   * After etcd comes back without its data (revisions went backwards), peers are given this long
+   * to re-register before their absence removes them from the datapath.
+   */
+  readonly dataLossGraceMs?: number;
   readonly hooks: PeerWatchHooks;
   readonly log: Logger;
   readonly maxBackoffMs?: number;
@@ -51,6 +58,9 @@ export class PeerWatch {
   private connected = true;
   private backoffMs = 100;
   private delivered = false;
+  /** Highest etcd revision seen; a listing below it means etcd restarted without its data. */
+  private revision = 0n;
+  private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: PeerWatchOptions) {}
 
@@ -66,6 +76,7 @@ export class PeerWatch {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.graceTimer);
     const w = this.watcher;
     this.watcher = undefined;
     if (w) await w.cancel().catch(() => undefined);
@@ -75,6 +86,16 @@ export class PeerWatch {
   private isOwn(lease: Lease): boolean {
     const own = this.opts.ownSubnet();
     return own !== undefined && own.ip === lease.subnet.ip && own.prefixLen === lease.subnet.prefixLen;
+  }
+
+  /** Leases that cannot be peers: ours, and others claiming our PublicIP (counted as malformed). */
+  private usable(lease: Lease, key: string): boolean {
+    if (this.isOwn(lease)) return false;
+    if (this.opts.ownPublicIp !== undefined && lease.attrs.publicIp === this.opts.ownPublicIp) {
+      this.malformed({ key, reason: 'lease claims our PublicIP on another subnet' });
+      return false;
+    }
+    return true;
   }
 
   private deliver(events: LeaseEvent[], kind: DeliveryKind, snapshot?: readonly Lease[]): void {
@@ -119,8 +140,15 @@ export class PeerWatch {
       try {
         const listing = await this.opts.registry.listLeases();
         listing.malformed.forEach((m) => this.malformed(m));
-        const peers = listing.leases.filter((l) => !this.isOwn(l));
-        this.deliver(this.set.reset(peers), this.delivered ? 'resync' : 'initial', peers);
+        const peers = listing.leases.filter((l) => this.usable(l, this.opts.registry.keyOf(l.subnet)));
+        const dataLoss = this.delivered && listing.revision < this.revision;
+        this.revision = listing.revision;
+        const events = this.set.reset(peers);
+        if (dataLoss) {
+          this.holdRemovals(events);
+        } else {
+          this.deliver(events, this.delivered ? 'resync' : 'initial', peers);
+        }
         this.delivered = true;
         await this.restartWatch(listing.revision + 1n);
         this.backoffMs = 100;
@@ -133,6 +161,27 @@ export class PeerWatch {
         this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 5000);
       }
     }
+  }
+
+  /**
+   * etcd came back empty (restored or wiped): every node is about to write its lease back. Apply
+   * additions now; keep the peers that are missing for a grace period, then re-list.
+   */
+  private holdRemovals(events: LeaseEvent[]): void {
+    const removed = events.filter((e) => e.type === 'removed');
+    for (const e of removed) this.set.put(e.lease);
+    this.deliver(
+      events.filter((e) => e.type === 'added'),
+      'resync',
+    );
+    const grace = this.opts.dataLossGraceMs ?? 30_000;
+    this.opts.log.warn(
+      { missingPeers: removed.length, graceSeconds: grace / 1000 },
+      'etcd lost its data; keeping missing peers while nodes re-register',
+    );
+    clearTimeout(this.graceTimer);
+    this.graceTimer = setTimeout(() => void this.resync('data-loss-grace'), grace);
+    this.graceTimer.unref();
   }
 
   private setConnected(up: boolean, err?: unknown): void {
@@ -188,6 +237,8 @@ export class PeerWatch {
       void this.resync('compacted');
       return;
     }
+    const rev = BigInt(res.header?.revision ?? 0);
+    if (rev > this.revision) this.revision = rev;
     const events: LeaseEvent[] = [];
     for (const ev of res.events) {
       const key = ev.kv.key.toString();
@@ -203,7 +254,7 @@ export class PeerWatch {
         this.malformed(d.entry);
         continue;
       }
-      if (this.isOwn(d.lease)) continue;
+      if (!this.usable(d.lease, key)) continue;
       const e = this.set.put(d.lease);
       if (e) events.push(e);
     }

@@ -134,7 +134,7 @@ export class EtcdRegistry {
       await this.revoke(id);
       return undefined;
     }
-    return { subnet, attrs, expiration: new Date(Date.now() + ttlSeconds * 1000) };
+    return { subnet, attrs, expiration: new Date(Date.now() + ttlSeconds * 1000), etcdLeaseId: id };
   }
 
   /** flannel's updateSubnet: a new etcd lease and an unconditional put (the old lease is left to expire). */
@@ -147,7 +147,7 @@ export class EtcdRegistry {
       await this.revoke(id);
       throw etcdError(`put ${key}`, err);
     }
-    return { subnet, attrs, expiration: new Date(Date.now() + ttlSeconds * 1000) };
+    return { subnet, attrs, expiration: new Date(Date.now() + ttlSeconds * 1000), etcdLeaseId: id };
   }
 
   async deleteLease(subnet: Ipv4Net): Promise<void> {
@@ -155,6 +155,17 @@ export class EtcdRegistry {
       await this.client.delete().key(this.keyOf(subnet)).exec();
     } catch (err) {
       throw etcdError(`delete ${this.keyOf(subnet)}`, err);
+    }
+  }
+
+  /** Whether an etcd lease is still alive (false once it expired or was revoked). */
+  async leaseAlive(id: string): Promise<boolean> {
+    try {
+      const res = await this.client.leaseClient.leaseTimeToLive({ ID: id });
+      return Number(res.TTL) > 0;
+    } catch (err) {
+      if (/not found/i.test(String((err as Error).message))) return false;
+      throw etcdError('lease time-to-live', err);
     }
   }
 

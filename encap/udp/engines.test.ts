@@ -29,7 +29,7 @@ function node(netw: MemoryNetwork, publicIp: string, subnet: string, vnet: boole
   const tun = new MemoryTun();
   const udp = new MemoryUdp(netw, ip(publicIp), PORT, vnet);
   const slot = vnet ? 65536 + 16 : 2048;
-  const opts = { vnet, gso: vnet, batch };
+  const opts = { vnet, gso: vnet, batch, maxPacket: 1472 };
   const tx = new TxEngine(opts, new SlotPool(batch * 2, slot, 16), table, tun, udp, counters, sum16);
   const rx = new RxEngine(opts, new SlotPool(batch * 2, slot, 16), table, tun, udp, counters);
   const own = parseCidr(subnet)!;
@@ -124,6 +124,19 @@ for (const vnet of [false, true]) {
       expect(dropped(b, 'rx', 'oversized')).toBe(1);
       expect(b.tun.fromEngine).toHaveLength(1);
       void a;
+    });
+
+    it("is not fooled by a second lease claiming a peer's PublicIP", () => {
+      const { a, b } = pair(vnet);
+      b.table.publish(b.own, [
+        { subnetIp: a.own.ip, prefixLen: 24, publicIp: a.publicIp, port: PORT },
+        { subnetIp: ip('10.244.204.0'), prefixLen: 24, publicIp: a.publicIp, port: PORT },
+      ]);
+      const p = makeUdp4(ip('10.244.1.5'), ip('10.244.2.9'), randomBytes(10));
+      a.tun.toEngine.push(vnet ? withVnet(p) : p);
+      a.tx.step(0);
+      b.rx.step(0);
+      expect(b.tun.fromEngine).toHaveLength(1);
     });
 
     it('survives a fuzz of random datagrams from a known peer', () => {

@@ -20,10 +20,12 @@ import type { TunIo, UdpIo } from './io.js';
 import type { EngineOptions } from './tx-engine.js';
 import type { PeerEntry, SharedPeerTable } from './peer-table.js';
 
+/** One subnet a sender may speak for (a PublicIP normally has one lease; bogus extra ones must not shadow it). */
 interface Sender {
   port: number;
   net: number;
   mask: number;
+  next: Sender | undefined;
 }
 
 const drop = (r: DropReason): number => dropIndex('rx', reasonIndex(r));
@@ -92,7 +94,12 @@ export class RxEngine {
     for (let i = 0; i < snap.count; i++) {
       const e = this.entries[i]!;
       const mask = maskOf(e.prefixLen);
-      this.senders.set(e.publicIp, { port: e.port, net: (e.subnetIp & mask) >>> 0, mask });
+      this.senders.set(e.publicIp, {
+        port: e.port,
+        net: (e.subnetIp & mask) >>> 0,
+        mask,
+        next: this.senders.get(e.publicIp),
+      });
     }
     this.ownValid = snap.ownLen >= 0;
     this.ownMask = this.ownValid ? maskOf(snap.ownLen) : 0xffffffff;
@@ -166,12 +173,19 @@ export class RxEngine {
   private datagram(pkt: number, len: number, sender: Sender, alone: boolean): void {
     const slab = this.pool.slab;
     const counters = this.counters;
+    if (len > this.opts.maxPacket) {
+      counters[drop('oversized')]! += 1; // larger than the TUN MTU: no peer of ours sends that
+      return;
+    }
     const verdict = checkIpv4(slab, pkt, len);
     if (verdict !== Verdict.Ok) {
       counters[VERDICT_DROP[verdict]!]! += 1;
       return;
     }
-    if ((srcOf(slab, pkt) & sender.mask) >>> 0 !== sender.net) {
+    const src = srcOf(slab, pkt);
+    let from: Sender | undefined = sender;
+    while (from && (src & from.mask) >>> 0 !== from.net) from = from.next;
+    if (!from) {
       counters[drop('spoofed_source')]! += 1;
       return;
     }

@@ -37,6 +37,8 @@ export interface EngineOptions {
   readonly gso: boolean;
   /** Packets per batch (1 = the plain per-packet path). */
   readonly batch: number;
+  /** Largest inner packet accepted from the wire (the TUN MTU). */
+  readonly maxPacket: number;
 }
 
 interface Peer {

@@ -168,7 +168,7 @@ class UdpBackend implements Backend {
         tableSab: this.table.buffer,
         tableCapacity: PEER_CAPACITY,
         countersSab: this.counters.buffer as SharedArrayBuffer,
-        options: { vnet: this.vnet, gso: this.vnet, batch: this.batching ? BATCH : 1 },
+        options: { vnet: this.vnet, gso: this.vnet, batch: this.batching ? BATCH : 1, maxPacket: this.mtu },
         slots: (this.batching ? BATCH : 1) * 2 + 8,
         slotSize,
       };
