@@ -112,10 +112,7 @@ describe('overlayd with the alloc backend on three nodes', () => {
         .exec();
       await c.put(`${lab.prefix}/subnets/10.244.251.0-24`).value('not json').exec();
       const n = lab.nodes[0]!;
-      const metric = async (name: string): Promise<number> => {
-        const line = (await n.health('/metrics')).body.split('\n').find((l) => l.startsWith(name + ' '));
-        return Number(line?.split(' ')[1]);
-      };
+      const metric = (name: string): Promise<number> => n.metric(name);
       await expect.poll(() => metric('overlayd_peers'), { timeout: 5000 }).toBe(3);
       await expect.poll(() => metric('overlayd_malformed_entries_skipped_total'), { timeout: 5000 }).toBe(1);
       await c.delete().key(`${lab.prefix}/subnets/10.244.250.0-24`).exec();

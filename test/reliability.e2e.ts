@@ -10,16 +10,11 @@ import { parseIpv4 } from '../subnet-lease/ipv4.js';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
+import { transfer } from './lab/traffic.js';
 
 const SOAK = process.env['OVERLAYD_SOAK'] === '1';
 
-async function metric(node: LabNode, name: string): Promise<number> {
-  const body = (await node.health('/metrics')).body;
-  return body
-    .split('\n')
-    .filter((l) => l.startsWith(name))
-    .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
-}
+const metric = (node: LabNode, name: string): Promise<number> => node.metric(name);
 
 const subnetKeyOf = async (lab: Lab, n: LabNode): Promise<string> =>
   `${lab.prefix}/subnets/${(await n.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/24', '.0-24')}`;
@@ -278,45 +273,7 @@ print(n)
       40_000,
     );
     await new Promise((r) => setTimeout(r, 300));
-    const port = 6000 + Math.floor(Math.random() * 500);
-    const server = inPod(
-      pods[1]!,
-      'timeout',
-      [
-        '60',
-        'python3',
-        '-c',
-        `
-import socket,hashlib
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('${pods[1]!.ip}',${port})); s.listen(1)
-c,_=s.accept(); h=hashlib.sha256()
-while True:
-  d=c.recv(1<<20)
-  if not d: break
-  h.update(d)
-print(h.hexdigest())
-`,
-      ],
-      90_000,
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    const client = inPod(
-      pods[0]!,
-      'timeout',
-      [
-        '60',
-        'python3',
-        '-c',
-        `
-import socket,hashlib,os
-s=socket.create_connection(('${pods[1]!.ip}',${port})); h=hashlib.sha256()
-for i in range(64):
-  d=os.urandom(1<<18); h.update(d); s.sendall(d)
-s.close(); print(h.hexdigest())
-`,
-      ],
-      90_000,
-    );
+    const legit = transfer(pods[0]!, pods[1]!, 16);
     // The attacker sends from the peer's own ip:port, so stop its daemon for the flood.
     await attacker.stopDaemon();
     const t0 = Date.now();
@@ -340,7 +297,8 @@ for i in range(n):
     );
     const seconds = (Date.now() - t0) / 1000;
     await attacker.startDaemon();
-    const [sent, received] = [(await client).stdout.trim(), (await server).stdout.trim()];
+    const { sent, received } = await legit;
+    expect(sent).toMatch(/^[0-9a-f]{64}$/);
     expect(received).toBe(sent);
     await new Promise((r) => setTimeout(r, 1000));
     const counted = (await metric(victim, 'overlayd_udp_drops_total{direction="rx"')) - dropsBefore;

@@ -8,17 +8,12 @@ import { makeUdp4, randomBytes } from '../encap/packet/test-packets.js';
 import { parseIpv4 } from '../subnet-lease/ipv4.js';
 import { Lab } from './lab/lab.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
+import { transfer } from './lab/traffic.js';
 
 let lab: Lab;
 let pods: Pod[] = [];
 
-async function metric(node: Lab['nodes'][number], name: string): Promise<number> {
-  const body = (await node.health('/metrics')).body;
-  return body
-    .split('\n')
-    .filter((l) => l.startsWith(name))
-    .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
-}
+const metric = (node: Lab['nodes'][number], name: string): Promise<number> => node.metric(name);
 
 async function startAll(flags: string[] = []): Promise<void> {
   await Promise.all(lab.nodes.map((n) => n.startDaemon({ flags })));
@@ -36,50 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await lab?.destroy();
 });
-
-/** Sends `mb` MiB of random data over TCP pod→pod and compares SHA-256 at both ends. */
-async function transfer(from: Pod, to: Pod, mb: number): Promise<{ sent: string; received: string }> {
-  const port = 5000 + Math.floor(Math.random() * 1000);
-  const server = inPod(
-    to,
-    'timeout',
-    [
-      '60',
-      'python3',
-      '-c',
-      `
-import socket,hashlib
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('${to.ip}',${port})); s.listen(1)
-c,_=s.accept(); h=hashlib.sha256()
-while True:
-  d=c.recv(1<<20)
-  if not d: break
-  h.update(d)
-print(h.hexdigest())
-`,
-    ],
-    90_000,
-  );
-  await new Promise((r) => setTimeout(r, 400));
-  const client = await inPod(
-    from,
-    'timeout',
-    [
-      '60',
-      'python3',
-      '-c',
-      `
-import socket,hashlib,os
-s=socket.create_connection(('${to.ip}',${port})); h=hashlib.sha256()
-for i in range(${mb * 4}):
-  d=os.urandom(1<<18); h.update(d); s.sendall(d)
-s.close(); print(h.hexdigest())
-`,
-    ],
-    90_000,
-  );
-  return { sent: client.stdout.trim(), received: (await server).stdout.trim() };
-}
 
 describe('udp backend across three nodes', () => {
   it('connects every pod to every other pod', async () => {

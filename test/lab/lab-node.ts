@@ -132,6 +132,14 @@ export class LabNode {
     return { status: res.status, body: await res.text() };
   }
 
+  /** Sum of the samples of a metric (every line starting with `name`, labels included). */
+  async metric(name: string): Promise<number> {
+    return (await this.health('/metrics')).body
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
+  }
+
   async waitReady(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
