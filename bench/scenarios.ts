@@ -97,6 +97,7 @@ async function handVxlan(): Promise<Setup> {
         'dstport',
         '8472',
         'nolearning',
+        'noudpcsum',
       ]);
       await x(['link', 'set', 'flannel.1', 'address', macs[i]!, 'mtu', '1450', 'up']);
       await x(['addr', 'add', `10.244.${i + 1}.0/32`, 'dev', 'flannel.1']);

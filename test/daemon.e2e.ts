@@ -3,7 +3,7 @@
  * processes in three node namespaces (the foundation's bar).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +166,39 @@ describe('overlayd with the alloc backend on three nodes', () => {
     await n.stopDaemon();
   });
 
+  it('reports an invalid network config by field, waits, and starts once it is fixed', async () => {
+    const n = lab.nodes[2]!;
+    const c = lab.client();
+    try {
+      await c
+        .put('/bad/network/config')
+        .value('{"Network":"10.50.0.0/16","SubnetLen":31,"Backend":{"Type":"alloc"}}')
+        .exec();
+      await n.startDaemon({ flags: ['--etcd-prefix=/bad/network'], waitReady: false });
+      await expect
+        .poll(
+          async () =>
+            (await n.logs()).some((l) =>
+              String(l['msg']).startsWith(
+                'network config: SubnetLen is /31, above the maximum /30; use 30 or less',
+              ),
+            ),
+          { timeout: 10_000 },
+        )
+        .toBe(true);
+      expect((await n.health('/readyz')).status).toBe(503);
+      expect(await n.metric('overlayd_config_errors_total')).toBeGreaterThan(0);
+      await c
+        .put('/bad/network/config')
+        .value('{"Network":"10.50.0.0/16","Backend":{"Type":"alloc"}}')
+        .exec();
+      await n.waitReady();
+      await n.stopDaemon();
+    } finally {
+      c.close();
+    }
+  });
+
   it('stops cleanly (exit 0, promptly) when SIGTERM arrives at any point of start-up', async () => {
     const n = lab.nodes[2]!;
     for (const delay of [50, 200, 350, 500, 650, 800]) {
@@ -241,6 +274,24 @@ describe('bad operator input', () => {
     expect(r.stdout).toContain(
       '--etcd-keyfile: cannot read /nonexistent/key.pem (ENOENT); give a readable PEM file',
     );
+  });
+
+  it('names a TLS file that is not PEM', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'overlayd-tls-'));
+    try {
+      await writeFile(join(dir, 'key.pem'), 'not a key');
+      await writeFile(join(dir, 'cert.pem'), '-----BEGIN CERTIFICATE-----\n');
+      const r = await runDaemon([
+        `--etcd-keyfile=${join(dir, 'key.pem')}`,
+        `--etcd-certfile=${join(dir, 'cert.pem')}`,
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(
+        `--etcd-keyfile: ${join(dir, 'key.pem')} is not a PEM file (no \\"-----BEGIN\\" line); give a PEM-encoded file`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('prints --version and --help', async () => {

@@ -50,6 +50,7 @@ export const IFLA_VXLAN_LEARNING = 7;
 export const IFLA_VXLAN_L2MISS = 13;
 export const IFLA_VXLAN_L3MISS = 14;
 export const IFLA_VXLAN_PORT = 15;
+export const IFLA_VXLAN_UDP_CSUM = 18;
 export const IFLA_VXLAN_GBP = 23;
 
 export const IFA_ADDRESS = 1;

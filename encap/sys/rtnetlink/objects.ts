@@ -37,6 +37,7 @@ export interface VxlanInfo {
   readonly l2miss?: boolean;
   readonly l3miss?: boolean;
   readonly gbp?: boolean;
+  readonly udpCsum?: boolean;
 }
 
 export interface Link {
@@ -122,6 +123,8 @@ export function addVxlanLink(
     u8Attr(C.IFLA_VXLAN_LEARNING, v.learning ? 1 : 0),
     u8Attr(C.IFLA_VXLAN_L2MISS, 0),
     u8Attr(C.IFLA_VXLAN_L3MISS, 0),
+    // flanneld (vishvananda/netlink) always sends UDPCSum=false: outer IPv4 UDP checksum off.
+    u8Attr(C.IFLA_VXLAN_UDP_CSUM, 0),
   ];
   if (v.gbp) data.push({ type: C.IFLA_VXLAN_GBP });
   return {
@@ -163,6 +166,7 @@ export function parseLink(msg: Message): Link | undefined {
         l2miss: attrU8(d.get(C.IFLA_VXLAN_L2MISS)) === 1,
         l3miss: attrU8(d.get(C.IFLA_VXLAN_L3MISS)) === 1,
         gbp: d.has(C.IFLA_VXLAN_GBP),
+        udpCsum: attrU8(d.get(C.IFLA_VXLAN_UDP_CSUM)) === 1,
       };
     }
   }
