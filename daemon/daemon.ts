@@ -17,15 +17,16 @@ import { readHostView, selectInterface, type ExternalInterface, type HostView } 
 import { componentLogger } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
 import type { Backend, Registration } from '../encap/backend.js';
-import { IptablesKeeper, iptablesAvailable, supportsRandomFully } from '../encap/sys/iptables.js';
+import type { IptablesKeeper } from '../encap/sys/iptables.js';
 import { sdNotify } from '../encap/sys/sd-notify.js';
-import { forwardRules, masqRules } from '../encap/traffic-rules.js';
 import { createEtcdClient } from '../subnet-lease/etcd-client.js';
 import { formatCidr, formatIpv4, parseIpv4 } from '../subnet-lease/ipv4.js';
 import type { Lease } from '../subnet-lease/lease.js';
 import { LeaseManager } from '../subnet-lease/lease-manager.js';
 import type { NetworkConfig } from '../subnet-lease/network-config.js';
-import { PeerWatch } from '../subnet-lease/peer-watch.js';
+import type { PeerWatch } from '../subnet-lease/peer-watch.js';
+import { createPeerSync } from './peer-sync.js';
+import { applyTrafficRules } from './traffic-rules-setup.js';
 import { EtcdRegistry } from '../subnet-lease/registry.js';
 import { readSubnetFile, writeSubnetFile } from '../subnet-lease/subnet-file.js';
 
@@ -268,43 +269,12 @@ export class Daemon {
     return undefined;
   }
 
-  /** --ip-masq and --iptables-forward-rules: flannel's chains, applied atomically and kept in place. */
   private async setupTrafficRules(config: NetworkConfig, lease: Lease): Promise<void> {
-    const { flags } = this;
-    if (!flags.ipMasq && !flags.iptablesForwardRules) return;
-    if (config.enableNFTables)
-      this.log.warn('EnableNFTables is not supported by overlayd yet; using iptables rules');
-    if (!(await iptablesAvailable())) {
-      if (flags.ipMasq) {
-        throw new OverlaydError(
-          'IPTABLES',
-          '--ip-masq needs iptables-restore, which is not installed; install the iptables package or drop --ip-masq',
-        );
-      }
-      this.log.warn(
-        'iptables is not installed: skipping the FORWARD accept rules (--iptables-forward-rules)',
-      );
-      return;
-    }
-    const sets = [
-      ...(flags.ipMasq
-        ? [
-            masqRules(
-              config.network,
-              lease.subnet,
-              !flags.ipMasqFullyRandomDisable && (await supportsRandomFully()),
-            ),
-          ]
-        : []),
-      ...(flags.iptablesForwardRules ? [forwardRules(config.network)] : []),
-    ];
-    this.iptables ??= new IptablesKeeper(
-      componentLogger(this.rootLog, 'iptables'),
-      flags.iptablesResync,
-      () => this.metrics.iptablesResyncs.inc(),
-    );
-    await this.iptables.apply(sets);
-    this.log.info({ masq: flags.ipMasq, forward: flags.iptablesForwardRules }, 'iptables rules in place');
+    this.iptables = await applyTrafficRules(this.flags, config, lease, this.iptables, {
+      log: this.log,
+      iptablesLog: componentLogger(this.rootLog, 'iptables'),
+      onResync: () => this.metrics.iptablesResyncs.inc(),
+    });
   }
 
   private async writeSubnetEnv(config: NetworkConfig, lease: Lease, mtu: number): Promise<void> {
@@ -321,43 +291,18 @@ export class Daemon {
   }
 
   private async startPeerWatch(registry: EtcdRegistry, backend: Backend): Promise<void> {
-    const log = componentLogger(this.rootLog, 'peers');
-    const watch = new PeerWatch({
+    this.watch = createPeerSync({
       registry,
+      backend,
+      metrics: this.metrics,
+      log: componentLogger(this.rootLog, 'peers'),
       ownSubnet: () => this.leases?.lease?.subnet,
       ...(this.leaseAttrs ? { ownPublicIp: this.leaseAttrs.publicIp } : {}),
-      log,
-      hooks: {
-        onEvents: async (events, kind, snapshot) => {
-          if (kind === 'initial' && snapshot) {
-            await backend.reconcile(snapshot);
-            this.metrics.peerEvents.inc({ type: 'added' }, snapshot.length);
-          } else {
-            for (const ev of events) {
-              log.info(
-                { subnet: formatCidr(ev.lease.subnet), publicIp: formatIpv4(ev.lease.attrs.publicIp), kind },
-                `peer ${ev.type}`,
-              );
-              if (ev.type === 'added') await backend.addPeer(ev.lease);
-              else await backend.removePeer(ev.lease);
-              this.metrics.peerEvents.inc({ type: ev.type });
-            }
-          }
-          this.metrics.peers.set(watch.peers().length);
-        },
-        onMalformed: () => this.metrics.malformedEntries.inc(),
-        onResync: (reason) => this.metrics.watchResyncs.inc({ reason }),
-        onEtcdError: (op) => this.metrics.etcdErrors.inc({ op }),
-        onConnectivity: (up) => {
-          this.metrics.etcdUp.set(up ? 1 : 0);
-          // Back from an outage: make sure our own lease survived it (etcd may have lost its data,
-          // or our lease expired and the subnet went to someone else).
-          if (up) void this.leases?.check();
-        },
-      },
+      // Back from an outage: make sure our own lease survived it (etcd may have lost its data, or
+      // our lease expired and the subnet went to someone else).
+      onReconnect: () => void this.leases?.check(),
     });
-    this.watch = watch;
-    await watch.start();
+    await this.watch.start();
   }
 
   private async keepLease(config: NetworkConfig, mtu: number): Promise<void> {

@@ -1,0 +1,59 @@
+/**
+ * Wires the peer watch to the backend and the metrics: the first listing reconciles the backend
+ * with the full peer set (removing stale kernel state), later events are applied one by one in
+ * etcd order, each logged and counted.
+ */
+import type { Logger } from 'pino';
+import type { Backend } from '../encap/backend.js';
+import { formatCidr, formatIpv4, type Ipv4Net } from '../subnet-lease/ipv4.js';
+import { PeerWatch } from '../subnet-lease/peer-watch.js';
+import type { EtcdRegistry } from '../subnet-lease/registry.js';
+import type { DaemonMetrics } from './metrics.js';
+
+export interface PeerSyncOptions {
+  readonly registry: EtcdRegistry;
+  readonly backend: Backend;
+  readonly metrics: DaemonMetrics;
+  readonly log: Logger;
+  readonly ownSubnet: () => Ipv4Net | undefined;
+  readonly ownPublicIp?: number;
+  /** Called when etcd answers again after an outage. */
+  readonly onReconnect: () => void;
+}
+
+export function createPeerSync(o: PeerSyncOptions): PeerWatch {
+  const { backend, metrics, log } = o;
+  const watch: PeerWatch = new PeerWatch({
+    registry: o.registry,
+    ownSubnet: o.ownSubnet,
+    ...(o.ownPublicIp !== undefined ? { ownPublicIp: o.ownPublicIp } : {}),
+    log,
+    hooks: {
+      onEvents: async (events, kind, snapshot) => {
+        if (kind === 'initial' && snapshot) {
+          await backend.reconcile(snapshot);
+          metrics.peerEvents.inc({ type: 'added' }, snapshot.length);
+        } else {
+          for (const ev of events) {
+            log.info(
+              { subnet: formatCidr(ev.lease.subnet), publicIp: formatIpv4(ev.lease.attrs.publicIp), kind },
+              `peer ${ev.type}`,
+            );
+            if (ev.type === 'added') await backend.addPeer(ev.lease);
+            else await backend.removePeer(ev.lease);
+            metrics.peerEvents.inc({ type: ev.type });
+          }
+        }
+        metrics.peers.set(watch.peers().length);
+      },
+      onMalformed: () => metrics.malformedEntries.inc(),
+      onResync: (reason) => metrics.watchResyncs.inc({ reason }),
+      onEtcdError: (op) => metrics.etcdErrors.inc({ op }),
+      onConnectivity: (up) => {
+        metrics.etcdUp.set(up ? 1 : 0);
+        if (up) o.onReconnect();
+      },
+    },
+  });
+  return watch;
+}
