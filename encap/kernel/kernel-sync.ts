@@ -9,7 +9,13 @@
  * a few batched netlink sends.
  */
 import type { Logger } from 'pino';
-import { AF_BRIDGE, AF_INET, NUD_PERMANENT, RT_TABLE_MAIN } from '../sys/rtnetlink/constants.js';
+import {
+  AF_BRIDGE,
+  AF_INET,
+  NUD_PERMANENT,
+  RT_TABLE_MAIN,
+  RTM_NEWNEIGH,
+} from '../sys/rtnetlink/constants.js';
 import { EEXIST, ENOENT, ESRCH } from '../sys/rtnetlink/errno.js';
 import { errnoName, type RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
 import type { Request } from '../sys/rtnetlink/codec.js';
@@ -180,7 +186,7 @@ export class KernelSync {
     }
     // Stale first (a moved subnet must not clash), then missing in flannel's order: neigh, fdb, route.
     const order = (r: Request): number =>
-      r.type === 28 && r.header[0] === AF_INET ? 0 : r.type === 28 ? 1 : 2;
+      r.type === RTM_NEWNEIGH && r.header[0] === AF_INET ? 0 : r.type === RTM_NEWNEIGH ? 1 : 2;
     missing.sort((a, b) => order(a) - order(b));
     const staleRes = stale.length ? this.nl.batch(stale) : [];
     const addRes = missing.length ? this.nl.batch(missing) : [];

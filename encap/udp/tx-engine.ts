@@ -8,7 +8,7 @@
  *   4. release every slot the batch took
  * Per-packet problems are counted by reason, never thrown. Nothing is allocated per packet.
  */
-import { decrementTtl, dstOf, Verdict } from '../packet/ipv4-packet.js';
+import { decrementTtl, dstOf } from '../packet/ipv4-packet.js';
 import { buildNetUnreachable, ICMP_UNREACH_MAX, wantsUnreachable } from '../packet/icmp-unreachable.js';
 import { completeChecksum, splitTcp4, type SplitResult, type SumFn } from '../packet/tcp-gso.js';
 import {
@@ -47,11 +47,6 @@ interface Peer {
 }
 
 const drop = (r: DropReason): number => dropIndex('tx', reasonIndex(r));
-const VERDICT_DROP: Record<number, number> = {
-  [Verdict.TooShort]: drop('too_short'),
-  [Verdict.NotIpv4]: drop('not_ipv4'),
-  [Verdict.BadIhl]: drop('bad_ihl'),
-};
 
 export class TxEngine {
   private readonly routes = new RouteTable<Peer>();
@@ -177,11 +172,11 @@ export class TxEngine {
       return;
     }
     if (slab[pkt]! >>> 4 !== 4) {
-      counters[VERDICT_DROP[Verdict.NotIpv4]!]! += 1;
+      counters[drop('not_ipv4')]! += 1;
       return;
     }
     if ((slab[pkt]! & 0x0f) < 5) {
-      counters[VERDICT_DROP[Verdict.BadIhl]!]! += 1;
+      counters[drop('bad_ihl')]! += 1;
       return;
     }
     const peer = this.routes.lookup(dstOf(slab, pkt));

@@ -146,10 +146,4 @@ export class RtNetlink {
       }
     }
   }
-
-  /** Reads pending notifications (for a socket bound to multicast groups); [] when none within timeout. */
-  notifications(timeoutMs: number): Message[] {
-    const n = nativeSys().nlRecv(this.fd, this.rx, timeoutMs);
-    return n === 0 ? [] : parseMessages(this.rx, n).map((m) => ({ ...m, body: m.body.slice() }));
-  }
 }
