@@ -1,7 +1,7 @@
 /**
  * Wires the peer watch to the backend and the metrics: the first listing reconciles the backend
  * with the full peer set (removing stale kernel state), later events are applied one by one in
- * etcd order, each logged and counted.
+ * etcd order as one batch per watch response, each logged and counted.
  */
 import type { Logger } from 'pino';
 import type { Backend } from '../encap/backend.js';
@@ -39,10 +39,9 @@ export function createPeerSync(o: PeerSyncOptions): PeerWatch {
               { subnet: formatCidr(ev.lease.subnet), publicIp: formatIpv4(ev.lease.attrs.publicIp), kind },
               `peer ${ev.type}`,
             );
-            if (ev.type === 'added') await backend.addPeer(ev.lease);
-            else await backend.removePeer(ev.lease);
             metrics.peerEvents.inc({ type: ev.type });
           }
+          await backend.applyPeerEvents(events);
         }
         metrics.peers.set(watch.peers().length);
       },

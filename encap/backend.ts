@@ -4,6 +4,7 @@
  *   register()  before the lease exists: set up what the lease must describe, return it and the MTU
  *   start()     our lease is known (again after a conflict moved us): program the local side
  *   addPeer / removePeer   one peer lease appeared, changed, or left
+ *   applyPeerEvents        a run of such events, in etcd order, applied as one batch
  *   reconcile() the full peer set, after start and whenever the kernel may have drifted
  *   close()     stop the datapath; leave peers' kernel state in place for a fast restart
  */
@@ -11,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ExternalInterface } from '../daemon/iface.js';
 import type { Lease } from '../subnet-lease/lease.js';
+import type { LeaseEvent } from '../subnet-lease/lease-set.js';
 import type { BackendType, NetworkConfig } from '../subnet-lease/network-config.js';
 
 export interface BackendContext {
@@ -37,8 +39,20 @@ export interface Backend {
   start(own: Lease): Promise<void>;
   addPeer(peer: Lease): Promise<void>;
   removePeer(peer: Lease): Promise<void>;
+  applyPeerEvents(events: readonly LeaseEvent[]): Promise<void>;
   reconcile(peers: readonly Lease[]): Promise<void>;
   close(): Promise<void>;
 }
 
 export type BackendFactory = (ctx: BackendContext) => Backend;
+
+/** applyPeerEvents for backends with nothing to batch: the events one by one, in order. */
+export async function applyOneByOne(
+  b: Pick<Backend, 'addPeer' | 'removePeer'>,
+  events: readonly LeaseEvent[],
+): Promise<void> {
+  for (const e of events) {
+    if (e.type === 'added') await b.addPeer(e.lease);
+    else await b.removePeer(e.lease);
+  }
+}

@@ -52,3 +52,18 @@ export class LeaseSet {
     return events;
   }
 }
+
+/**
+ * The net effect of a run of events: the last event per subnet, in first-seen order. Each event is
+ * absolute (this lease is present / this subnet is gone), so the last one decides; a backend can
+ * then program a whole batch at once without replaying intermediate states.
+ */
+export function collapseEvents(events: readonly LeaseEvent[]): LeaseEvent[] {
+  const last = new Map<string, LeaseEvent>();
+  for (const e of events) {
+    const k = subnetKeyOf(e.lease.subnet);
+    last.delete(k); // re-insert: order by the last event keeps removals before later re-adds
+    last.set(k, e);
+  }
+  return [...last.values()];
+}

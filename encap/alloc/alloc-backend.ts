@@ -2,13 +2,14 @@
  * flannel's "alloc" backend: it takes a lease and programs nothing. Useful when another component
  * owns the datapath, and it makes the daemon complete and testable without kernel access.
  */
-import type { Backend, BackendContext, Registration } from '../backend.js';
+import { applyOneByOne, type Backend, type BackendContext, type Registration } from '../backend.js';
+import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
 import type { Lease } from '../../subnet-lease/lease.js';
 
 export function createAllocBackend(ctx: BackendContext): Backend {
   const peers = new Map<string, Lease>();
   const key = (l: Lease): string => `${l.subnet.ip}/${l.subnet.prefixLen}`;
-  return {
+  const backend: Backend = {
     type: 'alloc',
     async register(): Promise<Registration> {
       return { backendType: 'alloc', mtu: ctx.extIface.mtu };
@@ -20,6 +21,9 @@ export function createAllocBackend(ctx: BackendContext): Backend {
     async removePeer(peer: Lease): Promise<void> {
       peers.delete(key(peer));
     },
+    applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
+      return applyOneByOne(backend, events);
+    },
     async reconcile(all: readonly Lease[]): Promise<void> {
       peers.clear();
       for (const p of all) peers.set(key(p), p);
@@ -28,4 +32,5 @@ export function createAllocBackend(ctx: BackendContext): Backend {
       peers.clear();
     },
   };
+  return backend;
 }

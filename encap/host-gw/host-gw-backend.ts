@@ -7,6 +7,7 @@
 import { OverlaydError } from '../../daemon/errors.js';
 import { formatCidr, formatIpv4 } from '../../subnet-lease/ipv4.js';
 import type { Lease } from '../../subnet-lease/lease.js';
+import { collapseEvents, type LeaseEvent } from '../../subnet-lease/lease-set.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
 import { KernelMetrics } from '../kernel/kernel-metrics.js';
 import { KernelSync, type PeerEntries } from '../kernel/kernel-sync.js';
@@ -68,31 +69,49 @@ class HostGwBackend implements Backend {
     };
   }
 
-  async addPeer(peer: Lease): Promise<void> {
-    const e = this.entriesOf(peer);
-    if (!e) {
-      this.metrics.peersIgnored.inc({ reason: 'other_backend' });
-      return;
-    }
-    const end = this.metrics.programSeconds.startTimer();
-    const err = this.sync.add(e);
-    end();
-    this.peers.set(formatCidr(peer.subnet), peer);
-    if (err) {
-      this.metrics.peersIgnored.inc({ reason: 'gateway_not_onlink' });
-      this.ctx.log.error(
-        { subnet: formatCidr(peer.subnet), gateway: formatIpv4(peer.attrs.publicIp), err },
-        'cannot route to peer: host-gw needs every node on one L2 (is the gateway on-link?)',
-      );
-    }
-    this.metrics.peersProgrammed.set(this.peers.size);
+  addPeer(peer: Lease): Promise<void> {
+    return this.applyPeerEvents([{ type: 'added', lease: peer }]);
   }
 
-  async removePeer(peer: Lease): Promise<void> {
-    const known = this.peers.get(formatCidr(peer.subnet)) ?? peer;
-    this.peers.delete(formatCidr(peer.subnet));
-    const e = this.entriesOf(known);
-    if (e) this.sync.remove(e);
+  removePeer(peer: Lease): Promise<void> {
+    return this.applyPeerEvents([{ type: 'removed', lease: peer }]);
+  }
+
+  /** A run of events: their net effect, programmed in one netlink send (plus one for removals). */
+  async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
+    const end = this.metrics.programSeconds.startTimer();
+    const removes: PeerEntries[] = [];
+    const adds: Lease[] = [];
+    for (const ev of collapseEvents(events)) {
+      const key = formatCidr(ev.lease.subnet);
+      const prev = this.peers.get(key);
+      if (prev) {
+        const old = this.entriesOf(prev);
+        if (old) removes.push(old);
+        this.peers.delete(key);
+      }
+      if (ev.type === 'removed') continue;
+      if (!this.entriesOf(ev.lease)) {
+        this.metrics.peersIgnored.inc({ reason: 'other_backend' });
+        continue;
+      }
+      adds.push(ev.lease);
+    }
+    // A route being replaced (same subnet, new gateway) is removed first, then added anew.
+    this.sync.removeMany(removes);
+    const errors = this.sync.addMany(adds.map((l) => this.entriesOf(l)!));
+    adds.forEach((lease, i) => {
+      this.peers.set(formatCidr(lease.subnet), lease);
+      if (errors[i]) {
+        this.metrics.peersIgnored.inc({ reason: 'gateway_not_onlink' });
+        this.ctx.log.error(
+          { subnet: formatCidr(lease.subnet), gateway: formatIpv4(lease.attrs.publicIp), err: errors[i] },
+          'cannot route to peer: host-gw needs every node on one L2 (is the gateway on-link?)',
+        );
+      }
+    });
+    const seconds = end() / Math.max(1, events.length);
+    for (let i = 1; i < events.length; i++) this.metrics.programSeconds.observe(seconds);
     this.metrics.peersProgrammed.set(this.peers.size);
   }
 

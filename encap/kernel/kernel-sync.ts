@@ -87,28 +87,51 @@ export class KernelSync {
 
   /** Adds one peer's entries in order, rolling back on failure. Returns an error text or undefined. */
   add(e: PeerEntries): string | undefined {
-    const steps: Array<[string, Request, Request]> = [
-      ...e.neighs.map((n): [string, Request, Request] => ['neigh', neighAdd(n), neighDel(n)]),
-      ...e.fdbs.map((f): [string, Request, Request] => ['fdb', fdbAdd(f), fdbDel(f)]),
-      ...e.routes.map((r): [string, Request, Request] => ['route', replaceRoute(r), deleteRoute(r)]),
-    ];
-    const results = this.nl.batch(steps.map((s) => s[1]));
-    const failed = results.findIndex((r) => r !== 0 && r !== EEXIST);
-    if (failed < 0) return undefined;
-    const [op] = steps[failed]!;
-    this.metrics.netlinkErrors.inc({ op: `add_${op}` });
-    // Undo the steps that did succeed, in reverse (flannel: FDB failure removes the neighbour, …).
+    return this.addMany([e])[0];
+  }
+
+  /**
+   * Adds many peers' entries in one netlink send (each peer's in flannel's order); a peer whose
+   * step failed has its other steps undone. Returns, per peer, an error text or undefined.
+   */
+  addMany(list: readonly PeerEntries[]): Array<string | undefined> {
+    const steps: Array<{ peer: number; op: string; add: Request; undo: Request }> = [];
+    list.forEach((e, peer) => {
+      for (const n of e.neighs) steps.push({ peer, op: 'neigh', add: neighAdd(n), undo: neighDel(n) });
+      for (const f of e.fdbs) steps.push({ peer, op: 'fdb', add: fdbAdd(f), undo: fdbDel(f) });
+      for (const r of e.routes) steps.push({ peer, op: 'route', add: replaceRoute(r), undo: deleteRoute(r) });
+    });
+    const out = new Array<string | undefined>(list.length).fill(undefined);
+    if (steps.length === 0) return out;
+    const results = this.nl.batch(steps.map((s) => s.add));
+    steps.forEach((s, i) => {
+      const r = results[i]!;
+      if (r !== 0 && r !== EEXIST && out[s.peer] === undefined) {
+        out[s.peer] = `add ${s.op}: ${errnoName(r)}`;
+        this.metrics.netlinkErrors.inc({ op: `add_${s.op}` });
+      }
+    });
+    // Undo what did succeed for the failed peers, in reverse (flannel: FDB failure removes the neighbour, …).
     const undo = steps
-      .filter((_, i) => results[i] === 0)
-      .map((s) => s[2])
+      .filter((s, i) => out[s.peer] !== undefined && results[i] === 0)
+      .map((s) => s.undo)
       .reverse();
     if (undo.length > 0) this.nl.batch(undo);
-    return `add ${op}: ${errnoName(results[failed]!)}`;
+    return out;
   }
 
   /** Deletes one peer's entries (route first, the reverse of add); missing entries are fine. */
   remove(e: PeerEntries): void {
-    const reqs = [...e.routes.map(deleteRoute), ...e.fdbs.map(fdbDel), ...e.neighs.map(neighDel)];
+    this.removeMany([e]);
+  }
+
+  removeMany(list: readonly PeerEntries[]): void {
+    const reqs = list.flatMap((e) => [
+      ...e.routes.map(deleteRoute),
+      ...e.fdbs.map(fdbDel),
+      ...e.neighs.map(neighDel),
+    ]);
+    if (reqs.length === 0) return;
     const results = this.nl.batch(reqs);
     const errs = results.filter((r) => r !== 0 && !GONE.includes(r));
     if (errs.length > 0) {

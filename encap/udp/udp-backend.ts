@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { OverlaydError, describeError } from '../../daemon/errors.js';
 import { formatCidr, parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
 import type { Lease } from '../../subnet-lease/lease.js';
+import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
 import { nativeSys } from '../sys/native.js';
 import { EEXIST } from '../sys/rtnetlink/errno.js';
@@ -212,6 +213,15 @@ class UdpBackend implements Backend {
 
   async removePeer(peer: Lease): Promise<void> {
     this.peers.delete(UdpBackend.key(peer));
+    this.publish();
+  }
+
+  /** All changes of the run go to the workers in one table update. */
+  async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
+    for (const e of events) {
+      if (e.type === 'added') this.peers.set(UdpBackend.key(e.lease), this.entryOf(e.lease));
+      else this.peers.delete(UdpBackend.key(e.lease));
+    }
     this.publish();
   }
 

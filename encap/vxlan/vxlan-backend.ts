@@ -19,6 +19,7 @@ import { writeFile } from 'node:fs/promises';
 import { OverlaydError } from '../../daemon/errors.js';
 import { formatCidr, formatIpv4, parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
 import type { Lease } from '../../subnet-lease/lease.js';
+import { collapseEvents, type LeaseEvent } from '../../subnet-lease/lease-set.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
 import { KernelMetrics } from '../kernel/kernel-metrics.js';
 import { KernelSync, type PeerEntries } from '../kernel/kernel-sync.js';
@@ -176,42 +177,54 @@ class VxlanBackend implements Backend {
     }
   }
 
-  async addPeer(peer: Lease): Promise<void> {
-    const key = formatCidr(peer.subnet);
-    const prev = this.peers.get(key);
-    const entries = this.entriesOf(peer);
-    if (typeof entries === 'string') {
-      this.metrics.peersIgnored.inc({ reason: entries });
-      this.ctx.log.debug({ subnet: key, reason: entries }, 'ignoring peer lease');
-      if (prev) await this.removePeer(prev);
-      return;
-    }
-    const end = this.metrics.programSeconds.startTimer();
-    // A changed lease (new MAC or IP) must not leave the old FDB entry behind.
-    if (prev) {
-      const old = this.entriesOf(prev);
-      if (typeof old !== 'string') this.sync.remove({ ...old, routes: [] });
-    }
-    const err = this.sync.add(entries);
-    end();
-    if (err) {
-      this.ctx.log.error(
-        { subnet: key, publicIp: formatIpv4(peer.attrs.publicIp), err },
-        'cannot program peer; the periodic reconcile will retry',
-      );
-      this.peers.set(key, peer);
-      return;
-    }
-    this.peers.set(key, peer);
-    this.metrics.peersProgrammed.set(this.peers.size);
+  addPeer(peer: Lease): Promise<void> {
+    return this.applyPeerEvents([{ type: 'added', lease: peer }]);
   }
 
-  async removePeer(peer: Lease): Promise<void> {
-    const key = formatCidr(peer.subnet);
-    const known = this.peers.get(key) ?? peer;
-    this.peers.delete(key);
-    const entries = this.entriesOf(known);
-    if (typeof entries !== 'string') this.sync.remove(entries);
+  removePeer(peer: Lease): Promise<void> {
+    return this.applyPeerEvents([{ type: 'removed', lease: peer }]);
+  }
+
+  /** A run of events: their net effect, programmed in one netlink send (plus one for removals). */
+  async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
+    const end = this.metrics.programSeconds.startTimer();
+    const removes: PeerEntries[] = [];
+    const adds: Array<{ key: string; lease: Lease; entries: PeerEntries }> = [];
+    for (const ev of collapseEvents(events)) {
+      const key = formatCidr(ev.lease.subnet);
+      const prev = this.peers.get(key);
+      const old = prev ? this.entriesOf(prev) : undefined;
+      if (ev.type === 'removed') {
+        this.peers.delete(key);
+        if (old && typeof old !== 'string') removes.push(old);
+        continue;
+      }
+      const entries = this.entriesOf(ev.lease);
+      if (typeof entries === 'string') {
+        this.metrics.peersIgnored.inc({ reason: entries });
+        this.ctx.log.debug({ subnet: key, reason: entries }, 'ignoring peer lease');
+        this.peers.delete(key);
+        if (old && typeof old !== 'string') removes.push(old);
+        continue;
+      }
+      // A changed lease (new MAC or IP) must not leave the old FDB entry behind.
+      if (old && typeof old !== 'string') removes.push({ ...old, routes: [] });
+      adds.push({ key, lease: ev.lease, entries });
+    }
+    this.sync.removeMany(removes);
+    const errors = this.sync.addMany(adds.map((a) => a.entries));
+    adds.forEach((a, i) => {
+      // Kept even when programming failed: the periodic reconcile retries it.
+      this.peers.set(a.key, a.lease);
+      if (errors[i]) {
+        this.ctx.log.error(
+          { subnet: a.key, publicIp: formatIpv4(a.lease.attrs.publicIp), err: errors[i] },
+          'cannot program peer; the periodic reconcile will retry',
+        );
+      }
+    });
+    const seconds = end() / Math.max(1, events.length);
+    for (let i = 1; i < events.length; i++) this.metrics.programSeconds.observe(seconds);
     this.metrics.peersProgrammed.set(this.peers.size);
   }
 
