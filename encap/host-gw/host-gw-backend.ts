@@ -5,9 +5,9 @@
  * not on-link instead of failing, re-add missing routes every 10 s.
  */
 import { OverlaydError } from '../../daemon/errors.js';
-import { formatCidr, formatIpv4 } from '../../subnet-lease/ipv4.js';
 import type { Lease } from '../../subnet-lease/lease.js';
-import { collapseEvents, type LeaseEvent } from '../../subnet-lease/lease-set.js';
+import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
+import { PeerProgrammer } from '../kernel/peer-programmer.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
 import { KernelMetrics } from '../kernel/kernel-metrics.js';
 import { KernelSync, type PeerEntries } from '../kernel/kernel-sync.js';
@@ -23,15 +23,24 @@ class HostGwBackend implements Backend {
   readonly type = 'host-gw' as const;
   private readonly nl = new RtNetlink();
   private readonly metrics: KernelMetrics;
-  private readonly sync: KernelSync;
-  private readonly peers = new Map<string, Lease>();
+  private readonly programmer: PeerProgrammer;
   private ifindex = 0;
   private readonly periodic: PeriodicReconciler;
 
   constructor(private readonly ctx: BackendContext) {
     this.metrics = new KernelMetrics(ctx.metrics);
-    this.sync = new KernelSync(this.nl, this.metrics, ctx.log);
-    this.periodic = new PeriodicReconciler(ctx.log, undefined, () => this.reconcileNow());
+    this.programmer = new PeerProgrammer({
+      sync: new KernelSync(this.nl, this.metrics, ctx.log),
+      metrics: this.metrics,
+      log: ctx.log,
+      entriesOf: (l) => this.entriesOf(l),
+      scope: () => ({ protocol: OVERLAYD_RTPROT }),
+      addFailure: {
+        message: 'cannot route to peer: host-gw needs every node on one L2 (is the gateway on-link?)',
+        reason: 'gateway_not_onlink',
+      },
+    });
+    this.periodic = new PeriodicReconciler(ctx.log, undefined, () => this.programmer.reconcile());
   }
 
   async register(): Promise<Registration> {
@@ -52,8 +61,8 @@ class HostGwBackend implements Backend {
     this.periodic.start();
   }
 
-  private entriesOf(peer: Lease): PeerEntries | undefined {
-    if (peer.attrs.backendType !== 'host-gw') return undefined;
+  private entriesOf(peer: Lease): PeerEntries | string {
+    if (peer.attrs.backendType !== 'host-gw') return 'other_backend';
     return {
       neighs: [],
       fdbs: [],
@@ -77,57 +86,12 @@ class HostGwBackend implements Backend {
     return this.applyPeerEvents([{ type: 'removed', lease: peer }]);
   }
 
-  /** A run of events: their net effect, programmed in one netlink send (plus one for removals). */
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
-    const end = this.metrics.programSeconds.startTimer();
-    const removes: PeerEntries[] = [];
-    const adds: Lease[] = [];
-    for (const ev of collapseEvents(events)) {
-      const key = formatCidr(ev.lease.subnet);
-      const prev = this.peers.get(key);
-      if (prev) {
-        const old = this.entriesOf(prev);
-        if (old) removes.push(old);
-        this.peers.delete(key);
-      }
-      if (ev.type === 'removed') continue;
-      if (!this.entriesOf(ev.lease)) {
-        this.metrics.peersIgnored.inc({ reason: 'other_backend' });
-        continue;
-      }
-      adds.push(ev.lease);
-    }
-    // A route being replaced (same subnet, new gateway) is removed first, then added anew.
-    this.sync.removeMany(removes);
-    const errors = this.sync.addMany(adds.map((l) => this.entriesOf(l)!));
-    adds.forEach((lease, i) => {
-      this.peers.set(formatCidr(lease.subnet), lease);
-      if (errors[i]) {
-        this.metrics.peersIgnored.inc({ reason: 'gateway_not_onlink' });
-        this.ctx.log.error(
-          { subnet: formatCidr(lease.subnet), gateway: formatIpv4(lease.attrs.publicIp), err: errors[i] },
-          'cannot route to peer: host-gw needs every node on one L2 (is the gateway on-link?)',
-        );
-      }
-    });
-    const seconds = end() / Math.max(1, events.length);
-    for (let i = 1; i < events.length; i++) this.metrics.programSeconds.observe(seconds);
-    this.metrics.peersProgrammed.set(this.peers.size);
+    this.programmer.apply(events);
   }
 
   async reconcile(all: readonly Lease[]): Promise<void> {
-    this.peers.clear();
-    for (const l of all) {
-      if (this.entriesOf(l)) this.peers.set(formatCidr(l.subnet), l);
-      else this.metrics.peersIgnored.inc({ reason: 'other_backend' });
-    }
-    this.reconcileNow();
-  }
-
-  private reconcileNow(): void {
-    const desired = [...this.peers.values()].map((l) => this.entriesOf(l)!);
-    this.sync.reconcile(desired, { protocol: OVERLAYD_RTPROT });
-    this.metrics.peersProgrammed.set(this.peers.size);
+    this.programmer.reset(all);
   }
 
   async close(): Promise<void> {

@@ -17,9 +17,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { OverlaydError } from '../../daemon/errors.js';
-import { formatCidr, formatIpv4, parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
+import { parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
 import type { Lease } from '../../subnet-lease/lease.js';
-import { collapseEvents, type LeaseEvent } from '../../subnet-lease/lease-set.js';
+import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
+import { PeerProgrammer } from '../kernel/peer-programmer.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
 import { KernelMetrics } from '../kernel/kernel-metrics.js';
 import { KernelSync, type PeerEntries } from '../kernel/kernel-sync.js';
@@ -48,9 +49,8 @@ class VxlanBackend implements Backend {
   private readonly cfg: VxlanConfig;
   private readonly nl = new RtNetlink();
   private readonly metrics: KernelMetrics;
-  private readonly sync: KernelSync;
+  private readonly programmer: PeerProgrammer;
   private readonly name: string;
-  private readonly peers = new Map<string, Lease>();
   private mac = '';
   private device: Link | undefined;
   private own: Ipv4Net | undefined;
@@ -61,11 +61,18 @@ class VxlanBackend implements Backend {
     this.cfg = parseVxlanConfig(ctx.config.backend);
     this.name = `flannel.${this.cfg.vni}`;
     this.metrics = new KernelMetrics(ctx.metrics);
-    this.sync = new KernelSync(this.nl, this.metrics, ctx.log);
+    this.programmer = new PeerProgrammer({
+      sync: new KernelSync(this.nl, this.metrics, ctx.log),
+      metrics: this.metrics,
+      log: ctx.log,
+      entriesOf: (l) => this.entriesOf(l),
+      scope: () => ({ protocol: OVERLAYD_RTPROT, device: this.device!.index }),
+      addFailure: { message: 'cannot program peer; the periodic reconcile will retry' },
+    });
     this.periodic = new PeriodicReconciler(
       ctx.log,
       () => this.checkDevice(),
-      () => this.reconcileNow(),
+      () => this.programmer.reconcile(),
     );
   }
 
@@ -185,67 +192,12 @@ class VxlanBackend implements Backend {
     return this.applyPeerEvents([{ type: 'removed', lease: peer }]);
   }
 
-  /** A run of events: their net effect, programmed in one netlink send (plus one for removals). */
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
-    const end = this.metrics.programSeconds.startTimer();
-    const removes: PeerEntries[] = [];
-    const adds: Array<{ key: string; lease: Lease; entries: PeerEntries }> = [];
-    for (const ev of collapseEvents(events)) {
-      const key = formatCidr(ev.lease.subnet);
-      const prev = this.peers.get(key);
-      const old = prev ? this.entriesOf(prev) : undefined;
-      if (ev.type === 'removed') {
-        this.peers.delete(key);
-        if (old && typeof old !== 'string') removes.push(old);
-        continue;
-      }
-      const entries = this.entriesOf(ev.lease);
-      if (typeof entries === 'string') {
-        this.metrics.peersIgnored.inc({ reason: entries });
-        this.ctx.log.debug({ subnet: key, reason: entries }, 'ignoring peer lease');
-        this.peers.delete(key);
-        if (old && typeof old !== 'string') removes.push(old);
-        continue;
-      }
-      // A changed lease (new MAC or IP) must not leave the old FDB entry behind.
-      if (old && typeof old !== 'string') removes.push({ ...old, routes: [] });
-      adds.push({ key, lease: ev.lease, entries });
-    }
-    this.sync.removeMany(removes);
-    const errors = this.sync.addMany(adds.map((a) => a.entries));
-    adds.forEach((a, i) => {
-      // Kept even when programming failed: the periodic reconcile retries it.
-      this.peers.set(a.key, a.lease);
-      if (errors[i]) {
-        this.ctx.log.error(
-          { subnet: a.key, publicIp: formatIpv4(a.lease.attrs.publicIp), err: errors[i] },
-          'cannot program peer; the periodic reconcile will retry',
-        );
-      }
-    });
-    const seconds = end() / Math.max(1, events.length);
-    for (let i = 1; i < events.length; i++) this.metrics.programSeconds.observe(seconds);
-    this.metrics.peersProgrammed.set(this.peers.size);
+    this.programmer.apply(events);
   }
 
   async reconcile(all: readonly Lease[]): Promise<void> {
-    this.peers.clear();
-    for (const l of all) {
-      const e = this.entriesOf(l);
-      if (typeof e === 'string') this.metrics.peersIgnored.inc({ reason: e });
-      else this.peers.set(formatCidr(l.subnet), l);
-    }
-    this.reconcileNow();
-  }
-
-  private reconcileNow(): void {
-    const desired: PeerEntries[] = [];
-    for (const l of this.peers.values()) {
-      const e = this.entriesOf(l);
-      if (typeof e !== 'string') desired.push(e);
-    }
-    this.sync.reconcile(desired, { protocol: OVERLAYD_RTPROT, device: this.device!.index });
-    this.metrics.peersProgrammed.set(this.peers.size);
+    this.programmer.reset(all);
   }
 
   /** The device watch: recreate flannel.N if it vanished or changed, then re-program every peer. */
@@ -258,7 +210,7 @@ class VxlanBackend implements Backend {
     );
     this.ensureDevice(this.mac);
     if (this.own) this.configureDevice();
-    this.reconcileNow();
+    this.programmer.reconcile();
   }
 
   async close(): Promise<void> {
