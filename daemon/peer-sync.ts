@@ -34,11 +34,15 @@ export function createPeerSync(o: PeerSyncOptions): PeerWatch {
           await backend.reconcile(snapshot);
           metrics.peerEvents.inc({ type: 'added' }, snapshot.length);
         } else {
+          // Build log lines only when they will be written: thousands of events arrive at once.
+          const logEach = log.isLevelEnabled('info');
           for (const ev of events) {
-            log.info(
-              { subnet: formatCidr(ev.lease.subnet), publicIp: formatIpv4(ev.lease.attrs.publicIp), kind },
-              `peer ${ev.type}`,
-            );
+            if (logEach) {
+              log.info(
+                { subnet: formatCidr(ev.lease.subnet), publicIp: formatIpv4(ev.lease.attrs.publicIp), kind },
+                `peer ${ev.type}`,
+              );
+            }
             metrics.peerEvents.inc({ type: ev.type });
           }
           await backend.applyPeerEvents(events);
