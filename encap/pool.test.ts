@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SlotPool } from './pool.js';
+import { SlotBatch, SlotPool } from './pool.js';
 
 describe('SlotPool', () => {
   it('hands out each slot once and takes it back', () => {
@@ -22,17 +22,19 @@ describe('SlotPool', () => {
 
   it('keeps its accounting over many random batches (no leak)', () => {
     const pool = new SlotPool(64, 256, 10);
-    const batch = new Int32Array(64);
+    const batch = new SlotBatch(pool);
     for (let round = 0; round < 5000; round++) {
       const want = (Math.random() * 70) | 0;
-      let n = 0;
       for (let i = 0; i < want; i++) {
-        const s = pool.acquire();
+        const s = batch.take();
         if (s < 0) break;
-        batch[n++] = s;
         expect(pool.dataOffsetOf(s)).toBe(s * 256 + 10);
       }
-      pool.releaseBatch(batch, n);
+      expect(batch.count).toBe(Math.min(want, 64));
+      const mark = (Math.random() * batch.count) | 0;
+      batch.releaseFrom(mark);
+      expect(pool.inUse).toBe(mark);
+      batch.releaseAll();
       expect(pool.inUse).toBe(0);
     }
     expect(pool.available).toBe(64);

@@ -1,7 +1,7 @@
 /**
  * A pool of fixed-size packet slots in one slab (a SharedArrayBuffer, so the native side reads and
- * writes it in place). Slots are acquired and released in pairs; `releaseBatch` returns every slot
- * a batch took, so no early exit leaks one. Each slot starts with `headroom` bytes free for a header
+ * writes it in place). Slots are acquired and released in pairs; a SlotBatch (below) returns every
+ * slot a batch took, so no early exit leaks one. Each slot starts with `headroom` bytes free for a header
  * written in front of the packet (the 10-byte virtio_net_hdr), so nothing is copied to prepend it.
  * Nothing is allocated after construction.
  */
@@ -47,11 +47,6 @@ export class SlotPool {
     this.free[this.top++] = slot;
   }
 
-  /** Releases the first `count` slots listed in `slots` (a batch's acquisitions). */
-  releaseBatch(slots: Int32Array, count: number): void {
-    for (let i = 0; i < count; i++) this.release(slots[i]!);
-  }
-
   /** Byte offset of a slot in the slab. */
   offsetOf(slot: number): number {
     return slot * this.slotSize;
@@ -65,5 +60,37 @@ export class SlotPool {
   /** Bytes a packet may occupy in a slot. */
   get dataCapacity(): number {
     return this.slotSize - this.headroom;
+  }
+}
+
+/** The slots one batch took from a pool, released together (or from a mark on). Allocates once. */
+export class SlotBatch {
+  private readonly slots: Int32Array;
+  private n = 0;
+
+  constructor(readonly pool: SlotPool) {
+    this.slots = new Int32Array(pool.slotCount);
+  }
+
+  /** How many slots the batch holds. */
+  get count(): number {
+    return this.n;
+  }
+
+  /** A slot for this batch, or -1 when the pool is empty. */
+  take(): number {
+    const s = this.pool.acquire();
+    if (s >= 0) this.slots[this.n++] = s;
+    return s;
+  }
+
+  /** Releases the slots taken after the first `mark`, keeping those. */
+  releaseFrom(mark: number): void {
+    for (let i = mark; i < this.n; i++) this.pool.release(this.slots[i]!);
+    this.n = Math.min(this.n, mark);
+  }
+
+  releaseAll(): void {
+    this.releaseFrom(0);
   }
 }

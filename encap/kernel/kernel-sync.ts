@@ -2,7 +2,7 @@
  * Programs per-peer kernel entries (neighbour, FDB, route) and keeps them converged. Shared by
  * vxlan (all three, or a direct route with DirectRouting) and host-gw (a route).
  *
- * Add applies a peer's entries in flannel's order — neighbour, FDB, route last so the kernel
+ * Adding applies each peer's entries in flannel's order — neighbour, FDB, route last so the kernel
  * never ARPs for the gateway — and undoes what it did when a later step fails. Reconcile dumps
  * the kernel, deletes our entries that no peer wants (routes we own carry our route protocol;
  * neighbours and FDB entries are only touched on our own device) and adds what is missing, all in
@@ -85,11 +85,6 @@ export class KernelSync {
     private readonly log: Logger,
   ) {}
 
-  /** Adds one peer's entries in order, rolling back on failure. Returns an error text or undefined. */
-  add(e: PeerEntries): string | undefined {
-    return this.addMany([e])[0];
-  }
-
   /**
    * Adds many peers' entries in one netlink send (each peer's in flannel's order); a peer whose
    * step failed has its other steps undone. Returns, per peer, an error text or undefined.
@@ -120,11 +115,7 @@ export class KernelSync {
     return out;
   }
 
-  /** Deletes one peer's entries (route first, the reverse of add); missing entries are fine. */
-  remove(e: PeerEntries): void {
-    this.removeMany([e]);
-  }
-
+  /** Deletes peers' entries (each route first, the reverse of add); missing entries are fine. */
   removeMany(list: readonly PeerEntries[]): void {
     const reqs = list.flatMap((e) => [
       ...e.routes.map(deleteRoute),

@@ -14,7 +14,7 @@ import { checkIpv4, decrementTtl, dstOf, srcOf, Verdict } from '../packet/ipv4-p
 import { TcpCoalescer } from '../packet/tcp-gro.js';
 import { VNET_HDR_LEN } from '../packet/vnet-hdr.js';
 import { maskOf } from '../../subnet-lease/ipv4.js';
-import type { SlotPool } from '../pool.js';
+import { SlotBatch, type SlotPool } from '../pool.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from './io.js';
 import type { EngineOptions } from './tx-engine.js';
@@ -52,8 +52,8 @@ export class RxEngine {
   private outSlot = -1;
   private outPos = 0;
   private coBase = 0;
-  private readonly taken: Int32Array;
-  private nTaken = 0;
+  /** Every slot this batch took: read/receive slots first, then split and output slots. */
+  private readonly batch: SlotBatch;
   private readonly rOffs: Int32Array;
   private readonly rLens: Int32Array;
   private readonly rAddrs: Uint32Array;
@@ -74,7 +74,7 @@ export class RxEngine {
     private readonly counters: Float64Array,
   ) {
     const b = opts.batch;
-    this.taken = new Int32Array(pool.slotCount);
+    this.batch = new SlotBatch(pool);
     this.rOffs = new Int32Array(b);
     this.rLens = new Int32Array(b);
     this.rAddrs = new Uint32Array(b);
@@ -107,17 +107,10 @@ export class RxEngine {
     this.tableVersion = snap.version;
   }
 
-  private take(): number {
-    const s = this.pool.acquire();
-    if (s >= 0) this.taken[this.nTaken++] = s;
-    return s;
-  }
-
   /** One batch; returns the number of UDP messages received (0 on timeout). */
   step(timeoutMs: number): number {
     this.refreshPeers();
     const { pool, opts } = this;
-    this.nTaken = 0;
     this.nWrite = 0;
     this.coOpen = false;
     this.outSlot = -1;
@@ -125,7 +118,7 @@ export class RxEngine {
     let want = 0;
     const reserve = Math.ceil(pool.slotCount / 2); // slots kept for output (GRO merges, copies)
     for (; want < opts.batch && pool.available > reserve; want++) {
-      const s = this.take();
+      const s = this.batch.take();
       this.rOffs[want] = pool.dataOffsetOf(s);
     }
     const n =
@@ -148,7 +141,7 @@ export class RxEngine {
       this.closeCoalesced();
       this.flushWrites();
     }
-    pool.releaseBatch(this.taken, this.nTaken);
+    this.batch.releaseAll();
     return n;
   }
 
@@ -217,7 +210,7 @@ export class RxEngine {
   private reserveOut(need: number): number {
     const size = this.pool.slotSize;
     if (this.outSlot < 0 || size - this.outPos < need) {
-      const s = this.take();
+      const s = this.batch.take();
       if (s < 0) {
         this.counters[drop('tun_write_error')]! += 1;
         return -1;

@@ -20,7 +20,7 @@ import {
   VNET_HDR_LEN,
   writeEmptyVnetHdr,
 } from '../packet/vnet-hdr.js';
-import type { SlotPool } from '../pool.js';
+import { SlotBatch, type SlotPool } from '../pool.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from './io.js';
 import { RouteTable } from './route-table.js';
@@ -57,8 +57,8 @@ export class TxEngine {
   private readonly hdr = newVnetHdr();
   private readonly split: SplitResult = { count: 0, stride: 0, bytes: 0 };
   // batch state, allocated once
-  private readonly taken: Int32Array;
-  private nTaken = 0;
+  /** Every slot this batch took: read/receive slots first, then split and output slots. */
+  private readonly batch: SlotBatch;
   private nRead = 0;
   private readonly inOffs: Int32Array;
   private readonly inLens: Int32Array;
@@ -85,7 +85,7 @@ export class TxEngine {
   ) {
     this.gso = opts.gso;
     const b = opts.batch;
-    this.taken = new Int32Array(pool.slotCount);
+    this.batch = new SlotBatch(pool);
     this.inOffs = new Int32Array(b);
     this.inLens = new Int32Array(b);
     // One super-packet may need several messages (64 KiB UDP limit); size for the worst case.
@@ -102,12 +102,6 @@ export class TxEngine {
 
   get gsoEnabled(): boolean {
     return this.gso;
-  }
-
-  private take(): number {
-    const s = this.pool.acquire();
-    if (s >= 0) this.taken[this.nTaken++] = s;
-    return s;
   }
 
   private refreshPeers(): void {
@@ -128,13 +122,12 @@ export class TxEngine {
     this.refreshPeers();
     const { pool, opts, counters } = this;
     const slab = pool.slab;
-    this.nTaken = 0;
     this.nSend = 0;
     this.nWrite = 0;
     // Read slots: packets land after the headroom so nothing has to move later.
     let want = 0;
     for (; want < opts.batch; want++) {
-      const s = this.take();
+      const s = this.batch.take();
       if (s < 0) break;
       this.inOffs[want] = pool.dataOffsetOf(s);
     }
@@ -146,7 +139,7 @@ export class TxEngine {
       for (let i = 0; i < n; i++) this.forward(this.inOffs[i]!, this.inLens[i]!);
       this.flush();
     }
-    pool.releaseBatch(this.taken, this.nTaken);
+    this.batch.releaseAll();
     return n;
   }
 
@@ -207,12 +200,14 @@ export class TxEngine {
   }
 
   private sendSplit(pkt: number, plen: number, peer: Peer): void {
-    const out = this.take();
+    const out = this.batch.take();
     if (out < 0) {
-      this.flush(); // pool empty: send what we have, reuse its split slots
-      this.releaseSplitSlots();
+      // Pool empty: send what we have, then reuse the split slots. Read slots (taken first) stay:
+      // later packets of this batch are in them.
+      this.flush();
+      this.batch.releaseFrom(this.nRead);
     }
-    const slot = out >= 0 ? out : this.take();
+    const slot = out >= 0 ? out : this.batch.take();
     if (slot < 0) {
       this.counters[drop('send_error')]! += 1;
       return;
@@ -243,14 +238,6 @@ export class TxEngine {
     }
   }
 
-  /** Split slots live until their send; after a mid-batch flush the ones taken so far may go. */
-  private releaseSplitSlots(): void {
-    // Read slots (taken first) must stay: later packets of this batch are in them.
-    const keep = this.nRead;
-    for (let i = keep; i < this.nTaken; i++) this.pool.release(this.taken[i]!);
-    this.nTaken = keep;
-  }
-
   private queueSend(off: number, len: number, peer: Peer, gso: number, segs: number): void {
     // Sized so a batch never fills it (b * 8 messages + a GSO fallback's segments).
     if (this.nSend === this.sOffs.length) {
@@ -269,7 +256,7 @@ export class TxEngine {
   private unreachable(pkt: number): void {
     const slab = this.pool.slab;
     if (!wantsUnreachable(slab, pkt) || this.ownIp === 0) return;
-    const slot = this.take();
+    const slot = this.batch.take();
     if (slot < 0) return;
     const base = this.pool.offsetOf(slot);
     let off = base;

@@ -85,11 +85,6 @@ export const getLinkByName = (name: string): Request => ({
   header: ifinfomsg(C.AF_UNSPEC, 0),
   attrs: [stringAttr(C.IFLA_IFNAME, name)],
 });
-export const dumpLinks = (): Request => ({
-  type: C.RTM_GETLINK,
-  flags: 0,
-  header: ifinfomsg(C.AF_UNSPEC, 0),
-});
 
 export function setLink(index: number, opts: { up?: boolean; mtu?: number }): Request {
   const attrs: Attr[] = [];
