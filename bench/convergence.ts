@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Lab, cleanupStale } from '../test/lab/lab.js';
+import { syntheticKey, syntheticSubnet, syntheticVxlanLease } from '../test/lab/synthetic-peers.js';
 import { percentile, rssBytes } from './measure.js';
 
 interface Row {
@@ -22,10 +23,6 @@ interface Row {
   eventP99Ms: number;
   rssMB: number;
 }
-
-const leaseValue = (i: number): string =>
-  `{"PublicIP":"198.19.${(i >> 8) & 255}.${i & 255}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:aa:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:01"}}`;
-const subnetKey = (i: number): string => `10.${100 + (i >> 8)}.${i & 255}.0-24`;
 
 async function runOne(peers: number, events: number): Promise<Row> {
   const lab = await Lab.create({
@@ -67,7 +64,7 @@ async function runOne(peers: number, events: number): Promise<Row> {
         const txn = c.if(`${lab.prefix}/config`, 'Create', '>', 0);
         const puts = [];
         for (let j = i; j < Math.min(peers, i + 100); j++)
-          puts.push(c.put(`${lab.prefix}/subnets/${subnetKey(j)}`).value(leaseValue(j)));
+          puts.push(c.put(syntheticKey(lab.prefix, j)).value(syntheticVxlanLease(j)));
         await txn.then(...puts).commit();
       }
       const writesMs = performance.now() - t0;
@@ -76,13 +73,10 @@ async function runOne(peers: number, events: number): Promise<Row> {
       const lat: number[] = [];
       for (let e = 0; e < events; e++) {
         const i = peers + e;
-        const dst = subnetKey(i).replace('-', '/');
+        const dst = syntheticSubnet(i);
         const arrived = new Promise<number>((r) => waiters.set(dst, r));
         const start = performance.now();
-        await c
-          .put(`${lab.prefix}/subnets/${subnetKey(i)}`)
-          .value(leaseValue(i))
-          .exec();
+        await c.put(syntheticKey(lab.prefix, i)).value(syntheticVxlanLease(i)).exec();
         lat.push((await arrived) - start);
         waiters.delete(dst);
       }

@@ -10,6 +10,12 @@ import { parseIpv4 } from '../subnet-lease/ipv4.js';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
+import {
+  SYNTHETIC_MAC_PREFIX,
+  syntheticKey,
+  syntheticSubnet,
+  syntheticVxlanLease,
+} from './lab/synthetic-peers.js';
 import { transfer } from './lab/traffic.js';
 
 const SOAK = process.env['OVERLAYD_SOAK'] === '1';
@@ -425,22 +431,17 @@ describe('churn', () => {
           let i = 0;
           while (Date.now() < end) {
             const id = i++ % 500;
-            const key = `${lab.prefix}/subnets/10.${100 + (id >> 8)}.${id & 255}.0-24`;
+            const key = syntheticKey(lab.prefix, id);
             if (live.has(id)) {
               await c.delete().key(key).exec();
               live.delete(id);
             } else {
-              await c
-                .put(key)
-                .value(
-                  `{"PublicIP":"198.19.${id >> 8}.${id & 255}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:bb:00:00:${(id >> 8).toString(16).padStart(2, '0')}:${(id & 255).toString(16).padStart(2, '0')}"}}`,
-                )
-                .exec();
+              await c.put(key).value(syntheticVxlanLease(id)).exec();
               live.add(id);
             }
             await new Promise((r) => setTimeout(r, 60_000 / perMinute));
           }
-          const want = [...live].map((id) => `10.${100 + (id >> 8)}.${id & 255}.0/24`).sort();
+          const want = [...live].map(syntheticSubnet).sort();
           await expect
             .poll(
               async () =>
@@ -452,7 +453,7 @@ describe('churn', () => {
             .toEqual(want);
           const fdb = JSON.parse(
             await n.mustExec('bridge', ['-j', 'fdb', 'show', 'dev', 'flannel.1']),
-          ).filter((f: { mac: string }) => f.mac.startsWith('02:bb'));
+          ).filter((f: { mac: string }) => f.mac.startsWith(SYNTHETIC_MAC_PREFIX));
           expect(fdb).toHaveLength(live.size);
           const after = await stats();
           console.log(
