@@ -20,8 +20,6 @@ import { transfer } from './lab/traffic.js';
 
 const SOAK = process.env['OVERLAYD_SOAK'] === '1';
 
-const metric = (node: LabNode, name: string): Promise<number> => node.metric(name);
-
 const subnetKeyOf = async (lab: Lab, n: LabNode): Promise<string> =>
   `${lab.prefix}/subnets/${(await n.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/24', '.0-24')}`;
 
@@ -59,7 +57,7 @@ describe('etcd outage and data loss (vxlan)', () => {
     const traffic = longPing(pods[0]!, pods[1]!, outage + 4);
     await new Promise((r) => setTimeout(r, 1000));
     await lab.etcd.kill();
-    await expect.poll(() => metric(lab.nodes[0]!, 'overlayd_etcd_up'), { timeout: 15_000 }).toBe(0);
+    await expect.poll(() => lab.nodes[0]!.metric('overlayd_etcd_up'), { timeout: 15_000 }).toBe(0);
     await new Promise((r) => setTimeout(r, outage * 1000));
     await lab.etcd.restart();
     const r = await traffic;
@@ -67,7 +65,7 @@ describe('etcd outage and data loss (vxlan)', () => {
       `etcd outage ${outage} s: ping ${r.received}/${r.sent} received (${r.sent - r.received} lost)`,
     );
     expect(r.sent - r.received).toBe(0);
-    await expect.poll(() => metric(lab.nodes[0]!, 'overlayd_etcd_up'), { timeout: 20_000 }).toBe(1);
+    await expect.poll(() => lab.nodes[0]!.metric('overlayd_etcd_up'), { timeout: 20_000 }).toBe(1);
     for (const n of lab.nodes) {
       const logs = await n.logs();
       expect(
@@ -85,9 +83,9 @@ describe('etcd outage and data loss (vxlan)', () => {
           '{"PublicIP":"198.18.77.77","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}',
         )
         .exec();
-      await expect.poll(() => metric(lab.nodes[0]!, 'overlayd_peers'), { timeout: 10_000 }).toBe(3);
+      await expect.poll(() => lab.nodes[0]!.metric('overlayd_peers'), { timeout: 10_000 }).toBe(3);
       await c.delete().key(`${lab.prefix}/subnets/10.244.250.0-24`).exec();
-      await expect.poll(() => metric(lab.nodes[0]!, 'overlayd_peers'), { timeout: 10_000 }).toBe(2);
+      await expect.poll(() => lab.nodes[0]!.metric('overlayd_peers'), { timeout: 10_000 }).toBe(2);
     } finally {
       c.close();
     }
@@ -159,7 +157,7 @@ describe('lease expiry race', () => {
         logs.some((l) => l['level'] === 50 && /PODS ON THIS NODE MUST BE RESTARTED/.test(String(l['msg']))),
       ).toBe(true);
       expect(a.running).toBe(true);
-      expect(await metric(a, 'overlayd_lease_conflicts_total')).toBeGreaterThanOrEqual(1);
+      expect(await a.metric('overlayd_lease_conflicts_total')).toBeGreaterThanOrEqual(1);
     } finally {
       await lab.destroy();
     }
@@ -249,7 +247,7 @@ describe('hostile input', () => {
     const kinds = [spoofed, ttl0, wrongDst, badIhl, truncated, fragment, oversized, garbage].map((b) =>
       Buffer.from(b).toString('hex'),
     );
-    const dropsBefore = await metric(victim, 'overlayd_udp_drops_total{direction="rx"');
+    const dropsBefore = await victim.metric('overlayd_udp_drops_total{direction="rx"');
     const udpErrors = async () => {
       const snmp = (await victim.mustExec('cat', ['/proc/net/snmp']))
         .split('\n')
@@ -307,7 +305,7 @@ for i in range(n):
     expect(sent).toMatch(/^[0-9a-f]{64}$/);
     expect(received).toBe(sent);
     await new Promise((r) => setTimeout(r, 1000));
-    const counted = (await metric(victim, 'overlayd_udp_drops_total{direction="rx"')) - dropsBefore;
+    const counted = (await victim.metric('overlayd_udp_drops_total{direction="rx"')) - dropsBefore;
     const kernelDropped = (await udpErrors()) - kernelBefore;
     const delivered = Number((await capture).stdout.trim());
     console.log(
@@ -325,7 +323,7 @@ for i in range(n):
       'oversized',
     ]) {
       expect(
-        await metric(victim, `overlayd_udp_drops_total{direction="rx",reason="${reason}"}`),
+        await victim.metric(`overlayd_udp_drops_total{direction="rx",reason="${reason}"}`),
         reason,
       ).toBeGreaterThan(0);
     }
@@ -333,7 +331,7 @@ for i in range(n):
 
   it('survives hostile etcd content and keeps the network working', async () => {
     const n = lab.nodes[0]!;
-    const malformedBefore = await metric(n, 'overlayd_malformed_entries_skipped_total');
+    const malformedBefore = await n.metric('overlayd_malformed_entries_skipped_total');
     const c = lab.client();
     const sub = `${lab.prefix}/subnets/`;
     try {
@@ -356,9 +354,9 @@ for i in range(n):
         .value(`{"PublicIP":"${n.ip}","PublicIPv6":null,"BackendType":"vxlan"}`)
         .exec(); // our PublicIP, other backend
       await expect
-        .poll(() => metric(n, 'overlayd_malformed_entries_skipped_total'), { timeout: 10_000 })
+        .poll(() => n.metric('overlayd_malformed_entries_skipped_total'), { timeout: 10_000 })
         .toBeGreaterThanOrEqual(malformedBefore + 6);
-      expect(await metric(n, 'overlayd_peers')).toBe(2);
+      expect(await n.metric('overlayd_peers')).toBe(2);
       // An invalid config while running: reported, and the running network keeps its config.
       await lab.putConfig('{"Network":"10.244.0.0/33","Backend":{"Type":"udp"}}');
       await expect
@@ -372,7 +370,7 @@ for i in range(n):
           { timeout: 20_000 },
         )
         .toBe(true);
-      expect(await metric(n, 'overlayd_config_errors_total')).toBeGreaterThanOrEqual(1);
+      expect(await n.metric('overlayd_config_errors_total')).toBeGreaterThanOrEqual(1);
       expect((await ping(pods[0]!, pods[1]!, 2)).loss).toBe(0);
       for (const node of lab.nodes) expect(node.running).toBe(true);
     } finally {
@@ -418,8 +416,8 @@ describe('churn', () => {
         const n = lab.nodes[0]!;
         await n.startDaemon({ flags: ['--log-level=warn'] });
         const stats = async () => ({
-          rss: await metric(n, 'overlayd_process_resident_memory_bytes'),
-          fds: await metric(n, 'overlayd_process_open_fds'),
+          rss: await n.metric('overlayd_process_resident_memory_bytes'),
+          fds: await n.metric('overlayd_process_open_fds'),
         });
         const minutes = SOAK ? 10 : 0.5;
         const perMinute = 1000;

@@ -13,8 +13,6 @@ import { transfer } from './lab/traffic.js';
 let lab: Lab;
 let pods: Pod[] = [];
 
-const metric = (node: Lab['nodes'][number], name: string): Promise<number> => node.metric(name);
-
 async function startAll(flags: string[] = []): Promise<void> {
   await Promise.all(lab.nodes.map((n) => n.startDaemon({ flags })));
 }
@@ -41,7 +39,7 @@ describe('udp backend across three nodes', () => {
         expect(r.loss, `${a.ns} -> ${b.ns}`).toBe(0);
       }
     }
-    expect(await metric(lab.nodes[0]!, 'overlayd_udp_packets_total')).toBeGreaterThan(0);
+    expect(await lab.nodes[0]!.metric('overlayd_udp_packets_total')).toBeGreaterThan(0);
   });
 
   it('publishes a flannel udp lease (no BackendType) and sets up flannel0 as flannel does', async () => {
@@ -75,7 +73,7 @@ describe('udp backend across three nodes', () => {
       const r = await transfer(pods[0]!, pods[1]!, 64);
       expect(r.sent).toMatch(/^[0-9a-f]{64}$/);
       expect(r.received).toBe(r.sent);
-      const merged = await metric(lab.nodes[1]!, 'overlayd_udp_gro_merged_total');
+      const merged = await lab.nodes[1]!.metric('overlayd_udp_gro_merged_total');
       if (offloads === 'auto') expect(merged).toBeGreaterThan(0);
       else expect(merged).toBe(0);
       if (offloads === 'off') {
@@ -89,7 +87,7 @@ describe('udp backend across three nodes', () => {
     const victim = lab.nodes[1]!;
     const env = await victim.subnetEnv();
     const podIp = parseIpv4(pods[1]!.ip)!;
-    const before = await metric(victim, 'overlayd_udp_drops_total');
+    const before = await victim.metric('overlayd_udp_drops_total');
     // A capture in the victim pod: count ICMP echo requests from the spoofed source.
     const capture = inPod(
       pods[1]!,
@@ -132,10 +130,10 @@ for i in range(20000):
     const r = await running;
     expect(r.received).toBe(r.sent);
     expect(Number((await capture).stdout.trim())).toBe(0);
-    const after = await metric(victim, 'overlayd_udp_drops_total');
+    const after = await victim.metric('overlayd_udp_drops_total');
     expect(after - before).toBeGreaterThanOrEqual(20000);
     expect(
-      await metric(victim, 'overlayd_udp_drops_total{direction="rx",reason="spoofed_source"}'),
+      await victim.metric('overlayd_udp_drops_total{direction="rx",reason="spoofed_source"}'),
     ).toBeGreaterThanOrEqual(10000);
     expect(victim.running).toBe(true);
     void env;
@@ -153,9 +151,9 @@ for i in range(20000):
       const longPing = inPod(pods[0]!, 'ping', ['-c', '40', '-i', '0.05', '-W', '1', pods[1]!.ip], 30_000);
       await new Promise((r) => setTimeout(r, 300));
       await c.delete().key(key3).exec();
-      await expect.poll(() => metric(lab.nodes[0]!, 'overlayd_peers'), { timeout: 5000 }).toBe(1);
+      await expect.poll(() => lab.nodes[0]!.metric('overlayd_peers'), { timeout: 5000 }).toBe(1);
       await c.put(key3).value(value3).exec();
-      await expect.poll(() => metric(lab.nodes[0]!, 'overlayd_peers'), { timeout: 5000 }).toBe(2);
+      await expect.poll(() => lab.nodes[0]!.metric('overlayd_peers'), { timeout: 5000 }).toBe(2);
       expect((await longPing).stdout).toMatch(/40 packets transmitted, 40 received/);
       await n3.startDaemon();
       await expect.poll(async () => (await ping(pods[0]!, pods[2]!, 1)).loss, { timeout: 10_000 }).toBe(0);
@@ -233,8 +231,8 @@ d=s.recv(65535); print(d.hex())
   it('keeps the worker heap flat under sustained load', async () => {
     const n = lab.nodes[1]!;
     const sample = async () => ({
-      heap: await metric(n, 'overlayd_udp_worker_heap_bytes'),
-      gc: await metric(n, 'overlayd_udp_worker_gc_total'),
+      heap: await n.metric('overlayd_udp_worker_heap_bytes'),
+      gc: await n.metric('overlayd_udp_worker_gc_total'),
     });
     await transfer(pods[0]!, pods[1]!, 16); // warm-up
     const before = await sample();
