@@ -59,15 +59,22 @@ export function median(values: readonly number[]): number {
   );
 }
 
-/** `count` pings 10 ms apart; RTT p50/p99 in ms. */
+/** `count` pings `intervalS` apart (10 ms by default); RTT p50/p99 in ms, and each reply's RTT in order. */
 export async function pingRtt(
   from: Endpoint,
   to: Endpoint,
   count = 100,
-): Promise<{ p50: number; p99: number; loss: number }> {
-  const r = await inPod(from, 'ping', ['-c', String(count), '-i', '0.01', '-W', '1', to.ip], 60_000);
-  const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
-  return { p50: percentile(rtts, 50), p99: percentile(rtts, 99), loss: 1 - rtts.length / count };
+  intervalS = 0.01,
+): Promise<{ p50: number; p99: number; loss: number; samples: number[] }> {
+  const r = await inPod(
+    from,
+    'ping',
+    ['-c', String(count), '-i', String(intervalS), '-W', '1', to.ip],
+    120_000,
+  );
+  const samples = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  const rtts = [...samples].sort((a, b) => a - b);
+  return { p50: percentile(rtts, 50), p99: percentile(rtts, 99), loss: 1 - rtts.length / count, samples };
 }
 
 /** CPU seconds (user + system) a process has used so far; 0 when it is gone. */

@@ -39,18 +39,22 @@ export interface Setup {
   teardown(): Promise<void>;
 }
 
-export async function setUp(backend: BenchBackend): Promise<Setup> {
+/** `env`: extra environment for the overlayd processes (A/B switches that are not flags). */
+export async function setUp(backend: BenchBackend, env: Record<string, string> = {}): Promise<Setup> {
   switch (backend) {
     case 'veth':
       return vethPair();
     case 'kernel-vxlan':
       return handVxlan();
     default:
-      return overlayd(backend);
+      return overlayd(backend, env);
   }
 }
 
-async function overlayd(backend: Exclude<BenchBackend, 'veth' | 'kernel-vxlan'>): Promise<Setup> {
+async function overlayd(
+  backend: Exclude<BenchBackend, 'veth' | 'kernel-vxlan'>,
+  env: Record<string, string>,
+): Promise<Setup> {
   const type = backend.startsWith('udp') ? 'udp' : backend;
   const flags =
     backend === 'udp-batch'
@@ -63,7 +67,7 @@ async function overlayd(backend: Exclude<BenchBackend, 'veth' | 'kernel-vxlan'>)
     networkConfig: { Network: '10.244.0.0/16', Backend: { Type: type } },
   });
   try {
-    await Promise.all(lab.nodes.map((n) => n.startDaemon({ flags: [...flags, '--log-level=warn'] })));
+    await Promise.all(lab.nodes.map((n) => n.startDaemon({ flags: [...flags, '--log-level=warn'], env })));
     const [a, b] = await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')));
     return { a: a!, b: b!, pids: lab.nodes.map((n) => n.pid!), teardown: () => lab.destroy() };
   } catch (err) {

@@ -49,6 +49,7 @@ export interface NativeSys {
     slab: Uint8Array,
     offs: Int32Array,
     lens: Int32Array,
+    start: number,
     count: number,
     addrs: Uint32Array,
     ports: Int32Array,

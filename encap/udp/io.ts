@@ -35,11 +35,15 @@ export interface UdpIo {
     gso: Int32Array,
     timeoutMs: number,
   ): number;
-  /** Sends `count` messages (gso[i] > 0: cut into datagrams of that size); returns messages sent, or -errno if the first failed. */
+  /**
+   * Sends messages start .. start+count-1 (gso[i] > 0: cut into datagrams of that size); returns
+   * messages sent, or -errno if the first failed. An index rather than subarrays: nothing allocated.
+   */
   send(
     slab: Uint8Array,
     offs: Int32Array,
     lens: Int32Array,
+    start: number,
     count: number,
     addrs: Uint32Array,
     ports: Int32Array,

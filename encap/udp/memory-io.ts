@@ -101,6 +101,7 @@ export class MemoryUdp implements UdpIo {
     slab: Uint8Array,
     offs: Int32Array,
     lens: Int32Array,
+    start: number,
     count: number,
     addrs: Uint32Array,
     _ports: Int32Array,
@@ -108,7 +109,7 @@ export class MemoryUdp implements UdpIo {
   ): number {
     // Every socket of the fake network listens on the same port, as flannel's udp nodes do.
     this.sendCalls++;
-    for (let i = 0; i < count; i++) {
+    for (let i = start; i < start + count; i++) {
       const dst = this.net.sockets.get(addrs[i]!);
       const data = slab.subarray(offs[i]!, offs[i]! + lens[i]!);
       const seg = gso[i]! > 0 ? gso[i]! : data.length;

@@ -287,12 +287,13 @@ export class TxEngine {
       const n = this.nSend - from;
       const sent = this.udp.send(
         this.pool.slab,
-        this.sOffs.subarray(from),
-        this.sLens.subarray(from),
+        this.sOffs,
+        this.sLens,
+        from,
         n,
-        this.sAddrs.subarray(from),
-        this.sPorts.subarray(from),
-        this.sGso.subarray(from),
+        this.sAddrs,
+        this.sPorts,
+        this.sGso,
       );
       counters[C.txSyscalls]! += 1;
       if (sent < 0) {

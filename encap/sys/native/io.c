@@ -208,28 +208,33 @@ static napi_value recv_batch(napi_env env, napi_callback_info info) {
   return ovl_i32(env, n);
 }
 
-/* sendBatch(fd, slab, offs, lens, count, addrs, ports, gso) → datagrams (messages) sent, or -errno
- * when the first message fails (EIO from UDP GSO means: turn GSO off). gso[i] > 0 adds a
+/* sendBatch(fd, slab, offs, lens, start, count, addrs, ports, gso) → messages sent, or -errno when
+ * the first message fails (EIO from UDP GSO means: turn GSO off). Sends messages start ..
+ * start+count-1 of the arrays (an index, so the caller allocates no subarrays). gso[i] > 0 adds a
  * UDP_SEGMENT cmsg so the kernel cuts message i into datagrams of that size. */
 static napi_value send_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd, count;
+  int32_t fd, start, count;
   batch_args b;
   void *ap, *pp, *gp;
   size_t al, pl, gl;
-  if (argc < 8 || !ovl_get_i32(env, argv[0], &fd) || !get_batch(env, argv + 1, &b) || !ovl_get_i32(env, argv[4], &count) ||
-      !ovl_get_bytes(env, argv[5], &ap, &al) || !ovl_get_bytes(env, argv[6], &pp, &pl) || !ovl_get_bytes(env, argv[7], &gp, &gl)) {
-    napi_throw_type_error(env, NULL, "sendBatch(fd, slab, offs, lens, count, addrs, ports, gso)");
+  if (argc < 9 || !ovl_get_i32(env, argv[0], &fd) || !get_batch(env, argv + 1, &b) || !ovl_get_i32(env, argv[4], &start) ||
+      !ovl_get_i32(env, argv[5], &count) || !ovl_get_bytes(env, argv[6], &ap, &al) || !ovl_get_bytes(env, argv[7], &pp, &pl) ||
+      !ovl_get_bytes(env, argv[8], &gp, &gl) || start < 0) {
+    napi_throw_type_error(env, NULL, "sendBatch(fd, slab, offs, lens, start, count, addrs, ports, gso)");
     return NULL;
   }
-  uint32_t *addrs = ap;
-  int32_t *ports = pp, *gso = gp;
   size_t lim = b.n_arr;
   if (al / 4 < lim) lim = al / 4;
   if (pl / 4 < lim) lim = pl / 4;
   if (gl / 4 < lim) lim = gl / 4;
+  if ((size_t)start >= lim) return ovl_i32(env, 0);
+  lim -= (size_t)start;
+  const int32_t *offs = b.offs + start, *lens = b.lens + start;
+  const uint32_t *addrs = (const uint32_t *)ap + start;
+  const int32_t *ports = (const int32_t *)pp + start, *gso = (const int32_t *)gp + start;
   if (count > (int32_t)lim) count = (int32_t)lim;
   if (count > MAX_BATCH) count = MAX_BATCH;
   struct mmsghdr msgs[MAX_BATCH];
@@ -241,7 +246,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   } ctrl[MAX_BATCH];
   memset(msgs, 0, sizeof(msgs[0]) * (size_t)count);
   for (int i = 0; i < count; i++) {
-    size_t off = (size_t)b.offs[i], len = (size_t)b.lens[i];
+    size_t off = (size_t)offs[i], len = (size_t)lens[i];
     if (off + len > b.slab_len) return ovl_throw_errno(env, "sendBatch slot outside slab", EINVAL);
     iov[i].iov_base = b.slab + off;
     iov[i].iov_len = len;

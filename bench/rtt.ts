@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+/**
+ * bench/rtt: "what does a packet's trip through userspace cost?" Pod-to-pod ping RTT over kernel
+ * VXLAN (by hand), the udp backend, and the udp backend with V8's default JIT tier-up, all set up
+ * at once and pinged in interleaved rounds, so drift on a noisy machine hits every setup alike.
+ *
+ *   npm run bench:rtt -- [--rounds N] [--interval S] [--json FILE]
+ */
+import { writeFile } from 'node:fs/promises';
+import { cleanupStale } from '../test/lab/lab.js';
+import { percentile, pingRtt } from './measure.js';
+import { setUp, type BenchBackend, type Setup } from './scenarios.js';
+
+interface Config {
+  readonly name: string;
+  readonly backend: BenchBackend;
+  readonly env?: Record<string, string>;
+  readonly description: string;
+}
+
+const CONFIGS: readonly Config[] = [
+  { name: 'kernel-vxlan', backend: 'kernel-vxlan', description: 'baseline: kernel VXLAN by hand' },
+  { name: 'udp', backend: 'udp', description: 'overlayd udp as shipped' },
+  {
+    name: 'udp-jit-default',
+    backend: 'udp',
+    env: { OVERLAYD_JIT_BUDGET: '67584' },
+    description: "overlayd udp with V8's default tier-up budget",
+  },
+];
+const PINGS_PER_ROUND = 50;
+
+interface Options {
+  rounds: number;
+  interval: number;
+  json?: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { rounds: 8, interval: 0.01 };
+  for (let i = 0; i < argv.length; i++) {
+    const [k, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const v = (): string => {
+      const val = inline ?? argv[++i];
+      if (val === undefined) throw new Error(`${k} needs a value`);
+      return val;
+    };
+    if (k === '--rounds') o.rounds = Number(v());
+    else if (k === '--interval') o.interval = Number(v());
+    else if (k === '--json') o.json = v();
+    else throw new Error(`unknown option ${k}; use --rounds, --interval, --json`);
+  }
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error('--rounds: a whole number ≥ 1');
+  // ping refuses intervals below 2 ms without a flood flag.
+  if (!(o.interval >= 0.002 && o.interval <= 1)) throw new Error('--interval: seconds between 0.002 and 1');
+  return o;
+}
+
+async function main(): Promise<void> {
+  let o: Options;
+  try {
+    o = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench/rtt: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  await cleanupStale();
+  const setups: Setup[] = [];
+  const samples = CONFIGS.map(() => [] as number[]);
+  try {
+    for (const c of CONFIGS) {
+      process.stderr.write(`\r\x1b[Ksetting up ${c.name}`);
+      setups.push(await setUp(c.backend, c.env));
+    }
+    for (let r = 1; r <= o.rounds; r++)
+      for (const [i, c] of CONFIGS.entries()) {
+        process.stderr.write(`\r\x1b[Kround ${r}/${o.rounds}: ${c.name}`);
+        const s = setups[i]!;
+        const res = await pingRtt(s.a, s.b, PINGS_PER_ROUND, o.interval);
+        // The first two replies of a round include ARP and route-cache warm-up: not what we measure.
+        const rtts = res.samples;
+        samples[i]!.push(...rtts.slice(2));
+      }
+  } finally {
+    process.stderr.write('\r\x1b[K');
+    for (const s of setups) await s.teardown();
+  }
+  const rows = CONFIGS.map((c, i) => {
+    const t = [...samples[i]!].sort((a, b) => a - b);
+    return {
+      name: c.name,
+      description: c.description,
+      n: t.length,
+      p10: percentile(t, 10),
+      p50: percentile(t, 50),
+      p90: percentile(t, 90),
+    };
+  });
+  const base = rows[0]!.p50;
+  const lines = [
+    `ping every ${o.interval * 1000} ms, ${o.rounds} interleaved rounds of ${PINGS_PER_ROUND}`,
+    '',
+    '| setup | RTT p10 ms | p50 ms | p90 ms | p50 / kernel-vxlan | samples |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.p10.toFixed(3)} | ${r.p50.toFixed(3)} | ${r.p90.toFixed(3)} | ${(r.p50 / base).toFixed(2)} × | ${r.n} |`,
+    ),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  if (o.json)
+    await writeFile(
+      o.json,
+      JSON.stringify(
+        {
+          schema: 'overlayd-bench-rtt/1',
+          date: new Date().toISOString(),
+          intervalS: o.interval,
+          rounds: o.rounds,
+          rows,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+}
+
+await main();

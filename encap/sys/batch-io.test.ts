@@ -1,0 +1,67 @@
+/** The addon's UDP batch calls on real loopback sockets: what goes out is what comes in, in order. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { nativeSys } from './native.js';
+
+const LOOPBACK = 0x7f000001;
+const sys = nativeSys();
+const open: number[] = [];
+
+/** A socket on 127.0.0.1 at a free port (random, retried: the machine may run other tests). */
+function bindLoopback(): { fd: number; port: number } {
+  for (let attempt = 0; ; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    try {
+      const fd = sys.udpOpen(LOOPBACK, port, 1 << 20, 1 << 20);
+      open.push(fd);
+      return { fd, port };
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt > 20) throw err;
+    }
+  }
+}
+
+afterEach(() => {
+  for (const fd of open.splice(0)) sys.close(fd);
+});
+
+describe('sendBatch / recvBatch', () => {
+  it('sends only messages start .. start+count-1, each to its own address and port', () => {
+    const rx = bindLoopback();
+    const tx = bindLoopback();
+    const slab = new Uint8Array(new SharedArrayBuffer(4 * 256));
+    const offs = Int32Array.from([0, 256, 512, 768]);
+    const lens = Int32Array.from([10, 20, 30, 40]);
+    for (let i = 0; i < 4; i++) slab.fill(i + 1, offs[i]!, offs[i]! + lens[i]!);
+    const addrs = Uint32Array.from([LOOPBACK, LOOPBACK, LOOPBACK, LOOPBACK]);
+    const ports = Int32Array.from([rx.port, rx.port, rx.port, rx.port]);
+    const gso = new Int32Array(4);
+
+    expect(sys.sendBatch(tx.fd, slab, offs, lens, 2, 2, addrs, ports, gso)).toBe(2);
+
+    const rslab = new Uint8Array(new SharedArrayBuffer(4 * 2048));
+    const roffs = Int32Array.from([0, 2048, 4096, 6144]);
+    const rlens = new Int32Array(4);
+    const from = new Uint32Array(4);
+    const fromPorts = new Int32Array(4);
+    const rgso = new Int32Array(4);
+    const n = sys.recvBatch(rx.fd, rslab, roffs, rlens, 4, 2048, from, fromPorts, rgso, 1000);
+    expect(n).toBe(2);
+    expect([...rlens.subarray(0, 2)]).toEqual([30, 40]);
+    expect(rslab.subarray(0, 30).every((b) => b === 3)).toBe(true);
+    expect(rslab.subarray(2048, 2048 + 40).every((b) => b === 4)).toBe(true);
+    expect([from[0], from[1]]).toEqual([LOOPBACK, LOOPBACK]);
+    expect([fromPorts[0], fromPorts[1]]).toEqual([tx.port, tx.port]);
+  });
+
+  it('sends nothing when start is past the arrays, and rejects a negative start', () => {
+    const rx = bindLoopback();
+    const tx = bindLoopback();
+    const slab = new Uint8Array(new SharedArrayBuffer(256));
+    const one = (v: number): Int32Array => Int32Array.from([v]);
+    const addrs = Uint32Array.from([LOOPBACK]);
+    expect(sys.sendBatch(tx.fd, slab, one(0), one(8), 1, 1, addrs, one(rx.port), one(0))).toBe(0);
+    expect(() => sys.sendBatch(tx.fd, slab, one(0), one(8), -1, 1, addrs, one(rx.port), one(0))).toThrow(
+      /sendBatch\(fd, slab, offs, lens, start, count/,
+    );
+  });
+});
