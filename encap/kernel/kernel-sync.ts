@@ -18,7 +18,7 @@ import {
 } from '../sys/rtnetlink/constants.js';
 import { EEXIST, ENOENT, ESRCH } from '../sys/rtnetlink/errno.js';
 import { errnoName, type RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
-import type { Request } from '../sys/rtnetlink/codec.js';
+import type { Message, Request } from '../sys/rtnetlink/codec.js';
 import { parseMac } from '../sys/rtnetlink/codec.js';
 import {
   deleteFdb,
@@ -31,6 +31,7 @@ import {
   replaceFdb,
   replaceNeigh,
   replaceRoute,
+  type Neigh,
   type RouteSpec,
 } from '../sys/rtnetlink/objects.js';
 import type { KernelMetrics } from './kernel-metrics.js';
@@ -53,8 +54,8 @@ export interface PeerEntries {
   readonly routes: readonly RouteSpec[];
 }
 
-const routeKey = (r: { dst: number; dstLen: number }): string => `${r.dst}/${r.dstLen}`;
-const neighKey = (n: { ifindex: number; ip: number }): string => `${n.ifindex}/${n.ip}`;
+/** dst · 64 + prefix length: unique per IPv4 prefix, and exact in a double. */
+const routeKey = (r: { dst: number; dstLen: number }): number => r.dst * 64 + r.dstLen;
 const fdbKey = (f: { ifindex: number; mac: string; dst: number }): string => `${f.ifindex}/${f.mac}/${f.dst}`;
 
 const neighAdd = (n: NeighEntry): Request => replaceNeigh(n.ifindex, n.ip, parseMac(n.mac)!);
@@ -137,20 +138,24 @@ export class KernelSync {
    */
   reconcile(desired: readonly PeerEntries[], scope: ReconcileScope): ReconcileResult {
     this.metrics.reconcileRuns.inc();
-    const wantRoutes = new Map<string, RouteSpec>();
-    const wantNeighs = new Map<string, NeighEntry>();
+    // Numeric keys where they fit: at 5000 peers this runs every 10 s over 15 000 entries, and
+    // key strings were most of what it left for the garbage collector.
+    const wantRoutes = new Map<number, RouteSpec>();
+    const wantNeighs = new Map<number, NeighEntry>();
     const wantFdbs = new Map<string, FdbEntry>();
     for (const d of desired) {
       for (const r of d.routes) wantRoutes.set(routeKey(r), r);
-      for (const n of d.neighs) wantNeighs.set(neighKey(n), n);
+      for (const n of d.neighs) wantNeighs.set(n.ip, n);
       for (const f of d.fdbs) wantFdbs.set(fdbKey(f), f);
     }
     const stale: Request[] = [];
     const missing: Request[] = [];
-    const haveRoutes = new Set<string>();
-    for (const m of this.nl.dump('dump routes', dumpRoutes())) {
+    // Each dumped entry is compared as it is parsed (the visitor keeps nothing), so a dump of the
+    // whole table never sits in memory.
+    const haveRoutes = new Set<number>();
+    this.nl.dumpParsed('dump routes', dumpRoutes(), (m: Message) => {
       const r = parseRoute(m);
-      if (!r || r.table !== RT_TABLE_MAIN || r.protocol !== scope.protocol) continue;
+      if (!r || r.table !== RT_TABLE_MAIN || r.protocol !== scope.protocol) return undefined;
       const want = wantRoutes.get(routeKey(r));
       const same =
         want && (want.gateway ?? -1) === (r.gateway ?? -1) && (want.oif === undefined || want.oif === r.oif);
@@ -165,37 +170,35 @@ export class KernelSync {
             ...(r.oif !== undefined ? { oif: r.oif } : {}),
           }),
         );
-    }
+      return undefined;
+    });
     for (const [k, r] of wantRoutes) if (!haveRoutes.has(k)) missing.push(replaceRoute(r));
 
     if (scope.device !== undefined) {
-      const haveNeighs = new Set<string>();
-      for (const m of this.nl.dump('dump neighbours', dumpNeighs(AF_INET))) {
+      const device = scope.device;
+      // Only permanent entries on our device are ours.
+      const ours = (n: Neigh | undefined): n is Neigh & { dst: number } =>
+        !!n && n.ifindex === device && n.dst !== undefined && (n.state & NUD_PERMANENT) !== 0;
+      const haveNeighs = new Set<number>();
+      this.nl.dumpParsed('dump neighbours', dumpNeighs(AF_INET), (m: Message) => {
         const n = parseNeigh(m);
-        if (!n || n.ifindex !== scope.device || n.dst === undefined || !(n.state & NUD_PERMANENT)) continue;
-        const k = neighKey({ ifindex: n.ifindex, ip: n.dst });
-        const want = wantNeighs.get(k);
-        if (want && want.mac === n.lladdr) haveNeighs.add(k);
+        if (!ours(n)) return undefined;
+        const want = wantNeighs.get(n.dst);
+        if (want && want.ifindex === device && want.mac === n.lladdr) haveNeighs.add(n.dst);
         else if (!want) stale.push(deleteNeigh(n.ifindex, n.dst));
-      }
+        return undefined;
+      });
       for (const [k, n] of wantNeighs) if (!haveNeighs.has(k)) missing.push(neighAdd(n));
       const haveFdbs = new Set<string>();
-      for (const m of this.nl.dump('dump fdb', dumpNeighs(AF_BRIDGE))) {
+      this.nl.dumpParsed('dump fdb', dumpNeighs(AF_BRIDGE), (m: Message) => {
         const f = parseNeigh(m);
-        if (
-          !f ||
-          f.ifindex !== scope.device ||
-          f.dst === undefined ||
-          !f.lladdr ||
-          !(f.state & NUD_PERMANENT)
-        )
-          continue;
         // The kernel's all-zeros default entry is not ours.
-        if (f.lladdr === '00:00:00:00:00:00') continue;
+        if (!ours(f) || !f.lladdr || f.lladdr === '00:00:00:00:00:00') return undefined;
         const k = fdbKey({ ifindex: f.ifindex, mac: f.lladdr, dst: f.dst });
         if (wantFdbs.has(k)) haveFdbs.add(k);
         else stale.push(deleteFdb(f.ifindex, parseMac(f.lladdr)!, f.dst));
-      }
+        return undefined;
+      });
       for (const [k, f] of wantFdbs) if (!haveFdbs.has(k)) missing.push(fdbAdd(f));
     }
     // Stale first (a moved subnet must not clash), then missing in flannel's order: neigh, fdb, route.

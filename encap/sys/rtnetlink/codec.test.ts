@@ -6,9 +6,11 @@ import {
   attrU32,
   encodeRequest,
   errorOf,
+  findAttr,
   formatMac,
   ifinfomsg,
   ipv4Attr,
+  macAt,
   isDone,
   isError,
   nestedAttr,
@@ -198,5 +200,21 @@ describe('rtnetlink objects', () => {
       dst: 0xc6120002,
       lladdr: 'c6:d2:32:6f:8f:44',
     });
+  });
+
+  it('finds attributes without allocating, and stops at a malformed one', () => {
+    const len = new Int32Array(1);
+    // Two attributes: type 1 (u32 7), type 8 (6-byte MAC), then one claiming more bytes than exist.
+    const body = Uint8Array.from([
+      8, 0, 1, 0, 7, 0, 0, 0, 10, 0, 8, 0, 0xc6, 0xd2, 0x32, 0x6f, 0x8f, 0x44, 0, 0, 40, 0, 9, 0,
+    ]);
+    expect(findAttr(body, 0, 1, len)).toBe(4);
+    expect(len[0]).toBe(4);
+    const mac = findAttr(body, 0, 8, len);
+    expect([mac, len[0]]).toEqual([12, 6]);
+    expect(macAt(body, mac)).toBe('c6:d2:32:6f:8f:44');
+    expect(findAttr(body, 0, 9, len)).toBe(-1); // overruns the body
+    expect(findAttr(body, 0, 5, len)).toBe(-1); // absent
+    expect(findAttr(Uint8Array.from([2, 0, 1, 0, 8, 0, 5, 0]), 0, 5, len)).toBe(-1); // length < 4
   });
 });

@@ -181,6 +181,36 @@ export function parseAttrs(body: Uint8Array, off: number): Map<number, Uint8Arra
   return out;
 }
 
+/**
+ * Where attribute `type`'s payload starts in body (scanning from `off`), or -1; its payload length
+ * goes to `lenOut[0]`. The allocation-free twin of parseAttrs, for the dumps of thousands of
+ * routes and neighbours a reconcile reads.
+ */
+export function findAttr(body: Uint8Array, off: number, type: number, lenOut: Int32Array): number {
+  while (off + 4 <= body.length) {
+    const len = body[off]! | (body[off + 1]! << 8);
+    if (len < 4 || off + len > body.length) return -1;
+    if (((body[off + 2]! | (body[off + 3]! << 8)) & 0x3fff) === type) {
+      lenOut[0] = len - 4;
+      return off + 4;
+    }
+    off += align4(len);
+  }
+  return -1;
+}
+
+/** Little-endian u32 at body[off] (netlink's host order on the machines we run on). */
+export const u32le = (b: Uint8Array, off: number): number =>
+  (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
+/** Big-endian (network order) u32 at body[off]: an IPv4 address. */
+export const u32be = (b: Uint8Array, off: number): number =>
+  ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
+
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** "aa:bb:cc:dd:ee:ff" from six bytes at b[off]. */
+export const macAt = (b: Uint8Array, off: number): string =>
+  `${HEX2[b[off]!]}:${HEX2[b[off + 1]!]}:${HEX2[b[off + 2]!]}:${HEX2[b[off + 3]!]}:${HEX2[b[off + 4]!]}:${HEX2[b[off + 5]!]}`;
+
 export const attrU32 = (a: Uint8Array | undefined): number | undefined =>
   a && a.length >= 4 ? new DataView(a.buffer, a.byteOffset, 4).getUint32(0, true) : undefined;
 export const attrU16be = (a: Uint8Array | undefined): number | undefined =>

@@ -108,11 +108,22 @@ export class RtNetlink {
 
   /** A dump (NLM_F_DUMP): every message of the reply, in order. */
   dump(op: string, req: Request): Message[] {
+    // Copy: the receive buffer is reused by the next recv.
+    return this.dumpParsed(op, req, (msg) => ({ ...msg, body: msg.body.slice() }));
+  }
+
+  /**
+   * A dump whose messages are handed to `parse` as they arrive, their bodies still views into the
+   * receive buffer (valid only during the call); keeps what `parse` returns. A dump of thousands
+   * of routes or neighbours then leaves a few small objects behind, not a copy of every message:
+   * the periodic reconcile runs this every 10 s, and copies there were what grew the heap.
+   */
+  dumpParsed<T>(op: string, req: Request, parse: (msg: Message) => T | undefined): T[] {
     const sys = nativeSys();
     const seq = this.seq++;
     const m = encodeRequest({ ...req, flags: req.flags | NLM_F_REQUEST | NLM_F_DUMP }, seq);
     sys.nlSend(this.fd, m, m.length);
-    const out: Message[] = [];
+    const out: T[] = [];
     for (;;) {
       const n = sys.nlRecv(this.fd, this.rx, RECV_TIMEOUT_MS);
       if (n === 0) throw new OverlaydError('NETLINK', `netlink ${op}: dump timed out`);
@@ -124,8 +135,8 @@ export class RtNetlink {
           if (e !== 0) throw new NetlinkError(op, e);
           return out;
         }
-        // Copy: the receive buffer is reused by the next recv.
-        out.push({ ...msg, body: msg.body.slice() });
+        const v = parse(msg);
+        if (v !== undefined) out.push(v);
       }
     }
   }

@@ -9,7 +9,9 @@ import {
   attrU32,
   attrU8,
   bytesAttr,
+  findAttr,
   formatMac,
+  macAt,
   ifaddrmsg,
   ifinfomsg,
   ipv4Attr,
@@ -20,6 +22,8 @@ import {
   stringAttr,
   u16Attr,
   u32Attr,
+  u32be,
+  u32le,
   u8Attr,
   type Attr,
   type Message,
@@ -260,23 +264,27 @@ export const dumpRoutes = (): Request => ({
   flags: 0,
   header: rtmsg({ family: C.AF_INET, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 }),
 });
+/** Payload length out-parameter for findAttr (one per module: parsing is synchronous). */
+const attrLen = new Int32Array(1);
+
 export function parseRoute(msg: Message): Route | undefined {
   if (msg.type !== C.RTM_NEWROUTE || msg.body.length < 12 || msg.body[0] !== C.AF_INET) return undefined;
   const b = msg.body;
-  const attrs = parseAttrs(b, 12);
+  const dstAt = findAttr(b, 12, C.RTA_DST, attrLen);
+  const tableAt = findAttr(b, 12, C.RTA_TABLE, attrLen);
   const r: { -readonly [K in keyof Route]: Route[K] } = {
-    dst: attrIpv4(attrs.get(C.RTA_DST)) ?? 0,
+    dst: dstAt >= 0 && attrLen[0] === 4 ? u32be(b, dstAt) : 0,
     dstLen: b[1]!,
-    table: attrU32(attrs.get(C.RTA_TABLE)) ?? b[4]!,
+    table: tableAt >= 0 && attrLen[0]! >= 4 ? u32le(b, tableAt) : b[4]!,
     protocol: b[5]!,
     scope: b[6]!,
     type: b[7]!,
-    flags: new DataView(b.buffer, b.byteOffset, 12).getUint32(8, true),
+    flags: u32le(b, 8),
   };
-  const gw = attrIpv4(attrs.get(C.RTA_GATEWAY));
-  const oif = attrU32(attrs.get(C.RTA_OIF));
-  if (gw !== undefined) r.gateway = gw;
-  if (oif !== undefined) r.oif = oif;
+  const gwAt = findAttr(b, 12, C.RTA_GATEWAY, attrLen);
+  if (gwAt >= 0 && attrLen[0] === 4) r.gateway = u32be(b, gwAt);
+  const oifAt = findAttr(b, 12, C.RTA_OIF, attrLen);
+  if (oifAt >= 0 && attrLen[0]! >= 4) r.oif = u32le(b, oifAt);
   return r;
 }
 
@@ -316,17 +324,15 @@ export const dumpNeighs = (family: number): Request => ({
 export function parseNeigh(msg: Message): Neigh | undefined {
   if (msg.type !== C.RTM_NEWNEIGH || msg.body.length < 12) return undefined;
   const b = msg.body;
-  const v = new DataView(b.buffer, b.byteOffset, 12);
-  const attrs = parseAttrs(b, 12);
   const n: { -readonly [K in keyof Neigh]: Neigh[K] } = {
     family: b[0]!,
-    ifindex: v.getInt32(4, true),
-    state: v.getUint16(8, true),
+    ifindex: u32le(b, 4) | 0,
+    state: b[8]! | (b[9]! << 8),
     flags: b[10]!,
   };
-  const dst = attrIpv4(attrs.get(C.NDA_DST));
-  const ll = formatMac(attrs.get(C.NDA_LLADDR));
-  if (dst !== undefined) n.dst = dst;
-  if (ll !== undefined) n.lladdr = ll;
+  const dstAt = findAttr(b, 12, C.NDA_DST, attrLen);
+  if (dstAt >= 0 && attrLen[0] === 4) n.dst = u32be(b, dstAt);
+  const llAt = findAttr(b, 12, C.NDA_LLADDR, attrLen);
+  if (llAt >= 0 && attrLen[0] === 6) n.lladdr = macAt(b, llAt);
   return n;
 }
