@@ -5,7 +5,7 @@
  * `ip monitor route` inside the node), then time single lease events to their kernel route, and
  * read the daemon's RSS. Targets: 5000 peers ≤ 1 s, one event ≤ 5 ms p99, RSS ≤ 100 MB.
  *
- *   npm run bench:convergence -- [--peers 1000,5000] [--events 200] [--json FILE]
+ *   npm run bench:convergence -- [--peers 1000,5000] [--events 200] [--repeat N] [--json FILE]
  */
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -21,8 +21,16 @@ interface Row {
   writesMs: number;
   eventP50Ms: number;
   eventP99Ms: number;
+  /** From etcd's acknowledgement of the put rather than from the put call (etcd's commit excluded). */
+  eventP99FromAckMs: number;
   rssMB: number;
+  /** After two periodic reconciles (each dumps every route, neighbour and FDB entry). */
+  rssSteadyMB: number;
+  rssPeakMB: number;
 }
+
+/** Two periodic reconciles (every 10 s) after the events, so steady-state RSS includes their work. */
+const STEADY_WAIT_MS = 21_000;
 
 async function runOne(peers: number, events: number): Promise<Row> {
   const lab = await Lab.create({
@@ -71,24 +79,36 @@ async function runOne(peers: number, events: number): Promise<Row> {
       const convergeMs = (await done) - t0;
       onCount = undefined;
       const lat: number[] = [];
+      const fromAck: number[] = [];
       for (let e = 0; e < events; e++) {
         const i = peers + e;
         const dst = syntheticSubnet(i);
         const arrived = new Promise<number>((r) => waiters.set(dst, r));
         const start = performance.now();
         await c.put(syntheticKey(lab.prefix, i)).value(syntheticVxlanLease(i)).exec();
-        lat.push((await arrived) - start);
+        const acked = performance.now();
+        const at = await arrived;
+        lat.push(at - start);
+        // etcd sends the watch event and the ack together: the route may even come first (then 0).
+        fromAck.push(Math.max(0, at - acked));
         waiters.delete(dst);
       }
       lat.sort((a, b) => a - b);
+      fromAck.sort((a, b) => a - b);
       const rss = await rssBytes(node.pid!);
+      await new Promise((r) => setTimeout(r, STEADY_WAIT_MS));
+      const rssSteady = await rssBytes(node.pid!);
+      const rssPeak = await rssBytes(node.pid!, 'VmHWM');
       return {
         peers,
         convergeMs,
         writesMs,
         eventP50Ms: percentile(lat, 50),
         eventP99Ms: percentile(lat, 99),
+        eventP99FromAckMs: percentile(fromAck, 99),
         rssMB: rss / 1e6,
+        rssSteadyMB: rssSteady / 1e6,
+        rssPeakMB: rssPeak / 1e6,
       };
     } finally {
       c.close();
@@ -108,26 +128,29 @@ async function main(): Promise<void> {
   };
   const peerCounts = opt('--peers', '1000,5000').split(',').map(Number);
   const events = Number(opt('--events', '200'));
+  const repeat = Number(opt('--repeat', '1'));
   const json = opt('--json', '');
-  if (peerCounts.some((n) => !(n > 0)) || !(events > 0)) {
+  if (peerCounts.some((n) => !(n > 0)) || !(events > 0) || !(Number.isInteger(repeat) && repeat > 0)) {
     process.stderr.write(
-      'bench/convergence: --peers takes counts like 1000,5000 and --events a positive number\n',
+      'bench/convergence: --peers takes counts like 1000,5000, --events and --repeat positive whole numbers\n',
     );
     process.exit(2);
   }
   await cleanupStale();
   const rows: Row[] = [];
-  for (const n of peerCounts) {
-    process.stderr.write(`convergence: ${n} peers…\n`);
-    rows.push(await runOne(n, events));
-  }
+  for (let r = 1; r <= repeat; r++)
+    for (const n of peerCounts) {
+      process.stderr.write(`convergence: ${n} peers (run ${r}/${repeat})…\n`);
+      rows.push(await runOne(n, events));
+    }
   const lines = [
-    '| peers | converge ms | (etcd writes ms) | event p50 ms | event p99 ms | RSS MB |',
-    '|---|---|---|---|---|---|',
+    '| peers | converge ms | (etcd writes ms) | event p50 ms | event p99 ms | p99 from etcd ack ms | RSS MB | RSS after reconciles MB | peak RSS MB |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
+  const f = (v: number, d = 0): string => v.toFixed(d);
   for (const r of rows)
     lines.push(
-      `| ${r.peers} | ${r.convergeMs.toFixed(0)} | ${r.writesMs.toFixed(0)} | ${r.eventP50Ms.toFixed(2)} | ${r.eventP99Ms.toFixed(2)} | ${r.rssMB.toFixed(0)} |`,
+      `| ${r.peers} | ${f(r.convergeMs)} | ${f(r.writesMs)} | ${f(r.eventP50Ms, 2)} | ${f(r.eventP99Ms, 2)} | ${f(r.eventP99FromAckMs, 2)} | ${f(r.rssMB)} | ${f(r.rssSteadyMB)} | ${f(r.rssPeakMB)} |`,
     );
   process.stdout.write(
     lines.join('\n') + '\n(targets: 5000 peers ≤ 1000 ms, event p99 ≤ 5 ms, RSS ≤ 100 MB)\n',

@@ -88,9 +88,9 @@ export async function cpuSeconds(pid: number): Promise<number> {
   }
 }
 
-export async function rssBytes(pid: number): Promise<number> {
+export async function rssBytes(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number> {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
@@ -101,7 +101,7 @@ export async function rssBytes(pid: number): Promise<number> {
 export function rssSampler(pids: readonly number[]): { stop(): number } {
   let peak = 0;
   const timer = setInterval(() => {
-    void Promise.all(pids.map(rssBytes)).then((v) => {
+    void Promise.all(pids.map((p) => rssBytes(p))).then((v) => {
       peak = Math.max(peak, ...v);
     });
   }, 200);

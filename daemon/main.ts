@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * Entry point: flags → daemon; signals → clean stop; exit code from the daemon.
  * Signal handlers go in before the daemon's modules load (a dynamic import), so a SIGTERM during

@@ -2,6 +2,7 @@
  * The daemon end to end with the alloc backend: a real etcd in its own namespace and overlayd
  * processes in three node namespaces (the foundation's bar).
  */
+import { DAEMON_NODE_FLAGS } from '../daemon/node-flags.js';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -250,7 +251,9 @@ open(sys.argv[2],'w').write(s.recv(4096).decode())
 describe('bad operator input', () => {
   const runDaemon = (args: string[]): Promise<{ code: number | null; stderr: string; stdout: string }> =>
     new Promise((resolve) => {
-      const p = spawn(process.execPath, [DAEMON_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stderr = '';
       let stdout = '';
       p.stderr.on('data', (d) => (stderr += d));

@@ -2,6 +2,7 @@
  * One node of the lab: a network namespace with its underlay address, an overlayd process with its
  * own subnet file and health port, and helpers to run commands, read logs and wait for readiness.
  */
+import { DAEMON_NODE_FLAGS } from '../../daemon/node-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -96,6 +97,7 @@ export class LabNode {
         'exec',
         this.ns,
         process.execPath,
+        ...DAEMON_NODE_FLAGS,
         DAEMON_MAIN,
         ...this.defaultFlags(),
         ...(opts.flags ?? []),
