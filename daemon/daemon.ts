@@ -177,7 +177,12 @@ export class Daemon {
       ...(previousLease ? { previousLease } : {}),
       log: componentLogger(this.rootLog, `backend-${config.backendType}`),
       metrics: this.metrics.registry,
-      options: { tunName: flags.tunName, udpOffloads: flags.udpOffloads, udpBatch: flags.udpBatch },
+      options: {
+        tunName: flags.tunName,
+        udpOffloads: flags.udpOffloads,
+        udpBatch: flags.udpBatch,
+        udpWorkers: flags.udpWorkers,
+      },
     });
     this.backend = backend;
     const reg = await backend.register();

@@ -156,6 +156,14 @@ const SPECS: readonly FlagSpec[] = [
     form: 'auto or off',
   },
   {
+    name: 'udp-workers',
+    kind: 'string',
+    dflt: '1',
+    choices: ['1', '2'],
+    help: 'udp backend: datapath threads (1 = one for both directions, lowest latency; 2 = one per direction)',
+    form: '1 or 2',
+  },
+  {
     name: 'log-level',
     kind: 'string',
     dflt: 'info',
@@ -190,6 +198,7 @@ export interface Flags {
   tunName: string;
   udpOffloads: 'auto' | 'off';
   udpBatch: 'auto' | 'off';
+  udpWorkers: '1' | '2';
   logLevel: string;
   version: boolean;
   help: boolean;

@@ -64,19 +64,24 @@ describe('udp backend across three nodes', () => {
     expect(routes).toEqual([expect.objectContaining({ dst: '10.244.0.0/16', dev: 'flannel0' })]);
   });
 
-  for (const offloads of ['auto', 'off'] as const) {
-    it(`carries a 64 MiB TCP transfer intact (offloads ${offloads})`, async () => {
-      if (offloads === 'off') {
+  const variants = [
+    { name: 'offloads auto, one duplex worker', flags: [] as string[], offloads: true },
+    { name: 'offloads off', flags: ['--udp-offloads=off'], offloads: false },
+    { name: 'a tx and an rx worker', flags: ['--udp-workers=2'], offloads: true },
+  ];
+  for (const v of variants) {
+    it(`carries a 64 MiB TCP transfer intact (${v.name})`, async () => {
+      if (v.flags.length) {
         await stopAll();
-        await startAll(['--udp-offloads=off']);
+        await startAll(v.flags);
       }
       const r = await transfer(pods[0]!, pods[1]!, 64);
       expect(r.sent).toMatch(/^[0-9a-f]{64}$/);
       expect(r.received).toBe(r.sent);
       const merged = await lab.nodes[1]!.metric('overlayd_udp_gro_merged_total');
-      if (offloads === 'auto') expect(merged).toBeGreaterThan(0);
+      if (v.offloads) expect(merged).toBeGreaterThan(0);
       else expect(merged).toBe(0);
-      if (offloads === 'off') {
+      if (v.flags.length) {
         await stopAll();
         await startAll();
       }

@@ -117,7 +117,7 @@ function writeLe16(b: Uint8Array, o: number, v: number): void {
 }
 
 /** IP+TCP header length when the packet may be coalesced (IHL 5, TCP, not a fragment, ACK-only flags, payload > 0); else 0. */
-function coalescibleHeaderLen(buf: Uint8Array, off: number, len: number): number {
+export function coalescibleHeaderLen(buf: Uint8Array, off: number, len: number): number {
   if (buf[off] !== 0x45 || buf[off + 9] !== PROTO_TCP || len < 40) return 0;
   if ((readU16(buf, off + 6) & 0x3fff) !== 0) return 0; // MF or fragment offset
   const doff = (buf[off + 32]! >>> 4) * 4;

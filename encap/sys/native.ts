@@ -55,6 +55,7 @@ export interface NativeSys {
     ports: Int32Array,
     gso: Int32Array,
   ): number;
+  waitReadable(fdA: number, fdB: number, timeoutMs: number): number;
   close(fd: number): void;
   csum(buf: Uint8Array, off: number, len: number, seed: number): number;
   nlOpen(groups: number): number;

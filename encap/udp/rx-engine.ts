@@ -11,8 +11,8 @@
  * flannel's proxy checked nothing here; an overlay port open to the network must not be a way in.
  */
 import { checkIpv4, decrementTtl, dstOf, srcOf, Verdict } from '../packet/ipv4-packet.js';
-import { TcpCoalescer } from '../packet/tcp-gro.js';
-import { VNET_HDR_LEN } from '../packet/vnet-hdr.js';
+import { coalescibleHeaderLen, TcpCoalescer } from '../packet/tcp-gro.js';
+import { VNET_HDR_LEN, writeEmptyVnetHdr } from '../packet/vnet-hdr.js';
 import { maskOf } from '../../subnet-lease/ipv4.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
@@ -52,8 +52,9 @@ export class RxEngine {
   private outSlot = -1;
   private outPos = 0;
   private coBase = 0;
-  /** Every slot this batch took: read/receive slots first, then split and output slots. */
+  /** Output slots this batch took (receive slots are the engine's own, taken once: see TxEngine). */
   private readonly batch: SlotBatch;
+  private readonly nRecv: number;
   private readonly rOffs: Int32Array;
   private readonly rLens: Int32Array;
   private readonly rAddrs: Uint32Array;
@@ -84,6 +85,16 @@ export class RxEngine {
     this.wOffs = new Int32Array(w);
     this.wLens = new Int32Array(w);
     this.wSegs = new Int32Array(w);
+    // Half the pool (at most a batch) receives; the rest is for output (GRO merges, copies).
+    const recv = Math.min(b, pool.slotCount - Math.ceil(pool.slotCount / 2));
+    let n = 0;
+    for (; n < recv; n++) {
+      const s = pool.acquire();
+      if (s < 0) break;
+      this.rOffs[n] = pool.dataOffsetOf(s);
+    }
+    if (n === 0) throw new RangeError('RxEngine: the pool has no slot to receive into');
+    this.nRecv = n;
   }
 
   private refreshPeers(): void {
@@ -110,31 +121,22 @@ export class RxEngine {
   /** One batch; returns the number of UDP messages received (0 on timeout). */
   step(timeoutMs: number): number {
     this.refreshPeers();
-    const { pool, opts } = this;
+    const { pool } = this;
     this.nWrite = 0;
     this.coOpen = false;
     this.outSlot = -1;
     // Receive slots leave headroom for the virtio_net_hdr, so a lone packet needs no move.
-    let want = 0;
-    const reserve = Math.ceil(pool.slotCount / 2); // slots kept for output (GRO merges, copies)
-    for (; want < opts.batch && pool.available > reserve; want++) {
-      const s = this.batch.take();
-      this.rOffs[want] = pool.dataOffsetOf(s);
-    }
-    const n =
-      want === 0
-        ? 0
-        : this.udp.recv(
-            pool.slab,
-            this.rOffs,
-            this.rLens,
-            want,
-            pool.dataCapacity,
-            this.rAddrs,
-            this.rPorts,
-            this.rGso,
-            timeoutMs,
-          );
+    const n = this.udp.recv(
+      pool.slab,
+      this.rOffs,
+      this.rLens,
+      this.nRecv,
+      pool.dataCapacity,
+      this.rAddrs,
+      this.rPorts,
+      this.rGso,
+      timeoutMs,
+    );
     if (n > 0) {
       this.counters[C.rxBatches]! += 1;
       for (let i = 0; i < n; i++) this.message(i);
@@ -199,6 +201,13 @@ export class RxEngine {
     }
     if (this.coOpen && this.co.tryAppend(slab, pkt, len)) return;
     this.closeCoalesced();
+    if (alone && coalescibleHeaderLen(slab, pkt, len) === 0) {
+      // Nothing can merge with it (an echo, a UDP datagram, a pure ACK): its vnet header goes in
+      // the receive slot's headroom and it is written from there, uncopied.
+      writeEmptyVnetHdr(slab, pkt - VNET_HDR_LEN);
+      this.queueWrite(pkt - VNET_HDR_LEN, len + VNET_HDR_LEN, 1);
+      return;
+    }
     const at = this.reserveOut(VNET_HDR_LEN + len);
     if (at < 0) return;
     this.coOpen = true;

@@ -57,9 +57,13 @@ export class TxEngine {
   private readonly hdr = newVnetHdr();
   private readonly split: SplitResult = { count: 0, stride: 0, bytes: 0 };
   // batch state, allocated once
-  /** Every slot this batch took: read/receive slots first, then split and output slots. */
+  /** Split and ICMP slots this batch took (read slots are the engine's own, below). */
   private readonly batch: SlotBatch;
-  private nRead = 0;
+  /**
+   * TUN read slots, taken once and kept: acquiring and releasing 64 slots around every read was
+   * most of a one-packet step's bookkeeping, and on a cold CPU each touched line costs.
+   */
+  private readonly nRead: number;
   private readonly inOffs: Int32Array;
   private readonly inLens: Int32Array;
   private readonly sOffs: Int32Array;
@@ -98,6 +102,14 @@ export class TxEngine {
     this.sSegs = new Int32Array(maxSend);
     this.wOffs = new Int32Array(b);
     this.wLens = new Int32Array(b);
+    let n = 0;
+    for (; n < b; n++) {
+      const s = pool.acquire();
+      if (s < 0) break;
+      this.inOffs[n] = pool.dataOffsetOf(s);
+    }
+    if (n === 0) throw new RangeError('TxEngine: the pool has no slot to read into');
+    this.nRead = n;
   }
 
   get gsoEnabled(): boolean {
@@ -120,20 +132,12 @@ export class TxEngine {
   /** One batch; returns the number of packets read from the TUN (0 on timeout). */
   step(timeoutMs: number): number {
     this.refreshPeers();
-    const { pool, opts, counters } = this;
+    const { pool, counters } = this;
     const slab = pool.slab;
     this.nSend = 0;
     this.nWrite = 0;
-    // Read slots: packets land after the headroom so nothing has to move later.
-    let want = 0;
-    for (; want < opts.batch; want++) {
-      const s = this.batch.take();
-      if (s < 0) break;
-      this.inOffs[want] = pool.dataOffsetOf(s);
-    }
-    this.nRead = want;
-    const n =
-      want === 0 ? 0 : this.tun.read(slab, this.inOffs, this.inLens, want, pool.dataCapacity, timeoutMs);
+    // Packets land after each read slot's headroom, so nothing has to move later.
+    const n = this.tun.read(slab, this.inOffs, this.inLens, this.nRead, pool.dataCapacity, timeoutMs);
     if (n > 0) {
       counters[C.txBatches]! += 1;
       for (let i = 0; i < n; i++) this.forward(this.inOffs[i]!, this.inLens[i]!);
@@ -202,10 +206,10 @@ export class TxEngine {
   private sendSplit(pkt: number, plen: number, peer: Peer): void {
     const out = this.batch.take();
     if (out < 0) {
-      // Pool empty: send what we have, then reuse the split slots. Read slots (taken first) stay:
-      // later packets of this batch are in them.
+      // Pool empty: send what we have, then reuse the split slots (read slots are not in the
+      // batch: later packets of this batch are in them).
       this.flush();
-      this.batch.releaseFrom(this.nRead);
+      this.batch.releaseAll();
     }
     const slot = out >= 0 ? out : this.batch.take();
     if (slot < 0) {

@@ -1,11 +1,12 @@
 /**
  * flannel's udp backend, fast: a TUN device (flannel0) whose packets travel between nodes as the
- * raw payload of UDP datagrams on port 8285, forwarded in userspace by two worker threads.
+ * raw payload of UDP datagrams on port 8285, forwarded in userspace by a worker thread (or two:
+ * --udp-workers=2 gives each direction its own).
  *
  * Start: probe TUN offloads (IFF_VNET_HDR + TSO/checksum) and fall back to a plain TUN; set the
  * TUN up with MTU = underlay − 28, address <subnet>.0/32 and a route for the whole Network (as
- * flannel); bind the UDP socket to the interface address with big buffers and UDP_GRO; start a tx
- * and an rx worker. Peers go to the workers through a shared table, without stopping them.
+ * flannel); bind the UDP socket to the interface address with big buffers and UDP_GRO; start the
+ * worker(s). Peers go to the workers through a shared table, without stopping them.
  */
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
@@ -63,11 +64,14 @@ class UdpBackend implements Backend {
   private readonly workers: Worker[] = [];
   private readonly exits: Promise<unknown>[] = [];
   private readonly batching: boolean;
+  /** One duplex worker (default), or a tx and an rx worker. */
+  private readonly split: boolean;
 
   constructor(private readonly ctx: BackendContext) {
     this.port = parseUdpBackendConfig(ctx.config.backend).port;
     this.mtu = ctx.extIface.mtu - UDP_OVERHEAD;
     this.batching = ctx.options['udpBatch'] !== 'off';
+    this.split = ctx.options['udpWorkers'] === '2';
   }
 
   async register(): Promise<Registration> {
@@ -130,6 +134,7 @@ class UdpBackend implements Backend {
         udpGso: this.vnet,
         udpGro: this.gro,
         batching: this.batching,
+        workers: this.split ? 'tx + rx' : 'duplex',
       },
       'udp datapath opened',
     );
@@ -176,7 +181,8 @@ class UdpBackend implements Backend {
     // With offloads a slot holds a 64 KiB super-packet, or the segments cut from one: those repeat
     // the headers (up to ~120 segments × 60 bytes at the smallest MSS), hence the extra 8 KiB.
     const slotSize = this.vnet ? 65536 + 8192 + HEADROOM : Math.max(2048, (this.mtu + 64 + 15) & ~15);
-    for (const role of ['tx', 'rx'] as const) {
+    const roles = this.split ? (['tx', 'rx'] as const) : (['duplex'] as const);
+    for (const role of roles) {
       const init: WorkerInit = {
         role,
         tunFd: this.tunFd,

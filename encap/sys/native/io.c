@@ -71,7 +71,8 @@ static napi_value read_batch(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (count > (int32_t)b.n_arr) count = (int32_t)b.n_arr;
-  int r = wait_fd(fd, POLLIN, timeout);
+  /* timeout < 0: the caller has just polled (or only wants what is queued): no poll of our own. */
+  int r = timeout < 0 ? 1 : wait_fd(fd, POLLIN, timeout);
   if (r < 0) return ovl_throw_errno(env, "poll", errno);
   if (r == 0) return ovl_i32(env, 0);
   int n = 0;
@@ -159,7 +160,8 @@ static napi_value recv_batch(napi_env env, napi_callback_info info) {
   if (gl / 4 < lim) lim = gl / 4;
   if (count > (int32_t)lim) count = (int32_t)lim;
   if (count > MAX_BATCH) count = MAX_BATCH;
-  int r = wait_fd(fd, POLLIN, timeout);
+  /* timeout < 0: the caller has just polled (or only wants what is queued): no poll of our own. */
+  int r = timeout < 0 ? 1 : wait_fd(fd, POLLIN, timeout);
   if (r < 0) return ovl_throw_errno(env, "poll", errno);
   if (r == 0) return ovl_i32(env, 0);
 
@@ -287,6 +289,29 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   return ovl_i32(env, sent);
 }
 
+/* waitReadable(fdA, fdB, timeoutMs) → bit 0: fdA readable, bit 1: fdB readable; 0 on timeout.
+ * One poll for a worker that serves both the TUN and the UDP socket. */
+static napi_value wait_readable(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fa, fb, timeout;
+  if (argc < 3 || !ovl_get_i32(env, argv[0], &fa) || !ovl_get_i32(env, argv[1], &fb) || !ovl_get_i32(env, argv[2], &timeout)) {
+    napi_throw_type_error(env, NULL, "waitReadable(fdA, fdB, timeoutMs)");
+    return NULL;
+  }
+  struct pollfd pfd[2] = {{.fd = fa, .events = POLLIN}, {.fd = fb, .events = POLLIN}};
+  int r;
+  do {
+    r = poll(pfd, 2, timeout);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return ovl_throw_errno(env, "poll", errno);
+  int mask = 0;
+  if (r > 0 && pfd[0].revents) mask |= 1;
+  if (r > 0 && pfd[1].revents) mask |= 2;
+  return ovl_i32(env, mask);
+}
+
 /* close(fd). */
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -307,6 +332,7 @@ void ovl_register_io(napi_env env, napi_value exports) {
       {"writeBatch", NULL, write_batch, NULL, NULL, NULL, napi_default, NULL},
       {"recvBatch", NULL, recv_batch, NULL, NULL, NULL, napi_default, NULL},
       {"sendBatch", NULL, send_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"waitReadable", NULL, wait_readable, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
