@@ -240,6 +240,10 @@ d=s.recv(65535); print(d.hex())
       gc: await n.metric('overlayd_udp_worker_gc_total'),
     });
     await transfer(pods[0]!, pods[1]!, 16); // warm-up
+    // The default layout is one duplex worker, and the metrics name it so.
+    expect((await n.health('/metrics')).body).toMatch(
+      /overlayd_udp_worker_heap_bytes\{worker="duplex"\} [1-9]/,
+    );
     const before = await sample();
     await transfer(pods[0]!, pods[1]!, 128);
     const after = await sample();

@@ -62,6 +62,7 @@ const rx =
         )
       : undefined;
 
+// Slot 0 is the duplex or tx worker's, slot 1 the rx worker's (udp-metrics.ts names them).
 const heapIdx = init.role === 'rx' ? C.rxHeapBytes : C.txHeapBytes;
 const gcIdx = init.role === 'rx' ? C.rxGcCount : C.txGcCount;
 const gc = new PerformanceObserver((list) => {

@@ -138,12 +138,17 @@ class UdpBackend implements Backend {
       },
       'udp datapath opened',
     );
-    registerUdpMetrics(this.ctx.metrics, this.counters, {
-      tunVnetHdr: this.vnet,
-      udpGro: this.gro,
-      udpGso: () => this.vnet && this.counters[C.gsoDisabled] === 0,
-      batching: this.batching,
-    });
+    registerUdpMetrics(
+      this.ctx.metrics,
+      this.counters,
+      {
+        tunVnetHdr: this.vnet,
+        udpGro: this.gro,
+        udpGso: () => this.vnet && this.counters[C.gsoDisabled] === 0,
+        batching: this.batching,
+      },
+      this.split ? ['tx', 'rx'] : ['duplex'],
+    );
   }
 
   /** flannel: address <lease network IP>/32, MTU, up, and a route for the whole Network via the TUN. */

@@ -9,7 +9,18 @@ export interface OffloadState {
   batching: boolean;
 }
 
-export function registerUdpMetrics(registry: Registry, counters: Float64Array, offloads: OffloadState): void {
+/**
+ * `workers` names the datapath threads in counter-slot order: slot 0 (the tx* heap/GC counters)
+ * is the duplex or tx worker, slot 1 the rx worker.
+ */
+export function registerUdpMetrics(
+  registry: Registry,
+  counters: Float64Array,
+  offloads: OffloadState,
+  workers: readonly string[],
+): void {
+  const heapSlots = [C.txHeapBytes, C.rxHeapBytes];
+  const gcSlots = [C.txGcCount, C.rxGcCount];
   const mirror = (
     name: string,
     help: string,
@@ -78,8 +89,7 @@ export function registerUdpMetrics(registry: Registry, counters: Float64Array, o
     (set) => set({}, counters[C.icmpUnreachable]!),
   );
   mirror('overlayd_udp_worker_gc_total', 'Garbage collections in the datapath workers', ['worker'], (set) => {
-    set({ worker: 'tx' }, counters[C.txGcCount]!);
-    set({ worker: 'rx' }, counters[C.rxGcCount]!);
+    workers.forEach((worker, i) => set({ worker }, counters[gcSlots[i]!]!));
   });
   new Gauge({
     name: 'overlayd_udp_worker_heap_bytes',
@@ -87,8 +97,7 @@ export function registerUdpMetrics(registry: Registry, counters: Float64Array, o
     labelNames: ['worker'],
     registers: [registry],
     collect() {
-      this.set({ worker: 'tx' }, counters[C.txHeapBytes]!);
-      this.set({ worker: 'rx' }, counters[C.rxHeapBytes]!);
+      workers.forEach((worker, i) => this.set({ worker }, counters[heapSlots[i]!]!));
     },
   });
   new Gauge({
