@@ -112,3 +112,13 @@ export function rssSampler(pids: readonly number[]): { stop(): number } {
     },
   };
 }
+
+/** A bench's options from argv, or its usage error on stderr and exit 2. */
+export function parseOrExit<T>(bench: string, parse: (argv: string[]) => T): T {
+  try {
+    return parse(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${bench}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}

@@ -8,7 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { cleanupStale } from '../test/lab/lab.js';
-import { percentile, pingRtt } from './measure.js';
+import { parseOrExit, percentile, pingRtt } from './measure.js';
 import { setUp, type BenchBackend, type Setup } from './scenarios.js';
 
 interface Config {
@@ -58,13 +58,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 async function main(): Promise<void> {
-  let o: Options;
-  try {
-    o = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`bench/rtt: ${(err as Error).message}\n`);
-    process.exit(2);
-  }
+  const o = parseOrExit('bench/rtt', parseArgs);
   await cleanupStale();
   const setups: Setup[] = [];
   const samples = CONFIGS.map(() => [] as number[]);

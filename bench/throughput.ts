@@ -2,16 +2,17 @@
 /**
  * bench/throughput: "udp vs vxlan vs host-gw — what do I pay?" Pod-to-pod iperf3 TCP (1 and 4
  * streams), ping RTT p50/p99, overlayd CPU per GB and RSS, for each overlayd backend and two
- * hand-built baselines, measured in one run so the ratios mean something on a noisy machine.
+ * hand-built baselines, all set up at once and measured in interleaved rounds, so the ratios mean
+ * something on a noisy machine.
  *
  *   npm run bench -- [--duration S] [--repeat N] [--backends a,b] [--json FILE] [--svg FILE]
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, release } from 'node:os';
 import { cleanupStale } from '../test/lab/lab.js';
-import { cpuSeconds, iperf, median, pingRtt, rssSampler } from './measure.js';
+import { cpuSeconds, iperf, median, parseOrExit, percentile, pingRtt, rssSampler } from './measure.js';
 import { ratiosOf, renderSvg, renderTable, type BenchReport, type BenchRow } from './report.js';
-import { BACKENDS, DESCRIPTIONS, setUp, type BenchBackend } from './scenarios.js';
+import { BACKENDS, DESCRIPTIONS, setUp, type BenchBackend, type Setup } from './scenarios.js';
 
 interface Options {
   duration: number;
@@ -48,56 +49,85 @@ const progress = (msg: string): void => {
   process.stderr.write(`\r\x1b[K${msg}`);
 };
 
-async function benchOne(backend: BenchBackend, o: Options, step: string): Promise<BenchRow> {
-  progress(`${step} ${backend}: setting up`);
-  const s = await setUp(backend);
+/** What one backend's runs add up to. */
+interface Tally {
+  readonly setup: Setup;
+  readonly gbps1: number[];
+  readonly gbps4: number[];
+  readonly rtts: number[];
+  bytes: number;
+  cpuSeconds: number;
+  rssPeak: number;
+}
+
+const cpuOf = async (pids: readonly number[]): Promise<number> =>
+  (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
+
+/** Round r visits the backends in this order: forwards, then backwards, so none always goes first. */
+const roundOrder = <T>(xs: readonly T[], r: number): readonly T[] => (r % 2 === 1 ? xs : [...xs].reverse());
+
+/** Pings per backend per round; the first reply of a round may still carry a cold route lookup. */
+const PINGS_PER_ROUND = 26;
+
+/**
+ * Every backend is set up at once and measured in interleaved rounds (each round: 1 and 4
+ * streams, then pings, per backend), so the machine drifting over the minutes a run takes hits
+ * every backend alike. Measured one after the other, neighbours in the table differed by 20 %
+ * from drift alone.
+ */
+async function benchAll(o: Options): Promise<BenchRow[]> {
+  const tallies = new Map<BenchBackend, Tally>();
   try {
-    const runs = { gbps1: [] as number[], gbps4: [] as number[] };
-    let bytes = 0;
-    const cpu0 = (await Promise.all(s.pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
-    const rss = rssSampler(s.pids);
-    for (let r = 1; r <= o.repeat; r++) {
-      for (const streams of [1, 4] as const) {
-        progress(
-          `${step} ${backend}: run ${r}/${o.repeat}, ${streams} stream${streams > 1 ? 's' : ''} for ${o.duration} s`,
-        );
-        const res = await iperf(s.a, s.b, o.duration, streams);
-        (streams === 1 ? runs.gbps1 : runs.gbps4).push(res.gbps);
-        bytes += res.bytes;
-      }
+    for (const [i, b] of o.backends.entries()) {
+      progress(`setting up ${b} (${i + 1}/${o.backends.length})`);
+      const setup = await setUp(b);
+      tallies.set(b, { setup, gbps1: [], gbps4: [], rtts: [], bytes: 0, cpuSeconds: 0, rssPeak: 0 });
     }
-    const cpu1 = (await Promise.all(s.pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
-    const peak = rss.stop();
-    progress(`${step} ${backend}: ping RTT`);
-    const rtt = await pingRtt(s.a, s.b, 100);
+    for (let r = 1; r <= o.repeat; r++)
+      for (const b of roundOrder(o.backends, r)) {
+        const t = tallies.get(b)!;
+        const { a, b: to, pids } = t.setup;
+        for (const streams of [1, 4] as const) {
+          progress(
+            `round ${r}/${o.repeat} ${b}: ${streams} stream${streams > 1 ? 's' : ''} for ${o.duration} s`,
+          );
+          const cpu0 = await cpuOf(pids);
+          const rss = rssSampler(pids);
+          const res = await iperf(a, to, o.duration, streams);
+          t.rssPeak = Math.max(t.rssPeak, rss.stop());
+          t.cpuSeconds += (await cpuOf(pids)) - cpu0;
+          (streams === 1 ? t.gbps1 : t.gbps4).push(res.gbps);
+          t.bytes += res.bytes;
+        }
+        progress(`round ${r}/${o.repeat} ${b}: ping RTT`);
+        t.rtts.push(...(await pingRtt(a, to, PINGS_PER_ROUND)).samples.slice(1));
+      }
+  } finally {
+    progress('tearing down');
+    for (const t of tallies.values()) await t.setup.teardown();
+  }
+  return o.backends.map((backend) => {
+    const t = tallies.get(backend)!;
+    const rtts = [...t.rtts].sort((x, y) => x - y);
+    const daemons = t.setup.pids.length > 0;
     return {
       backend,
       description: DESCRIPTIONS[backend],
-      gbps1: median(runs.gbps1),
-      gbps4: median(runs.gbps4),
-      rttP50Ms: rtt.p50,
-      rttP99Ms: rtt.p99,
-      cpuSecPerGB: s.pids.length ? (cpu1 - cpu0) / (bytes / 1e9) : null,
-      rssMB: s.pids.length ? peak / 1e6 : null,
-      runs,
+      gbps1: median(t.gbps1),
+      gbps4: median(t.gbps4),
+      rttP50Ms: percentile(rtts, 50),
+      rttP99Ms: percentile(rtts, 99),
+      cpuSecPerGB: daemons ? t.cpuSeconds / (t.bytes / 1e9) : null,
+      rssMB: daemons ? t.rssPeak / 1e6 : null,
+      runs: { gbps1: t.gbps1, gbps4: t.gbps4 },
     };
-  } finally {
-    await s.teardown();
-  }
+  });
 }
 
 async function main(): Promise<void> {
-  let o: Options;
-  try {
-    o = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`bench/throughput: ${(err as Error).message}\n`);
-    process.exit(2);
-  }
+  const o = parseOrExit('bench/throughput', parseArgs);
   await cleanupStale();
-  const rows: BenchRow[] = [];
-  for (const [i, b] of o.backends.entries())
-    rows.push(await benchOne(b, o, `[${i + 1}/${o.backends.length}]`));
+  const rows = await benchAll(o);
   progress('');
   const report: BenchReport = {
     schema: 'overlayd-bench-throughput/1',

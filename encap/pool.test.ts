@@ -45,4 +45,15 @@ describe('SlotPool', () => {
     const pool = new SlotPool(2, 128);
     expect(pool.slab.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
+
+  it('gives resident slots for good, as many as it has, and refuses when it has none', () => {
+    const pool = new SlotPool(4, 256, 16);
+    const offs = new Int32Array(8);
+    expect(pool.acquireResident(offs, 3, 'test')).toBe(3);
+    expect(new Set(offs.subarray(0, 3)).size).toBe(3);
+    for (const o of offs.subarray(0, 3)) expect(o % 256).toBe(16); // data offset: after the headroom
+    expect(pool.acquireResident(offs, 8, 'test')).toBe(1);
+    expect(pool.available).toBe(0);
+    expect(() => pool.acquireResident(offs, 1, 'TxEngine')).toThrow(/TxEngine: the pool has no slot/);
+  });
 });

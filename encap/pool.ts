@@ -57,6 +57,21 @@ export class SlotPool {
     return slot * this.slotSize + this.headroom;
   }
 
+  /**
+   * Takes up to `count` slots for good (an engine's read slots, reused every batch) and writes
+   * their data offsets to offs[0..]; returns how many. Throws when the pool has none to give.
+   */
+  acquireResident(offs: Int32Array, count: number, owner: string): number {
+    let n = 0;
+    for (; n < count; n++) {
+      const s = this.acquire();
+      if (s < 0) break;
+      offs[n] = this.dataOffsetOf(s);
+    }
+    if (n === 0) throw new RangeError(`${owner}: the pool has no slot to read into`);
+    return n;
+  }
+
   /** Bytes a packet may occupy in a slot. */
   get dataCapacity(): number {
     return this.slotSize - this.headroom;

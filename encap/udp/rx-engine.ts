@@ -87,14 +87,7 @@ export class RxEngine {
     this.wSegs = new Int32Array(w);
     // Half the pool (at most a batch) receives; the rest is for output (GRO merges, copies).
     const recv = Math.min(b, pool.slotCount - Math.ceil(pool.slotCount / 2));
-    let n = 0;
-    for (; n < recv; n++) {
-      const s = pool.acquire();
-      if (s < 0) break;
-      this.rOffs[n] = pool.dataOffsetOf(s);
-    }
-    if (n === 0) throw new RangeError('RxEngine: the pool has no slot to receive into');
-    this.nRecv = n;
+    this.nRecv = pool.acquireResident(this.rOffs, recv, 'RxEngine');
   }
 
   private refreshPeers(): void {

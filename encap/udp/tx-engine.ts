@@ -102,14 +102,7 @@ export class TxEngine {
     this.sSegs = new Int32Array(maxSend);
     this.wOffs = new Int32Array(b);
     this.wLens = new Int32Array(b);
-    let n = 0;
-    for (; n < b; n++) {
-      const s = pool.acquire();
-      if (s < 0) break;
-      this.inOffs[n] = pool.dataOffsetOf(s);
-    }
-    if (n === 0) throw new RangeError('TxEngine: the pool has no slot to read into');
-    this.nRead = n;
+    this.nRead = pool.acquireResident(this.inOffs, b, 'TxEngine');
   }
 
   get gsoEnabled(): boolean {
