@@ -1,5 +1,6 @@
 /** Measurements for the benches: iperf3 between pods, ping RTT percentiles, a process's CPU and RSS. */
 import { readFile } from 'node:fs/promises';
+import { ping } from '../test/lab/pods.js';
 import { inNs } from '../test/lab/shell.js';
 
 /** Where traffic starts or ends: a namespace and its address (a pod, or a bare veth end). */
@@ -66,15 +67,9 @@ export async function pingRtt(
   count = 100,
   intervalS = 0.01,
 ): Promise<{ p50: number; p99: number; loss: number; samples: number[] }> {
-  const r = await inPod(
-    from,
-    'ping',
-    ['-c', String(count), '-i', String(intervalS), '-W', '1', to.ip],
-    120_000,
-  );
-  const samples = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  const { loss, rtts: samples } = await ping(from, to, count, intervalS, 120_000);
   const rtts = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(rtts, 50), p99: percentile(rtts, 99), loss: 1 - rtts.length / count, samples };
+  return { p50: percentile(rtts, 50), p99: percentile(rtts, 99), loss, samples };
 }
 
 /** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
@@ -120,5 +115,23 @@ export function parseOrExit<T>(bench: string, parse: (argv: string[]) => T): T {
   } catch (err) {
     process.stderr.write(`${bench}: ${(err as Error).message}\n`);
     process.exit(2);
+  }
+}
+
+/**
+ * Walks `--name value` and `--name=value` pairs, handing each to `set`; an unknown name or a
+ * missing value throws with the known names.
+ */
+export function eachOption(
+  argv: readonly string[],
+  names: readonly string[],
+  set: (name: string, value: string) => void,
+): void {
+  for (let i = 0; i < argv.length; i++) {
+    const [k, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    if (!names.includes(k)) throw new Error(`unknown option ${k}; use ${names.join(', ')}`);
+    const val = inline ?? argv[++i];
+    if (val === undefined) throw new Error(`${k} needs a value`);
+    set(k, val);
   }
 }

@@ -8,7 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { cleanupStale } from '../test/lab/lab.js';
-import { parseOrExit, percentile, pingRtt } from './measure.js';
+import { eachOption, parseOrExit, percentile, pingRtt } from './measure.js';
 import { setUp, type BenchBackend, type Setup } from './scenarios.js';
 
 interface Config {
@@ -39,18 +39,11 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { rounds: 8, interval: 0.01 };
-  for (let i = 0; i < argv.length; i++) {
-    const [k, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
-    const v = (): string => {
-      const val = inline ?? argv[++i];
-      if (val === undefined) throw new Error(`${k} needs a value`);
-      return val;
-    };
-    if (k === '--rounds') o.rounds = Number(v());
-    else if (k === '--interval') o.interval = Number(v());
-    else if (k === '--json') o.json = v();
-    else throw new Error(`unknown option ${k}; use --rounds, --interval, --json`);
-  }
+  eachOption(argv, ['--rounds', '--interval', '--json'], (k, v) => {
+    if (k === '--rounds') o.rounds = Number(v);
+    else if (k === '--interval') o.interval = Number(v);
+    else o.json = v;
+  });
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error('--rounds: a whole number ≥ 1');
   // ping refuses intervals below 2 ms without a flood flag.
   if (!(o.interval >= 0.002 && o.interval <= 1)) throw new Error('--interval: seconds between 0.002 and 1');

@@ -10,7 +10,16 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, release } from 'node:os';
 import { cleanupStale } from '../test/lab/lab.js';
-import { cpuSeconds, iperf, median, parseOrExit, percentile, pingRtt, rssSampler } from './measure.js';
+import {
+  cpuSeconds,
+  eachOption,
+  iperf,
+  median,
+  parseOrExit,
+  percentile,
+  pingRtt,
+  rssSampler,
+} from './measure.js';
 import { ratiosOf, renderSvg, renderTable, type BenchReport, type BenchRow } from './report.js';
 import { BACKENDS, DESCRIPTIONS, setUp, type BenchBackend, type Setup } from './scenarios.js';
 
@@ -24,20 +33,13 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { duration: 5, repeat: 3, backends: [...BACKENDS] };
-  for (let i = 0; i < argv.length; i++) {
-    const [k, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
-    const v = (): string => {
-      const val = inline ?? argv[++i];
-      if (val === undefined) throw new Error(`${k} needs a value`);
-      return val;
-    };
-    if (k === '--duration') o.duration = Number(v());
-    else if (k === '--repeat') o.repeat = Number(v());
-    else if (k === '--backends') o.backends = v().split(',') as BenchBackend[];
-    else if (k === '--json') o.json = v();
-    else if (k === '--svg') o.svg = v();
-    else throw new Error(`unknown option ${k}; use --duration, --repeat, --backends, --json, --svg`);
-  }
+  eachOption(argv, ['--duration', '--repeat', '--backends', '--json', '--svg'], (k, v) => {
+    if (k === '--duration') o.duration = Number(v);
+    else if (k === '--repeat') o.repeat = Number(v);
+    else if (k === '--backends') o.backends = v.split(',') as BenchBackend[];
+    else if (k === '--json') o.json = v;
+    else o.svg = v;
+  });
   if (!(o.duration >= 1) || !Number.isInteger(o.duration)) throw new Error('--duration: whole seconds ≥ 1');
   if (!(o.repeat >= 1) || !Number.isInteger(o.repeat)) throw new Error('--repeat: a whole number ≥ 1');
   for (const b of o.backends)

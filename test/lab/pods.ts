@@ -86,22 +86,23 @@ export async function removePod(pod: Pod): Promise<void> {
 }
 
 /** Runs a command inside the pod. */
-export function inPod(pod: Pod, cmd: string, args: readonly string[], timeoutMs = 30_000) {
+export function inPod(pod: Pick<Pod, 'ns'>, cmd: string, args: readonly string[], timeoutMs = 30_000) {
   return run('ip', ['netns', 'exec', pod.ns, cmd, ...args], { timeoutMs });
 }
 
-/** Ping from one pod to another; returns loss (0..1) and RTTs. */
+/** Ping from one pod (or any namespace with an address) to another; returns loss (0..1) and RTTs in order. */
 export async function ping(
-  from: Pod,
-  to: Pod,
+  from: Pick<Pod, 'ns'>,
+  to: Pick<Pod, 'ip'>,
   count = 3,
   intervalS = 0.2,
+  timeoutMs = 30_000,
 ): Promise<{ loss: number; rtts: number[] }> {
   const r = await inPod(
     from,
     'ping',
     ['-c', String(count), '-i', String(intervalS), '-W', '1', to.ip],
-    30_000,
+    timeoutMs,
   );
   const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
   return { loss: 1 - rtts.length / count, rtts };
