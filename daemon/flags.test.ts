@@ -82,6 +82,7 @@ describe('flags', () => {
     [['--iface-regex=(eth'], {}, /^--iface-regex: invalid regular expression/],
     [['--tun-name=a-very-long-tun-name'], {}, /^--tun-name: invalid value/],
     [['--udp-offloads=fast'], {}, /^--udp-offloads: invalid value "fast"; expected auto or off$/],
+    [['--udp-workers=4'], {}, /^--udp-workers: invalid value "4"; expected 1 or 2$/],
     [['--subnet-file'], {}, /^--subnet-file: flag needs a value/],
     [['stray'], {}, /^unexpected argument "stray"/],
     [

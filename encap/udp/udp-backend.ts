@@ -23,7 +23,7 @@ import { replaceRoute } from '../sys/rtnetlink/objects.js';
 import { RT_SCOPE_UNIVERSE, RTPROT_BOOT } from '../sys/rtnetlink/constants.js';
 import { C, newCounters } from './counters.js';
 import { SharedPeerTable, type PeerEntry } from './peer-table.js';
-import { parseUdpBackendConfig } from './udp-config.js';
+import { jitBudgetFrom, parseUdpBackendConfig } from './udp-config.js';
 import { registerUdpMetrics } from './udp-metrics.js';
 import type { WorkerInit } from './datapath-worker.js';
 
@@ -179,10 +179,9 @@ class UdpBackend implements Backend {
 
   private startWorkers(): void {
     // OVERLAYD_JIT_BUDGET=67584 restores V8's default, for A/B runs (bench/rtt.ts does this).
-    const budget = Number(process.env['OVERLAYD_JIT_BUDGET'] ?? JIT_INTERRUPT_BUDGET);
-    setFlagsFromString(
-      `--interrupt-budget=${Number.isInteger(budget) && budget > 0 ? budget : JIT_INTERRUPT_BUDGET}`,
-    );
+    const jit = jitBudgetFrom(process.env, JIT_INTERRUPT_BUDGET);
+    if (jit.problem) this.ctx.log.warn(jit.problem);
+    setFlagsFromString(`--interrupt-budget=${jit.budget}`);
     // With offloads a slot holds a 64 KiB super-packet, or the segments cut from one: those repeat
     // the headers (up to ~120 segments × 60 bytes at the smallest MSS), hence the extra 8 KiB.
     const slotSize = this.vnet ? 65536 + 8192 + HEADROOM : Math.max(2048, (this.mtu + 64 + 15) & ~15);

@@ -17,3 +17,22 @@ export function parseUdpBackendConfig(backend: Readonly<Record<string, unknown>>
   }
   return { port };
 }
+
+/**
+ * V8's tier-up budget for the datapath (see udp-backend.ts): JIT_INTERRUPT_BUDGET unless the
+ * OVERLAYD_JIT_BUDGET environment variable (for A/B runs) holds a positive whole number. A bad
+ * value is reported, not fatal: it only tunes when V8 optimizes.
+ */
+export function jitBudgetFrom(
+  env: Readonly<Record<string, string | undefined>>,
+  dflt: number,
+): { budget: number; problem?: string } {
+  const raw = env['OVERLAYD_JIT_BUDGET'];
+  if (raw === undefined || raw === '') return { budget: dflt };
+  const n = Number(raw);
+  if (Number.isInteger(n) && n > 0) return { budget: n };
+  return {
+    budget: dflt,
+    problem: `OVERLAYD_JIT_BUDGET=${JSON.stringify(raw)} is not a positive whole number; using ${dflt} (V8's own default is 67584)`,
+  };
+}
