@@ -139,7 +139,7 @@ export class KernelSync {
   reconcile(desired: readonly PeerEntries[], scope: ReconcileScope): ReconcileResult {
     this.metrics.reconcileRuns.inc();
     // Numeric keys where they fit: at 5000 peers this runs every 10 s over 15 000 entries, and
-    // key strings were most of what it left for the garbage collector.
+    // every key string was garbage left behind by each run.
     const wantRoutes = new Map<number, RouteSpec>();
     const wantNeighs = new Map<number, NeighEntry>();
     const wantFdbs = new Map<string, FdbEntry>();

@@ -48,19 +48,9 @@ const udp: UdpIo = {
 
 const csum = (b: Uint8Array, o: number, l: number, s: number): number => sys.csum(b, o, l, s);
 const tx = init.role !== 'rx' ? new TxEngine(init.options, pool, table, tun, udp, counters, csum) : undefined;
-const rx =
-  init.role === 'rx'
-    ? new RxEngine(init.options, pool, table, tun, udp, counters)
-    : init.role === 'duplex'
-      ? new RxEngine(
-          init.options,
-          new SlotPool(init.slots, init.slotSize, HEADROOM),
-          table,
-          tun,
-          udp,
-          counters,
-        )
-      : undefined;
+// A duplex worker's engines each have a pool of their own, as they would in two workers.
+const rxPool = init.role === 'duplex' ? new SlotPool(init.slots, init.slotSize, HEADROOM) : pool;
+const rx = init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters) : undefined;
 
 // Slot 0 is the duplex or tx worker's, slot 1 the rx worker's (udp-metrics.ts names them).
 const heapIdx = init.role === 'rx' ? C.rxHeapBytes : C.txHeapBytes;
@@ -86,14 +76,10 @@ const STEPS_PER_CHECK = 16;
 function duplexStep(): number {
   const ready = sys.waitReadable(init.tunFd, init.udpFd, POLL_MS);
   if (ready === 0) return 0;
-  let n = 0;
-  if (ready & UDP_READY) {
-    const got = rx!.step(-1);
-    n += got;
-    if (got > 0) n += tx!.step(-1);
-  }
-  if (ready & TUN_READY) n += tx!.step(-1);
-  return n;
+  const received = ready & UDP_READY ? rx!.step(-1) : 0;
+  // After writing to the TUN, read it whether or not the poll said so: the replies are there.
+  const sent = ready & TUN_READY || received > 0 ? tx!.step(-1) : 0;
+  return received + sent;
 }
 
 const step =

@@ -194,7 +194,7 @@ export class RxEngine {
     }
     if (this.coOpen && this.co.tryAppend(slab, pkt, len)) return;
     this.closeCoalesced();
-    if (alone && coalescibleHeaderLen(slab, pkt, len) === 0) {
+    if (alone && this.pool.headroom >= VNET_HDR_LEN && coalescibleHeaderLen(slab, pkt, len) === 0) {
       // Nothing can merge with it (an echo, a UDP datagram, a pure ACK): its vnet header goes in
       // the receive slot's headroom and it is written from there, uncopied.
       writeEmptyVnetHdr(slab, pkt - VNET_HDR_LEN);

@@ -40,7 +40,7 @@ const HEADROOM = 16;
  * interactive traffic (a ping every 10 ms) the per-packet functions never get there and run as
  * baseline code, whose property loads go through inline-cache stubs: on a cold CPU that doubles
  * the time a packet spends in JS. A smaller budget gets them optimized after a few hundred
- * packets; bench/rtt-probe measured RTT p50 0.49 → 0.36 ms (budget 512) on the lab VMs.
+ * packets; bench/rtt's udp-jit-default row is the A/B (RTT p50 0.46 → 0.39 ms on the lab VMs).
  * The flag is process-wide; it only moves when optimization happens, not what is optimized.
  */
 const JIT_INTERRUPT_BUDGET = 512;
