@@ -3,8 +3,7 @@
  * between control plane and data plane:
  *   register()  before the lease exists: set up what the lease must describe, return it and the MTU
  *   start()     our lease is known (again after a conflict moved us): program the local side
- *   addPeer / removePeer   one peer lease appeared, changed, or left
- *   applyPeerEvents        a run of such events, in etcd order, applied as one batch
+ *   applyPeerEvents  peer leases that appeared, changed or left, in etcd order, as one batch
  *   reconcile() the full peer set, after start and whenever the kernel may have drifted
  *   close()     stop the datapath; leave peers' kernel state in place for a fast restart
  */
@@ -37,8 +36,6 @@ export interface Backend {
   readonly type: BackendType;
   register(): Promise<Registration>;
   start(own: Lease): Promise<void>;
-  addPeer(peer: Lease): Promise<void>;
-  removePeer(peer: Lease): Promise<void>;
   applyPeerEvents(events: readonly LeaseEvent[]): Promise<void>;
   reconcile(peers: readonly Lease[]): Promise<void>;
   close(): Promise<void>;
@@ -47,12 +44,3 @@ export interface Backend {
 export type BackendFactory = (ctx: BackendContext) => Backend;
 
 /** applyPeerEvents for backends with nothing to batch: the events one by one, in order. */
-export async function applyOneByOne(
-  b: Pick<Backend, 'addPeer' | 'removePeer'>,
-  events: readonly LeaseEvent[],
-): Promise<void> {
-  for (const e of events) {
-    if (e.type === 'added') await b.addPeer(e.lease);
-    else await b.removePeer(e.lease);
-  }
-}

@@ -78,14 +78,6 @@ class HostGwBackend implements Backend {
     };
   }
 
-  addPeer(peer: Lease): Promise<void> {
-    return this.applyPeerEvents([{ type: 'added', lease: peer }]);
-  }
-
-  removePeer(peer: Lease): Promise<void> {
-    return this.applyPeerEvents([{ type: 'removed', lease: peer }]);
-  }
-
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
     this.programmer.apply(events);
   }

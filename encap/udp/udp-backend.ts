@@ -231,16 +231,6 @@ class UdpBackend implements Backend {
     };
   }
 
-  async addPeer(peer: Lease): Promise<void> {
-    this.peers.set(UdpBackend.key(peer), this.entryOf(peer));
-    this.publish();
-  }
-
-  async removePeer(peer: Lease): Promise<void> {
-    this.peers.delete(UdpBackend.key(peer));
-    this.publish();
-  }
-
   /** All changes of the run go to the workers in one table update. */
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
     for (const e of events) {
