@@ -203,8 +203,16 @@ describe('overlayd with the alloc backend on three nodes', () => {
 
   it('stops cleanly (exit 0, promptly) when SIGTERM arrives at any point of start-up', async () => {
     const n = lab.nodes[2]!;
-    for (const delay of [50, 200, 350, 500, 650, 800]) {
+    // main.ts installs its handlers before anything else, but node itself takes tens of ms to get
+    // there, and until then SIGTERM ends the process the default way (systemd counts that as a
+    // clean stop too). So the delays count from the first log line, which follows the handlers
+    // by one module import, and reach past readiness.
+    const started = async (): Promise<number> =>
+      (await n.logs()).filter((l) => l['msg'] === 'overlayd starting').length;
+    for (const delay of [0, 50, 200, 350, 500, 650]) {
+      const before = await started();
       await n.startDaemon({ waitReady: false });
+      await expect.poll(started, { timeout: 10_000, interval: 5 }).toBeGreaterThan(before);
       await new Promise((r) => setTimeout(r, delay));
       const t0 = Date.now();
       expect(await n.stopDaemon('SIGTERM')).toBe(0);
