@@ -212,20 +212,20 @@ export const macAt = (b: Uint8Array, off: number): string =>
   `${HEX2[b[off]!]}:${HEX2[b[off + 1]!]}:${HEX2[b[off + 2]!]}:${HEX2[b[off + 3]!]}:${HEX2[b[off + 4]!]}:${HEX2[b[off + 5]!]}`;
 
 export const attrU32 = (a: Uint8Array | undefined): number | undefined =>
-  a && a.length >= 4 ? new DataView(a.buffer, a.byteOffset, 4).getUint32(0, true) : undefined;
+  a && a.length >= 4 ? u32le(a, 0) : undefined;
 export const attrU16be = (a: Uint8Array | undefined): number | undefined =>
   a && a.length >= 2 ? new DataView(a.buffer, a.byteOffset, 2).getUint16(0, false) : undefined;
 export const attrU8 = (a: Uint8Array | undefined): number | undefined =>
   a && a.length >= 1 ? a[0] : undefined;
 export const attrIpv4 = (a: Uint8Array | undefined): number | undefined =>
-  a && a.length === 4 ? new DataView(a.buffer, a.byteOffset, 4).getUint32(0, false) : undefined;
+  a && a.length === 4 ? u32be(a, 0) : undefined;
 export const attrString = (a: Uint8Array | undefined): string | undefined => {
   if (!a) return undefined;
   const z = a.indexOf(0);
   return new TextDecoder().decode(z >= 0 ? a.subarray(0, z) : a);
 };
 export const formatMac = (a: Uint8Array | undefined): string | undefined =>
-  a && a.length === 6 ? Array.from(a, (x) => x.toString(16).padStart(2, '0')).join(':') : undefined;
+  a && a.length === 6 ? macAt(a, 0) : undefined;
 export function parseMac(text: string): Uint8Array | undefined {
   const parts = text.split(':');
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) return undefined;

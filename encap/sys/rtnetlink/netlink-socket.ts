@@ -116,7 +116,7 @@ export class RtNetlink {
    * A dump whose messages are handed to `parse` as they arrive, their bodies still views into the
    * receive buffer (valid only during the call); keeps what `parse` returns. A dump of thousands
    * of routes or neighbours then leaves a few small objects behind, not a copy of every message:
-   * the periodic reconcile runs this every 10 s, and copies there were what grew the heap.
+   * the periodic reconcile runs this every 10 s, and each run's copies were garbage.
    */
   dumpParsed<T>(op: string, req: Request, parse: (msg: Message) => T | undefined): T[] {
     const sys = nativeSys();
