@@ -7,7 +7,8 @@
         "encap/sys/native/notify.c",
         "encap/sys/native/io.c",
         "encap/sys/native/sockets.c",
-        "encap/sys/native/csum.c"
+        "encap/sys/native/csum.c",
+        "encap/sys/native/steering.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "defines": ["NAPI_VERSION=8"]

@@ -12,6 +12,7 @@ import { must } from '../test/lab/shell.js';
 
 export const BACKENDS = [
   'udp',
+  'udp-percpu',
   'udp-split',
   'udp-batch',
   'udp-plain',
@@ -24,7 +25,8 @@ export type BenchBackend = (typeof BACKENDS)[number];
 
 export const DESCRIPTIONS: Record<BenchBackend, string> = {
   udp: 'overlayd udp: TUN offloads (TSO split, GRO merge), UDP GSO/GRO, batching',
-  'udp-split': 'overlayd udp with --udp-workers=2: a tx and an rx thread',
+  'udp-percpu': 'overlayd udp with --udp-queues=auto: a queue and pinned worker per CPU',
+  'udp-split': 'overlayd udp with --udp-workers=2: a tx and an rx thread per queue',
   'udp-batch': 'overlayd udp with --udp-offloads=off: recvmmsg/sendmmsg batches only',
   'udp-plain': 'overlayd udp with offloads and batching off: one syscall per packet (flannel udp I/O model)',
   vxlan: 'overlayd vxlan: kernel VXLAN programmed by overlayd',
@@ -61,11 +63,13 @@ async function overlayd(
   const flags =
     backend === 'udp-split'
       ? ['--udp-workers=2']
-      : backend === 'udp-batch'
-        ? ['--udp-offloads=off']
-        : backend === 'udp-plain'
-          ? ['--udp-offloads=off', '--udp-batch=off']
-          : [];
+      : backend === 'udp-percpu'
+        ? ['--udp-queues=auto']
+        : backend === 'udp-batch'
+          ? ['--udp-offloads=off']
+          : backend === 'udp-plain'
+            ? ['--udp-offloads=off', '--udp-batch=off']
+            : [];
   const lab = await Lab.create({
     nodes: 2,
     networkConfig: { Network: '10.244.0.0/16', Backend: { Type: type } },

@@ -182,6 +182,7 @@ export class Daemon {
         udpOffloads: flags.udpOffloads,
         udpBatch: flags.udpBatch,
         udpWorkers: flags.udpWorkers,
+        udpQueues: flags.udpQueues,
       },
     });
     this.backend = backend;

@@ -83,6 +83,11 @@ describe('flags', () => {
     [['--tun-name=a-very-long-tun-name'], {}, /^--tun-name: invalid value/],
     [['--udp-offloads=fast'], {}, /^--udp-offloads: invalid value "fast"; expected auto or off$/],
     [['--udp-workers=4'], {}, /^--udp-workers: invalid value "4"; expected 1 or 2$/],
+    [
+      ['--udp-queues=9'],
+      {},
+      /^--udp-queues: invalid value "9"; expected auto or a whole number from 1 to 8$/,
+    ],
     [['--subnet-file'], {}, /^--subnet-file: flag needs a value/],
     [['stray'], {}, /^unexpected argument "stray"/],
     [

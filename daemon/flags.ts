@@ -160,8 +160,16 @@ const SPECS: readonly FlagSpec[] = [
     kind: 'string',
     dflt: '1',
     choices: ['1', '2'],
-    help: 'udp backend: datapath threads (1 = one for both directions, lowest latency; 2 = one per direction)',
+    help: 'udp backend: datapath threads per queue (1 = one for both directions, lowest latency; 2 = one per direction)',
     form: '1 or 2',
+  },
+  {
+    name: 'udp-queues',
+    kind: 'string',
+    dflt: '1',
+    choices: ['auto', '1', '2', '3', '4', '5', '6', '7', '8'],
+    help: 'udp backend: datapath queues (TUN queue + UDP socket + pinned worker), steered by CPU; auto = one per CPU, at most 4 (shorter round trips, less single-flow throughput)',
+    form: 'auto or a whole number from 1 to 8',
   },
   {
     name: 'log-level',
@@ -199,6 +207,7 @@ export interface Flags {
   udpOffloads: 'auto' | 'off';
   udpBatch: 'auto' | 'off';
   udpWorkers: '1' | '2';
+  udpQueues: string;
   logLevel: string;
   version: boolean;
   help: boolean;

@@ -67,6 +67,7 @@ describe('bench/throughput smoke run', () => {
         'udp',
         'udp-batch',
         'udp-plain',
+        'udp-percpu',
         'udp-split',
         'veth',
         'vxlan',

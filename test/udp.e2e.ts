@@ -3,6 +3,7 @@
  * real etcd, overlayd forwarding in userspace. Connectivity, integrity with offloads on and off,
  * hostile datagrams while a transfer runs, peer churn under traffic, and flanneld interop.
  */
+import { cpus } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeUdp4, randomBytes } from '../encap/packet/test-packets.js';
 import { parseIpv4 } from '../subnet-lease/ipv4.js';
@@ -66,6 +67,7 @@ describe('udp backend across three nodes', () => {
 
   const variants = [
     { name: 'offloads auto, one duplex worker', flags: [] as string[], offloads: true },
+    { name: 'a pinned duplex worker per CPU', flags: ['--udp-queues=auto'], offloads: true },
     { name: 'offloads off', flags: ['--udp-offloads=off'], offloads: false },
     { name: 'a tx and an rx worker', flags: ['--udp-workers=2'], offloads: true },
   ];
@@ -233,6 +235,52 @@ d=s.recv(65535); print(d.hex())
     await lab.nodes[1]!.startDaemon();
   });
 
+  it("steers a CPU's packets to the queue pinned to that CPU, on both nodes", async (ctx) => {
+    if (cpus().length < 2) {
+      console.log(`skipped: per-CPU steering needs 2 CPUs, this machine has ${cpus().length}`);
+      ctx.skip();
+    }
+    const [a, b] = [lab.nodes[0]!, lab.nodes[1]!];
+    expect(await a.metric('overlayd_udp_queues')).toBe(1);
+    await stopAll();
+    await startAll(['--udp-queues=auto']);
+    expect(await a.metric('overlayd_udp_queues')).toBe(Math.min(cpus().length, 4));
+    const batches = (n: typeof a, dir: string, q: number) =>
+      n.metric(`overlayd_udp_batches_total{direction="${dir}",worker="duplex-${q}"}`);
+    for (const cpu of [0, 1]) {
+      const other = 1 - cpu;
+      const before = [
+        await batches(a, 'tx', cpu),
+        await batches(a, 'tx', other),
+        await batches(b, 'rx', cpu),
+        await batches(b, 'rx', other),
+      ];
+      // ping sends from the CPU it runs on; the echo request reaches flannel0 on that CPU.
+      const r = await inPod(pods[0]!, 'taskset', [
+        '-c',
+        String(cpu),
+        'ping',
+        '-c',
+        '20',
+        '-i',
+        '0.01',
+        pods[1]!.ip,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const sentHere = (await batches(a, 'tx', cpu)) - before[0]!;
+      const sentThere = (await batches(a, 'tx', other)) - before[1]!;
+      const receivedHere = (await batches(b, 'rx', cpu)) - before[2]!;
+      const receivedThere = (await batches(b, 'rx', other)) - before[3]!;
+      // A batch may carry two pings when a worker was late; a stray packet may take the other queue.
+      expect(sentHere, `node A, ping on CPU ${cpu}`).toBeGreaterThanOrEqual(15);
+      expect(sentThere, `node A, ping on CPU ${cpu}: queue ${other}`).toBeLessThan(5);
+      expect(receivedHere, `node B, ping on CPU ${cpu}`).toBeGreaterThanOrEqual(15);
+      expect(receivedThere, `node B, ping on CPU ${cpu}: queue ${other}`).toBeLessThan(5);
+    }
+    await stopAll();
+    await startAll();
+  });
+
   it('keeps the worker heap flat under sustained load', async () => {
     const n = lab.nodes[1]!;
     const sample = async () => ({
@@ -240,9 +288,9 @@ d=s.recv(65535); print(d.hex())
       gc: await n.metric('overlayd_udp_worker_gc_total'),
     });
     await transfer(pods[0]!, pods[1]!, 16); // warm-up
-    // The default layout is one duplex worker, and the metrics name it so.
+    // The default layout is a duplex worker per queue, and the metrics name them so.
     expect((await n.health('/metrics')).body).toMatch(
-      /overlayd_udp_worker_heap_bytes\{worker="duplex"\} [1-9]/,
+      /overlayd_udp_worker_heap_bytes\{worker="duplex-0"\} [1-9]/,
     );
     const before = await sample();
     await transfer(pods[0]!, pods[1]!, 128);

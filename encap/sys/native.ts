@@ -11,9 +11,13 @@ import { OverlaydError } from '../../daemon/errors.js';
 /** The addon's functions; see encap/sys/native/*.c for each one's contract. */
 export interface NativeSys {
   sdNotify(socketPath: string, message: string): void;
-  tunOpen(name: string, vnetHdr: boolean): [number, string];
+  tunOpen(name: string, vnetHdr: boolean, multiQueue?: boolean): [number, string];
+  tunSteerByCpu(fd: number): void;
   tunSetOffload(fd: number, flags: number): void;
-  udpOpen(ip: number, port: number, rcvbuf: number, sndbuf: number): number;
+  udpOpen(ip: number, port: number, rcvbuf: number, sndbuf: number, reusePort?: boolean): number;
+  udpSteerByCpu(fd: number, queues: number): void;
+  /** Pins the calling thread; returns 0 or the errno (EINVAL: none of `cpus` is allowed). */
+  pinThread(cpus: Int32Array): number;
   udpSetGro(fd: number, on: boolean): boolean;
   readBatch(
     fd: number,

@@ -1,6 +1,7 @@
 /**
  * Datapath counters in shared memory: workers add to them once per batch (no events, no messages),
- * the daemon reads them when Prometheus scrapes. Each counter is written by one worker only.
+ * the daemon reads them when Prometheus scrapes. Each worker has a block of its own, so every
+ * counter has one writer; a scrape sums the blocks.
  */
 
 /** Drop reasons, by direction; names are the `reason` label values. */
@@ -34,10 +35,8 @@ export const C = {
   txSuperPackets: 8, // TSO super-packets split in userspace
   rxMerged: 9, // TUN writes that carried a GRO-merged super-packet
   icmpUnreachable: 10,
-  txHeapBytes: 11, // worker heap used (sampled)
-  rxHeapBytes: 12,
-  txGcCount: 13,
-  rxGcCount: 14,
+  heapBytes: 11, // this worker's heap used (sampled)
+  gcCount: 12, // this worker's garbage collections
   gsoDisabled: 15, // 1 after the kernel refused UDP_SEGMENT
 } as const;
 
@@ -50,4 +49,19 @@ export const reasonIndex = (r: DropReason): number => DROP_REASONS.indexOf(r);
 
 export function newCounters(sab: SharedArrayBuffer = new SharedArrayBuffer(COUNTER_SLOTS * 8)): Float64Array {
   return new Float64Array(sab);
+}
+
+/** One shared buffer holding `workers` counter blocks; block w is worker w's. */
+export function counterBlocks(workers: number): { sab: SharedArrayBuffer; blocks: Float64Array[] } {
+  const sab = new SharedArrayBuffer(workers * COUNTER_SLOTS * 8);
+  return { sab, blocks: Array.from({ length: workers }, (_, w) => blockOf(sab, w)) };
+}
+
+export const blockOf = (sab: SharedArrayBuffer, w: number): Float64Array =>
+  new Float64Array(sab, w * COUNTER_SLOTS * 8, COUNTER_SLOTS);
+
+export function sumOf(blocks: readonly Float64Array[], idx: number): number {
+  let s = 0;
+  for (const b of blocks) s += b[idx]!;
+  return s;
 }

@@ -1,15 +1,16 @@
 /**
- * A datapath worker thread: one engine (tx: TUN → UDP, or rx: UDP → TUN) stepping batch after
- * batch, blocking in its syscalls with a short poll timeout. Every ~50 ms it yields to its own
- * event loop (so GC observation and the stop flag work) and samples its heap into the shared
- * counters; nothing per packet crosses to the main thread.
+ * A datapath worker thread of one queue: both engines (duplex), or one (tx: TUN → UDP, rx:
+ * UDP → TUN), stepping batch after batch, blocking in its syscalls with a short poll timeout. It
+ * pins itself to its queue's CPUs first. Every ~50 ms it yields to its own event loop (so GC
+ * observation and the stop flag work) and samples its heap into its counter block; nothing per
+ * packet crosses to the main thread.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { nativeSys } from '../sys/native.js';
 import { SlotPool } from '../pool.js';
-import { C } from './counters.js';
+import { blockOf, C } from './counters.js';
 import type { TunIo, UdpIo } from './io.js';
 import { SharedPeerTable } from './peer-table.js';
 import { RxEngine } from './rx-engine.js';
@@ -22,6 +23,10 @@ export interface WorkerInit {
   readonly tableSab: SharedArrayBuffer;
   readonly tableCapacity: number;
   readonly countersSab: SharedArrayBuffer;
+  /** This worker's counter block in countersSab. */
+  readonly block: number;
+  /** CPUs to run on (its queue's); empty: leave the affinity alone. */
+  readonly cpus: readonly number[];
   readonly options: EngineOptions;
   readonly slots: number;
   readonly slotSize: number;
@@ -31,7 +36,17 @@ const HEADROOM = 16;
 const init = workerData as WorkerInit;
 const sys = nativeSys();
 const table = new SharedPeerTable(init.tableCapacity, init.tableSab);
-const counters = new Float64Array(init.countersSab);
+const counters = blockOf(init.countersSab, init.block);
+
+/** What the worker tells its parent once, at start: whether it got its CPUs. */
+export interface PinReport {
+  readonly pinned: boolean;
+  readonly errno?: number;
+}
+if (init.cpus.length > 0) {
+  const err = sys.pinThread(Int32Array.from(init.cpus));
+  parentPort?.postMessage((err === 0 ? { pinned: true } : { pinned: false, errno: err }) satisfies PinReport);
+}
 const pool = new SlotPool(init.slots, init.slotSize, HEADROOM);
 
 const tun: TunIo = {
@@ -52,11 +67,8 @@ const tx = init.role !== 'rx' ? new TxEngine(init.options, pool, table, tun, udp
 const rxPool = init.role === 'duplex' ? new SlotPool(init.slots, init.slotSize, HEADROOM) : pool;
 const rx = init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters) : undefined;
 
-// Slot 0 is the duplex or tx worker's, slot 1 the rx worker's (udp-metrics.ts names them).
-const heapIdx = init.role === 'rx' ? C.rxHeapBytes : C.txHeapBytes;
-const gcIdx = init.role === 'rx' ? C.rxGcCount : C.txGcCount;
 const gc = new PerformanceObserver((list) => {
-  counters[gcIdx]! += list.getEntries().length;
+  counters[C.gcCount]! += list.getEntries().length;
 });
 gc.observe({ entryTypes: ['gc'] });
 
@@ -94,7 +106,7 @@ while (!table.stopRequested()) {
   do {
     for (let i = 0; i < STEPS_PER_CHECK; i++) if (step() === 0) break;
   } while (Date.now() < until && !table.stopRequested());
-  counters[heapIdx] = getHeapStatistics().used_heap_size;
+  counters[C.heapBytes] = getHeapStatistics().used_heap_size;
   await new Promise((r) => setImmediate(r));
 }
 gc.disconnect();

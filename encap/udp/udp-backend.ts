@@ -1,13 +1,16 @@
 /**
  * flannel's udp backend, fast: a TUN device (flannel0) whose packets travel between nodes as the
- * raw payload of UDP datagrams on port 8285, forwarded in userspace by a worker thread (or two:
- * --udp-workers=2 gives each direction its own).
+ * raw payload of UDP datagrams on port 8285, forwarded in userspace by worker threads: one per
+ * datapath queue (a TUN queue and a UDP socket, steered by CPU: queues.ts), or two per queue with
+ * --udp-workers=2 (one per direction).
  *
- * Start: probe TUN offloads (IFF_VNET_HDR + TSO/checksum) and fall back to a plain TUN; set the
- * TUN up with MTU = underlay − 28, address <subnet>.0/32 and a route for the whole Network (as
- * flannel); bind the UDP socket to the interface address with big buffers and UDP_GRO; start the
- * worker(s). Peers go to the workers through a shared table, without stopping them.
+ * Start: probe TUN offloads (IFF_VNET_HDR + TSO/checksum) and fall back to a plain TUN; open the
+ * queues (falling back to one); set the TUN up with MTU = underlay − 28, address <subnet>.0/32
+ * and a route for the whole Network (as flannel); bind the UDP sockets to the interface address
+ * with big buffers and UDP_GRO; start the workers. Peers go to the workers through a shared
+ * table, without stopping them.
  */
+import { cpus } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { OverlaydError, describeError } from '../../daemon/errors.js';
@@ -21,16 +24,16 @@ import { ensureOnlyAddress, findLink, setUp } from '../sys/rtnetlink/link-ops.js
 import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
 import { replaceRoute } from '../sys/rtnetlink/objects.js';
 import { RT_SCOPE_UNIVERSE, RTPROT_BOOT } from '../sys/rtnetlink/constants.js';
-import { C, newCounters } from './counters.js';
+import { C, counterBlocks, sumOf } from './counters.js';
+import { keepQueues, openTun, openUdp } from './open-queues.js';
 import { SharedPeerTable, type PeerEntry } from './peer-table.js';
+import { cpusOfQueue, queueCount } from './queues.js';
 import { jitBudgetFrom, parseUdpBackendConfig } from './udp-config.js';
 import { registerUdpMetrics } from './udp-metrics.js';
-import type { WorkerInit } from './datapath-worker.js';
+import type { PinReport, WorkerInit } from './datapath-worker.js';
 
 /** IPv4 (20) + UDP (8): what encapsulation adds, so the TUN MTU is the underlay's minus this. */
 export const UDP_OVERHEAD = 28;
-const TUN_F_CSUM = 0x01;
-const TUN_F_TSO4 = 0x02;
 const SOCKET_BUFFER = 7 << 20;
 const BATCH = 64;
 const PEER_CAPACITY = 65536;
@@ -55,10 +58,11 @@ class UdpBackend implements Backend {
   private readonly mtu: number;
   private readonly peers = new Map<string, PeerEntry>();
   private readonly table = new SharedPeerTable(PEER_CAPACITY);
-  private readonly counters = newCounters();
+  private counters = counterBlocks(1);
   private own: Ipv4Net | undefined;
-  private tunFd = -1;
-  private udpFd = -1;
+  /** Queue q is tunFds[q] and udpFds[q]. */
+  private tunFds: number[] = [];
+  private udpFds: number[] = [];
   private vnet = false;
   private gro = false;
   private readonly workers: Worker[] = [];
@@ -82,7 +86,7 @@ class UdpBackend implements Backend {
 
   async start(own: Lease): Promise<void> {
     this.own = own.subnet;
-    if (this.tunFd < 0) this.open();
+    if (this.tunFds.length === 0) this.open();
     this.configureTun(own.subnet);
     this.publish();
     if (this.workers.length === 0) this.startWorkers();
@@ -91,40 +95,26 @@ class UdpBackend implements Backend {
   private open(): void {
     const sys = nativeSys();
     const name = this.ctx.options['tunName'] ?? 'flannel0';
-    const wantOffloads = this.ctx.options['udpOffloads'] !== 'off';
-    if (wantOffloads) {
-      try {
-        [this.tunFd] = sys.tunOpen(name, true);
-        sys.tunSetOffload(this.tunFd, TUN_F_CSUM | TUN_F_TSO4);
-        this.vnet = true;
-      } catch (err) {
-        if (this.tunFd >= 0) sys.close(this.tunFd);
-        this.tunFd = -1;
-        this.ctx.log.warn({ err: describeError(err) }, 'TUN offloads unavailable; using the plain TUN path');
-      }
-    }
-    if (this.tunFd < 0) {
-      try {
-        [this.tunFd] = sys.tunOpen(name, false);
-      } catch (err) {
-        throw new OverlaydError(
-          'BACKEND',
-          `cannot open TUN ${name}: ${describeError(err)}; overlayd needs CAP_NET_ADMIN and /dev/net/tun`,
-          { cause: err },
-        );
-      }
-    }
-    const bindIp = parseIpv4(this.ctx.extIface.ifaceAddr)!;
+    const onlineCpus = cpus().length;
+    let queues: number;
     try {
-      this.udpFd = sys.udpOpen(bindIp, this.port, SOCKET_BUFFER, SOCKET_BUFFER);
+      queues = queueCount(this.ctx.options['udpQueues'], onlineCpus);
     } catch (err) {
-      throw new OverlaydError(
-        'BACKEND',
-        `cannot bind UDP ${this.ctx.extIface.ifaceAddr}:${this.port}: ${describeError(err)}; is another flanneld/overlayd running?`,
-        { cause: err },
-      );
+      throw new OverlaydError('BAD_CONFIG', `--udp-queues: ${describeError(err)}`, { cause: err });
     }
-    this.gro = this.vnet && sys.udpSetGro(this.udpFd, true);
+    // The port first: it is what tells a second flanneld/overlayd on this node.
+    const bindIp = parseIpv4(this.ctx.extIface.ifaceAddr)!;
+    const udp = openUdp(bindIp, this.port, queues, SOCKET_BUFFER);
+    const tun = openTun(name, udp.fds.length, this.ctx.options['udpOffloads'] !== 'off');
+    keepQueues(udp.fds, tun.fds.length);
+    for (const problem of [...udp.problems, ...tun.problems]) this.ctx.log.warn(problem);
+    this.tunFds = tun.fds;
+    this.udpFds = udp.fds;
+    this.vnet = tun.vnet;
+    this.gro = this.vnet && this.udpFds.every((fd) => sys.udpSetGro(fd, true));
+    const roles = this.roles();
+    const names = this.tunFds.flatMap((_, q) => roles.map((role) => `${role}-${q}`));
+    this.counters = counterBlocks(names.length);
     this.ctx.log.info(
       {
         tun: name,
@@ -134,21 +124,29 @@ class UdpBackend implements Backend {
         udpGso: this.vnet,
         udpGro: this.gro,
         batching: this.batching,
-        workers: this.split ? 'tx + rx' : 'duplex',
+        queues: this.tunFds.length,
+        onlineCpus,
+        workers: names,
       },
       'udp datapath opened',
     );
+    const blocks = this.counters.blocks;
     registerUdpMetrics(
       this.ctx.metrics,
-      this.counters,
+      blocks,
       {
         tunVnetHdr: this.vnet,
         udpGro: this.gro,
-        udpGso: () => this.vnet && this.counters[C.gsoDisabled] === 0,
+        udpGso: () => this.vnet && sumOf(blocks, C.gsoDisabled) === 0,
         batching: this.batching,
+        queues: this.tunFds.length,
       },
-      this.split ? ['tx', 'rx'] : ['duplex'],
+      names,
     );
+  }
+
+  private roles(): readonly WorkerInit['role'][] {
+    return this.split ? ['tx', 'rx'] : ['duplex'];
   }
 
   /** flannel: address <lease network IP>/32, MTU, up, and a route for the whole Network via the TUN. */
@@ -185,33 +183,51 @@ class UdpBackend implements Backend {
     // With offloads a slot holds a 64 KiB super-packet, or the segments cut from one: those repeat
     // the headers (up to ~120 segments × 60 bytes at the smallest MSS), hence the extra 8 KiB.
     const slotSize = this.vnet ? 65536 + 8192 + HEADROOM : Math.max(2048, (this.mtu + 64 + 15) & ~15);
-    const roles = this.split ? (['tx', 'rx'] as const) : (['duplex'] as const);
-    for (const role of roles) {
-      const init: WorkerInit = {
-        role,
-        tunFd: this.tunFd,
-        udpFd: this.udpFd,
-        tableSab: this.table.buffer,
-        tableCapacity: PEER_CAPACITY,
-        countersSab: this.counters.buffer as SharedArrayBuffer,
-        options: { vnet: this.vnet, gso: this.vnet, batch: this.batching ? BATCH : 1, maxPacket: this.mtu },
-        slots: (this.batching ? BATCH : 1) * 2 + 8,
-        slotSize,
-      };
-      const w = new Worker(new URL('./datapath-worker.js', import.meta.url), {
-        workerData: init,
-        name: `overlayd-${role}`,
-      });
-      w.on('error', (err) =>
-        this.ctx.log.error({ worker: role, err: describeError(err) }, 'datapath worker failed'),
-      );
-      this.exits.push(new Promise((r) => w.once('exit', r)));
-      w.on('exit', (code) => {
-        if (!this.table.stopRequested())
-          this.ctx.log.error({ worker: role, code }, 'datapath worker exited unexpectedly');
-      });
-      this.workers.push(w);
-    }
+    const queues = this.tunFds.length;
+    const onlineCpus = cpus().length;
+    let block = 0;
+    for (let q = 0; q < queues; q++)
+      for (const role of this.roles()) {
+        const name = `${role}-${q}`;
+        const init: WorkerInit = {
+          role,
+          tunFd: this.tunFds[q]!,
+          udpFd: this.udpFds[q]!,
+          tableSab: this.table.buffer,
+          tableCapacity: PEER_CAPACITY,
+          countersSab: this.counters.sab,
+          block: block++,
+          // One queue serves every CPU: the scheduler places its worker best.
+          cpus: queues > 1 ? cpusOfQueue(q, queues, onlineCpus) : [],
+          options: { vnet: this.vnet, gso: this.vnet, batch: this.batching ? BATCH : 1, maxPacket: this.mtu },
+          slots: (this.batching ? BATCH : 1) * 2 + 8,
+          slotSize,
+        };
+        this.startWorker(name, init);
+      }
+  }
+
+  private startWorker(name: string, init: WorkerInit): void {
+    const w = new Worker(new URL('./datapath-worker.js', import.meta.url), {
+      workerData: init,
+      name: `overlayd-${name}`,
+    });
+    w.on('message', (m: PinReport) => {
+      if (!m.pinned)
+        this.ctx.log.warn(
+          { worker: name, cpus: init.cpus, errno: m.errno },
+          'datapath worker could not be pinned to its CPUs (a cpuset?); it runs where the scheduler puts it',
+        );
+    });
+    w.on('error', (err) =>
+      this.ctx.log.error({ worker: name, err: describeError(err) }, 'datapath worker failed'),
+    );
+    this.exits.push(new Promise((r) => w.once('exit', r)));
+    w.on('exit', (code) => {
+      if (!this.table.stopRequested())
+        this.ctx.log.error({ worker: name, code }, 'datapath worker exited unexpectedly');
+    });
+    this.workers.push(w);
   }
 
   private publish(): void {
@@ -251,9 +267,7 @@ class UdpBackend implements Backend {
     await Promise.all(this.exits);
     this.workers.length = 0;
     this.exits.length = 0;
-    const sys = nativeSys();
-    if (this.udpFd >= 0) sys.close(this.udpFd);
-    if (this.tunFd >= 0) sys.close(this.tunFd);
-    this.udpFd = this.tunFd = -1;
+    keepQueues(this.udpFds, 0);
+    keepQueues(this.tunFds, 0);
   }
 }

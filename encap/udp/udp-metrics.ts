@@ -1,26 +1,24 @@
 /** Prometheus view of the datapath's shared counters: read at scrape time, never per packet. */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { C, DROP_REASONS, dropIndex } from './counters.js';
+import { C, DROP_REASONS, dropIndex, sumOf } from './counters.js';
 
 export interface OffloadState {
   tunVnetHdr: boolean;
   udpGro: boolean;
   udpGso: () => boolean;
   batching: boolean;
+  /** Datapath queues in use (more than one: steered by CPU). */
+  queues: number;
 }
 
-/**
- * `workers` names the datapath threads in counter-slot order: slot 0 (the tx* heap/GC counters)
- * is the duplex or tx worker, slot 1 the rx worker.
- */
+/** `workers` names the datapath threads, one per counter block, in block order. */
 export function registerUdpMetrics(
   registry: Registry,
-  counters: Float64Array,
+  blocks: readonly Float64Array[],
   offloads: OffloadState,
   workers: readonly string[],
 ): void {
-  const heapSlots = [C.txHeapBytes, C.rxHeapBytes];
-  const gcSlots = [C.txGcCount, C.rxGcCount];
+  const total = (idx: number): number => sumOf(blocks, idx);
   const mirror = (
     name: string,
     help: string,
@@ -45,13 +43,13 @@ export function registerUdpMetrics(
     'Inner packets forwarded by the udp datapath',
     ['direction'],
     (set) => {
-      set({ direction: 'tx' }, counters[C.txPackets]!);
-      set({ direction: 'rx' }, counters[C.rxPackets]!);
+      set({ direction: 'tx' }, total(C.txPackets));
+      set({ direction: 'rx' }, total(C.rxPackets));
     },
   );
   mirror('overlayd_udp_bytes_total', 'Inner bytes forwarded by the udp datapath', ['direction'], (set) => {
-    set({ direction: 'tx' }, counters[C.txBytes]!);
-    set({ direction: 'rx' }, counters[C.rxBytes]!);
+    set({ direction: 'tx' }, total(C.txBytes));
+    set({ direction: 'rx' }, total(C.rxBytes));
   });
   mirror(
     'overlayd_udp_drops_total',
@@ -59,37 +57,39 @@ export function registerUdpMetrics(
     ['direction', 'reason'],
     (set) => {
       for (const dir of ['tx', 'rx'] as const) {
-        DROP_REASONS.forEach((reason, i) => set({ direction: dir, reason }, counters[dropIndex(dir, i)]!));
+        DROP_REASONS.forEach((reason, i) => set({ direction: dir, reason }, total(dropIndex(dir, i))));
       }
     },
   );
   mirror(
     'overlayd_udp_batches_total',
-    'Batches that carried packets (TUN reads for tx, recvmmsg for rx)',
-    ['direction'],
+    'Batches that carried packets (TUN reads for tx, recvmmsg for rx), by worker: how traffic spreads over the queues',
+    ['direction', 'worker'],
     (set) => {
-      set({ direction: 'tx' }, counters[C.txBatches]!);
-      set({ direction: 'rx' }, counters[C.rxBatches]!);
+      workers.forEach((worker, i) => {
+        set({ direction: 'tx', worker }, blocks[i]![C.txBatches]!);
+        set({ direction: 'rx', worker }, blocks[i]![C.rxBatches]!);
+      });
     },
   );
   mirror('overlayd_udp_syscalls_total', 'Send syscalls (tx) and TUN writes (rx)', ['direction'], (set) => {
-    set({ direction: 'tx' }, counters[C.txSyscalls]!);
-    set({ direction: 'rx' }, counters[C.rxSyscalls]!);
+    set({ direction: 'tx' }, total(C.txSyscalls));
+    set({ direction: 'rx' }, total(C.rxSyscalls));
   });
   mirror('overlayd_udp_tso_super_packets_total', 'TSO super-packets split in userspace', [], (set) =>
-    set({}, counters[C.txSuperPackets]!),
+    set({}, total(C.txSuperPackets)),
   );
   mirror('overlayd_udp_gro_merged_total', 'TUN writes carrying several merged TCP segments', [], (set) =>
-    set({}, counters[C.rxMerged]!),
+    set({}, total(C.rxMerged)),
   );
   mirror(
     'overlayd_udp_icmp_unreachable_total',
     'ICMP net unreachable replies for destinations without a peer',
     [],
-    (set) => set({}, counters[C.icmpUnreachable]!),
+    (set) => set({}, total(C.icmpUnreachable)),
   );
   mirror('overlayd_udp_worker_gc_total', 'Garbage collections in the datapath workers', ['worker'], (set) => {
-    workers.forEach((worker, i) => set({ worker }, counters[gcSlots[i]!]!));
+    workers.forEach((worker, i) => set({ worker }, blocks[i]![C.gcCount]!));
   });
   new Gauge({
     name: 'overlayd_udp_worker_heap_bytes',
@@ -97,12 +97,20 @@ export function registerUdpMetrics(
     labelNames: ['worker'],
     registers: [registry],
     collect() {
-      workers.forEach((worker, i) => this.set({ worker }, counters[heapSlots[i]!]!));
+      workers.forEach((worker, i) => this.set({ worker }, blocks[i]![C.heapBytes]!));
+    },
+  });
+  new Gauge({
+    name: 'overlayd_udp_queues',
+    help: 'Datapath queues (TUN queue + UDP socket + worker), each serving the CPUs c with c % queues = its index',
+    registers: [registry],
+    collect() {
+      this.set(offloads.queues);
     },
   });
   new Gauge({
     name: 'overlayd_udp_offload_enabled',
-    help: '1 when a datapath technique is in use (tun_vnet_hdr = TSO/checksum offload, udp_gso, udp_gro, batching)',
+    help: '1 when a datapath technique is in use (tun_vnet_hdr = TSO/checksum offload, udp_gso, udp_gro, batching, cpu_steering = per-CPU queues)',
     labelNames: ['feature'],
     registers: [registry],
     collect() {
@@ -110,6 +118,7 @@ export function registerUdpMetrics(
       this.set({ feature: 'udp_gso' }, offloads.udpGso() ? 1 : 0);
       this.set({ feature: 'udp_gro' }, offloads.udpGro ? 1 : 0);
       this.set({ feature: 'batching' }, offloads.batching ? 1 : 0);
+      this.set({ feature: 'cpu_steering' }, offloads.queues > 1 ? 1 : 0);
     },
   });
 }

@@ -19,24 +19,25 @@
 #define UDP_GRO 104
 #endif
 
-/* tunOpen(name, vnetHdr: boolean) → [fd, actualName]. */
+/* tunOpen(name, vnetHdr: boolean, multiQueue?: boolean) → [fd, actualName]. With multiQueue, each
+ * call on the same name attaches one more queue to the device (IFF_MULTI_QUEUE). */
 static napi_value tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char name[IFNAMSIZ];
   size_t nlen;
-  bool vnet = false;
+  bool vnet = false, multi = false;
   if (argc < 2 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen) != napi_ok ||
-      napi_get_value_bool(env, argv[1], &vnet) != napi_ok) {
-    napi_throw_type_error(env, NULL, "tunOpen(name, vnetHdr)");
+      napi_get_value_bool(env, argv[1], &vnet) != napi_ok || (argc > 2 && napi_get_value_bool(env, argv[2], &multi) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "tunOpen(name, vnetHdr, multiQueue)");
     return NULL;
   }
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return ovl_throw_errno(env, "open /dev/net/tun", errno);
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0) | (multi ? IFF_MULTI_QUEUE : 0);
   memcpy(ifr.ifr_name, name, nlen);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -71,20 +72,28 @@ static void set_buf(int fd, int force_opt, int opt, int bytes) {
   if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof bytes) < 0) setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
 }
 
-/* udpOpen(ip: host-order u32, port, rcvbuf, sndbuf) → fd bound to ip:port. */
+/* udpOpen(ip: host-order u32, port, rcvbuf, sndbuf, reusePort?: boolean) → fd bound to ip:port.
+ * reusePort: the socket joins a SO_REUSEPORT group (one socket per datapath queue). */
 static napi_value udp_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t ip;
   int32_t port, rcv, snd;
+  bool reuse = false;
   if (argc < 4 || !ovl_get_u32(env, argv[0], &ip) || !ovl_get_i32(env, argv[1], &port) || !ovl_get_i32(env, argv[2], &rcv) ||
-      !ovl_get_i32(env, argv[3], &snd)) {
-    napi_throw_type_error(env, NULL, "udpOpen(ip, port, rcvbuf, sndbuf)");
+      !ovl_get_i32(env, argv[3], &snd) || (argc > 4 && napi_get_value_bool(env, argv[4], &reuse) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "udpOpen(ip, port, rcvbuf, sndbuf, reusePort)");
     return NULL;
   }
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return ovl_throw_errno(env, "socket", errno);
+  int one = 1;
+  if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+    int err = errno;
+    close(fd);
+    return ovl_throw_errno(env, "SO_REUSEPORT", err);
+  }
   set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcv);
   set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, snd);
   struct sockaddr_in a;
