@@ -20,6 +20,11 @@ interface Config {
 
 const CONFIGS: readonly Config[] = [
   { name: 'kernel-vxlan', backend: 'kernel-vxlan', description: 'baseline: kernel VXLAN by hand' },
+  {
+    name: 'c-forwarder',
+    backend: 'c-forwarder',
+    description: 'baseline: per-packet C forwarder (flannel udp I/O model)',
+  },
   { name: 'udp', backend: 'udp', description: 'overlayd udp as shipped' },
   { name: 'udp-percpu', backend: 'udp-percpu', description: 'overlayd udp with --udp-queues=auto' },
   { name: 'udp-split', backend: 'udp-split', description: 'overlayd udp with --udp-workers=2' },

@@ -1,12 +1,14 @@
 /**
- * The bench's setups: two pods on two nodes joined by each overlayd backend, plus two baselines
+ * The bench's setups: two pods on two nodes joined by each overlayd backend, plus three baselines
  * built by hand — pods over a kernel vxlan configured flannel-style (what the daemon must not slow
- * down) and two namespaces on a bare veth (no overlay at all).
+ * down), pods over a per-packet C forwarder (flannel udp's I/O model: what a userspace datapath
+ * starts from) and two namespaces on a bare veth (no overlay at all).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Lab } from '../test/lab/lab.js';
 import { addPod } from '../test/lab/pods.js';
+import { cForwarderPair } from './c-forwarder.js';
 import type { Endpoint } from './measure.js';
 import { must } from '../test/lab/shell.js';
 
@@ -19,6 +21,7 @@ export const BACKENDS = [
   'vxlan',
   'host-gw',
   'kernel-vxlan',
+  'c-forwarder',
   'veth',
 ] as const;
 export type BenchBackend = (typeof BACKENDS)[number];
@@ -32,6 +35,7 @@ export const DESCRIPTIONS: Record<BenchBackend, string> = {
   vxlan: 'overlayd vxlan: kernel VXLAN programmed by overlayd',
   'host-gw': 'overlayd host-gw: kernel routes programmed by overlayd',
   'kernel-vxlan': 'baseline: kernel VXLAN configured by hand, flannel-style',
+  'c-forwarder': 'baseline: a C forwarder, one read/sendto per packet (flannel udp I/O model)',
   veth: 'baseline: two namespaces on one veth, no overlay',
 };
 
@@ -50,13 +54,15 @@ export async function setUp(backend: BenchBackend, env: Record<string, string> =
       return vethPair();
     case 'kernel-vxlan':
       return handVxlan();
+    case 'c-forwarder':
+      return cForwarderPair();
     default:
       return overlayd(backend, env);
   }
 }
 
 async function overlayd(
-  backend: Exclude<BenchBackend, 'veth' | 'kernel-vxlan'>,
+  backend: Exclude<BenchBackend, 'veth' | 'kernel-vxlan' | 'c-forwarder'>,
   env: Record<string, string>,
 ): Promise<Setup> {
   const type = backend.startsWith('udp') ? 'udp' : backend;

@@ -152,6 +152,8 @@ async function main(): Promise<void> {
   if (udp) process.stdout.write(`udp = ${udp.toFixed(2)} × kernel-vxlan (bar 0.25, moonshot 0.50)\n`);
   if (plain && fast)
     process.stdout.write(`udp offloads+batching = ${(fast / plain).toFixed(1)} × the per-packet path\n`);
+  const c = rows.find((r) => r.backend === 'c-forwarder')?.gbps1;
+  if (c && fast) process.stdout.write(`udp = ${(fast / c).toFixed(1)} × a per-packet C forwarder\n`);
   if (o.json) await writeFile(o.json, JSON.stringify(report, null, 2) + '\n');
   if (o.svg) await writeFile(o.svg, renderSvg(report));
 }

@@ -62,6 +62,7 @@ describe('bench/throughput smoke run', () => {
       const report = JSON.parse(await readFile(json, 'utf8')) as BenchReport;
       expect(validateReport(report)).toEqual([]);
       expect(report.rows.map((x) => x.backend).sort()).toEqual([
+        'c-forwarder',
         'host-gw',
         'kernel-vxlan',
         'udp',

@@ -1,0 +1,78 @@
+/**
+ * The "c-forwarder" bench setup: two lab nodes whose flannel0 is served by
+ * bench/c-forwarder/forwarder.c — flannel's udp I/O model (one read/sendto per packet) in C —
+ * built with gcc on first use. It is the floor a userspace datapath starts from, measured in the
+ * same run as overlayd's.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lab } from '../test/lab/lab.js';
+import { addPod } from '../test/lab/pods.js';
+import { must } from '../test/lab/shell.js';
+import type { Setup } from './scenarios.js';
+
+const MTU = 1472; // as overlayd's udp backend: underlay 1500 − IPv4 − UDP
+
+let built: Promise<string> | undefined;
+
+function source(): string {
+  // From bench/ (sources) or dist/bench/ (built): the .c file stays in the source tree.
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const dir of [here, join(here, '..', '..', 'bench')]) {
+    const p = join(dir, 'c-forwarder', 'forwarder.c');
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`c-forwarder: forwarder.c not found near ${here}`);
+}
+
+function build(): Promise<string> {
+  built ??= (async () => {
+    const bin = join(await mkdtemp(join(tmpdir(), 'overlayd-c-forwarder-')), 'forwarder');
+    await must('gcc', ['-O2', '-o', bin, source()]);
+    return bin;
+  })();
+  return built;
+}
+
+function start(bin: string, ns: string, ip: string, peerIp: string): Promise<ChildProcess> {
+  const p = spawn('ip', ['netns', 'exec', ns, bin, 'flannel0', ip, '8285', peerIp], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let err = '';
+    p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    p.stdout!.once('data', () => resolve(p));
+    p.once('exit', (code) => reject(new Error(`c-forwarder in ${ns} exited ${code}: ${err.trim()}`)));
+  });
+}
+
+export async function cForwarderPair(): Promise<Setup> {
+  const bin = await build();
+  const lab = await Lab.create({ nodes: 2 });
+  const procs: ChildProcess[] = [];
+  const teardown = async (): Promise<void> => {
+    for (const p of procs) p.kill('SIGKILL');
+    await lab.destroy();
+  };
+  try {
+    for (const [i, n] of lab.nodes.entries()) {
+      const env = `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.${i + 1}.1/24\nFLANNEL_MTU=${MTU}\nFLANNEL_IPMASQ=false\n`;
+      await mkdir(dirname(n.subnetFile), { recursive: true });
+      await writeFile(n.subnetFile, env);
+      procs.push(await start(bin, n.ns, n.ip, lab.nodes[1 - i]!.ip));
+      const x = (args: string[]) => must('ip', ['-n', n.ns, ...args]);
+      await x(['link', 'set', 'flannel0', 'mtu', String(MTU), 'up']);
+      await x(['addr', 'add', `10.244.${i + 1}.0/32`, 'dev', 'flannel0']);
+      await x(['route', 'replace', '10.244.0.0/16', 'dev', 'flannel0']);
+    }
+    const [a, b] = await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')));
+    return { a: a!, b: b!, pids: procs.map((p) => p.pid!), teardown };
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+}
