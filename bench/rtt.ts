@@ -25,6 +25,11 @@ const CONFIGS: readonly Config[] = [
     backend: 'c-forwarder',
     description: 'baseline: per-packet C forwarder (flannel udp I/O model)',
   },
+  {
+    name: 'js-forwarder',
+    backend: 'js-forwarder',
+    description: 'baseline: the C forwarder loop in JS, no checks',
+  },
   { name: 'udp', backend: 'udp', description: 'overlayd udp as shipped' },
   { name: 'udp-percpu', backend: 'udp-percpu', description: 'overlayd udp with --udp-queues=auto' },
   { name: 'udp-split', backend: 'udp-split', description: 'overlayd udp with --udp-workers=2' },

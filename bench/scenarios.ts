@@ -1,14 +1,14 @@
 /**
- * The bench's setups: two pods on two nodes joined by each overlayd backend, plus three baselines
- * built by hand — pods over a kernel vxlan configured flannel-style (what the daemon must not slow
- * down), pods over a per-packet C forwarder (flannel udp's I/O model: what a userspace datapath
- * starts from) and two namespaces on a bare veth (no overlay at all).
+ * The bench's setups: two pods on two nodes joined by each overlayd backend, plus baselines built
+ * by hand — pods over a kernel vxlan configured flannel-style (what the daemon must not slow
+ * down), pods over a per-packet forwarder in C (flannel udp's I/O model) and in JS (what a
+ * userspace datapath starts from: forwarders.ts), and two namespaces on a bare veth (no overlay).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Lab } from '../test/lab/lab.js';
 import { addPod } from '../test/lab/pods.js';
-import { cForwarderPair } from './c-forwarder.js';
+import { forwarderPair } from './forwarders.js';
 import type { Endpoint } from './measure.js';
 import { must } from '../test/lab/shell.js';
 
@@ -22,6 +22,7 @@ export const BACKENDS = [
   'host-gw',
   'kernel-vxlan',
   'c-forwarder',
+  'js-forwarder',
   'veth',
 ] as const;
 export type BenchBackend = (typeof BACKENDS)[number];
@@ -36,6 +37,7 @@ export const DESCRIPTIONS: Record<BenchBackend, string> = {
   'host-gw': 'overlayd host-gw: kernel routes programmed by overlayd',
   'kernel-vxlan': 'baseline: kernel VXLAN configured by hand, flannel-style',
   'c-forwarder': 'baseline: a C forwarder, one read/sendto per packet (flannel udp I/O model)',
+  'js-forwarder': "baseline: the C forwarder's loop in JS through overlayd's native calls (no checks)",
   veth: 'baseline: two namespaces on one veth, no overlay',
 };
 
@@ -55,14 +57,16 @@ export async function setUp(backend: BenchBackend, env: Record<string, string> =
     case 'kernel-vxlan':
       return handVxlan();
     case 'c-forwarder':
-      return cForwarderPair();
+      return forwarderPair('c');
+    case 'js-forwarder':
+      return forwarderPair('js');
     default:
       return overlayd(backend, env);
   }
 }
 
 async function overlayd(
-  backend: Exclude<BenchBackend, 'veth' | 'kernel-vxlan' | 'c-forwarder'>,
+  backend: Exclude<BenchBackend, 'veth' | 'kernel-vxlan' | 'c-forwarder' | 'js-forwarder'>,
   env: Record<string, string>,
 ): Promise<Setup> {
   const type = backend.startsWith('udp') ? 'udp' : backend;

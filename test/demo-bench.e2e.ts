@@ -64,6 +64,7 @@ describe('bench/throughput smoke run', () => {
       expect(report.rows.map((x) => x.backend).sort()).toEqual([
         'c-forwarder',
         'host-gw',
+        'js-forwarder',
         'kernel-vxlan',
         'udp',
         'udp-batch',

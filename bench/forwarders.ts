@@ -1,8 +1,9 @@
 /**
- * The "c-forwarder" bench setup: two lab nodes whose flannel0 is served by
- * bench/c-forwarder/forwarder.c — flannel's udp I/O model (one read/sendto per packet) in C —
- * built with gcc on first use. It is the floor a userspace datapath starts from, measured in the
- * same run as overlayd's.
+ * The forwarder bench setups: two lab nodes whose flannel0 is served by a minimal per-packet
+ * forwarder instead of overlayd — "c-forwarder", bench/c-forwarder/forwarder.c (flannel's udp I/O
+ * model in C, built with gcc on first use), or "js-forwarder", bench/js-forwarder.ts (the same
+ * loop in JS through overlayd's native calls). They are the floors a userspace datapath starts
+ * from, measured in the same run as overlayd's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,7 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { Lab } from '../test/lab/lab.js';
 import { addPod } from '../test/lab/pods.js';
 import { must } from '../test/lab/shell.js';
+import { DAEMON_NODE_FLAGS } from '../daemon/node-flags.js';
 import type { Setup } from './scenarios.js';
+
+export type ForwarderKind = 'c' | 'js';
+/** overlayd's udp workers run with this V8 tier-up budget (encap/udp/udp-backend.ts). */
+const JS_FLAGS = [...DAEMON_NODE_FLAGS, '--interrupt-budget=512'];
 
 const MTU = 1472; // as overlayd's udp backend: underlay 1500 − IPv4 − UDP
 
@@ -29,7 +35,7 @@ function source(): string {
   throw new Error(`c-forwarder: forwarder.c not found near ${here}`);
 }
 
-function build(): Promise<string> {
+function buildC(): Promise<string> {
   built ??= (async () => {
     const bin = join(await mkdtemp(join(tmpdir(), 'overlayd-c-forwarder-')), 'forwarder');
     await must('gcc', ['-O2', '-o', bin, source()]);
@@ -38,20 +44,27 @@ function build(): Promise<string> {
   return built;
 }
 
-function start(bin: string, ns: string, ip: string, peerIp: string): Promise<ChildProcess> {
-  const p = spawn('ip', ['netns', 'exec', ns, bin, 'flannel0', ip, '8285', peerIp], {
+async function command(kind: ForwarderKind): Promise<string[]> {
+  if (kind === 'c') return [await buildC()];
+  const js = join(dirname(fileURLToPath(import.meta.url)), 'js-forwarder.js');
+  if (!existsSync(js)) throw new Error(`js-forwarder: ${js} not found; run "npm run build"`);
+  return [process.execPath, ...JS_FLAGS, js];
+}
+
+function start(cmd: string[], ns: string, ip: string, peerIp: string): Promise<ChildProcess> {
+  const p = spawn('ip', ['netns', 'exec', ns, ...cmd, 'flannel0', ip, '8285', peerIp], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
     let err = '';
     p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     p.stdout!.once('data', () => resolve(p));
-    p.once('exit', (code) => reject(new Error(`c-forwarder in ${ns} exited ${code}: ${err.trim()}`)));
+    p.once('exit', (code) => reject(new Error(`forwarder in ${ns} exited ${code}: ${err.trim()}`)));
   });
 }
 
-export async function cForwarderPair(): Promise<Setup> {
-  const bin = await build();
+export async function forwarderPair(kind: ForwarderKind): Promise<Setup> {
+  const cmd = await command(kind);
   const lab = await Lab.create({ nodes: 2 });
   const procs: ChildProcess[] = [];
   const teardown = async (): Promise<void> => {
@@ -63,7 +76,7 @@ export async function cForwarderPair(): Promise<Setup> {
       const env = `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.${i + 1}.1/24\nFLANNEL_MTU=${MTU}\nFLANNEL_IPMASQ=false\n`;
       await mkdir(dirname(n.subnetFile), { recursive: true });
       await writeFile(n.subnetFile, env);
-      procs.push(await start(bin, n.ns, n.ip, lab.nodes[1 - i]!.ip));
+      procs.push(await start(cmd, n.ns, n.ip, lab.nodes[1 - i]!.ip));
       const x = (args: string[]) => must('ip', ['-n', n.ns, ...args]);
       await x(['link', 'set', 'flannel0', 'mtu', String(MTU), 'up']);
       await x(['addr', 'add', `10.244.${i + 1}.0/32`, 'dev', 'flannel0']);
