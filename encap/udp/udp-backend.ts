@@ -25,7 +25,7 @@ import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
 import { replaceRoute } from '../sys/rtnetlink/objects.js';
 import { RT_SCOPE_UNIVERSE, RTPROT_BOOT } from '../sys/rtnetlink/constants.js';
 import { C, counterBlocks, sumOf } from './counters.js';
-import { keepQueues, openTun, openUdp } from './open-queues.js';
+import { keepQueues, openTun, openUdp, type TunQueues } from './open-queues.js';
 import { SharedPeerTable, type PeerEntry } from './peer-table.js';
 import { cpusOfQueue, queueCount } from './queues.js';
 import { jitBudgetFrom, parseUdpBackendConfig } from './udp-config.js';
@@ -105,7 +105,13 @@ class UdpBackend implements Backend {
     // The port first: it is what tells a second flanneld/overlayd on this node.
     const bindIp = parseIpv4(this.ctx.extIface.ifaceAddr)!;
     const udp = openUdp(bindIp, this.port, queues, SOCKET_BUFFER);
-    const tun = openTun(name, udp.fds.length, this.ctx.options['udpOffloads'] !== 'off');
+    let tun: TunQueues;
+    try {
+      tun = openTun(name, udp.fds.length, this.ctx.options['udpOffloads'] !== 'off');
+    } catch (err) {
+      keepQueues(udp.fds, 0);
+      throw err;
+    }
     keepQueues(udp.fds, tun.fds.length);
     for (const problem of [...udp.problems, ...tun.problems]) this.ctx.log.warn(problem);
     this.tunFds = tun.fds;
