@@ -7,7 +7,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,10 +36,24 @@ function source(): string {
   throw new Error(`c-forwarder: forwarder.c not found near ${here}`);
 }
 
+/**
+ * Builds forwarder.c once per source version into a cache directory named by its hash (so runs
+ * reuse it and leave one binary, not one per run); a rename makes parallel builds safe.
+ */
 function buildC(): Promise<string> {
   built ??= (async () => {
-    const bin = join(await mkdtemp(join(tmpdir(), 'overlayd-c-forwarder-')), 'forwarder');
-    await must('gcc', ['-O2', '-o', bin, source()]);
+    const src = source();
+    const hash = createHash('sha256')
+      .update(await readFile(src))
+      .digest('hex')
+      .slice(0, 12);
+    const dir = join(tmpdir(), `overlayd-c-forwarder-${hash}`);
+    const bin = join(dir, 'forwarder');
+    if (existsSync(bin)) return bin;
+    await mkdir(dir, { recursive: true });
+    const tmp = `${bin}.${process.pid}`;
+    await must('gcc', ['-O2', '-o', tmp, src]);
+    await rename(tmp, bin);
     return bin;
   })();
   return built;
