@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,9 +88,7 @@ export async function forwarderPair(kind: ForwarderKind): Promise<Setup> {
   };
   try {
     for (const [i, n] of lab.nodes.entries()) {
-      const env = `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.${i + 1}.1/24\nFLANNEL_MTU=${MTU}\nFLANNEL_IPMASQ=false\n`;
-      await mkdir(dirname(n.subnetFile), { recursive: true });
-      await writeFile(n.subnetFile, env);
+      await n.writeSubnetEnv(`10.244.${i + 1}.1/24`, MTU);
       procs.push(await start(cmd, n.ns, n.ip, lab.nodes[1 - i]!.ip));
       const x = (args: string[]) => must('ip', ['-n', n.ns, ...args]);
       await x(['link', 'set', 'flannel0', 'mtu', String(MTU), 'up']);

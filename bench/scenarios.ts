@@ -4,8 +4,6 @@
  * down), pods over a per-packet forwarder in C (flannel udp's I/O model) and in JS (what a
  * userspace datapath starts from: forwarders.ts), and two namespaces on a bare veth (no overlay).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { Lab } from '../test/lab/lab.js';
 import { addPod } from '../test/lab/pods.js';
 import { forwarderPair } from './forwarders.js';
@@ -100,9 +98,7 @@ async function handVxlan(): Promise<Setup> {
   try {
     const macs = ['02:00:00:00:01:01', '02:00:00:00:02:02'];
     for (const [i, n] of lab.nodes.entries()) {
-      const env = `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.${i + 1}.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n`;
-      await mkdir(dirname(n.subnetFile), { recursive: true });
-      await writeFile(n.subnetFile, env);
+      await n.writeSubnetEnv(`10.244.${i + 1}.1/24`, 1450);
       const x = (args: string[]) => must('ip', ['-n', n.ns, ...args]);
       await x([
         'link',

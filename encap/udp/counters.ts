@@ -47,10 +47,6 @@ export const dropIndex = (dir: 'tx' | 'rx', reason: number): number =>
 export const COUNTER_SLOTS = FIRST_DROP + 2 * DROP_REASONS.length;
 export const reasonIndex = (r: DropReason): number => DROP_REASONS.indexOf(r);
 
-export function newCounters(sab: SharedArrayBuffer = new SharedArrayBuffer(COUNTER_SLOTS * 8)): Float64Array {
-  return new Float64Array(sab);
-}
-
 /** One shared buffer holding `workers` counter blocks; block w is worker w's. */
 export function counterBlocks(workers: number): { sab: SharedArrayBuffer; blocks: Float64Array[] } {
   const sab = new SharedArrayBuffer(workers * COUNTER_SLOTS * 8);

@@ -5,7 +5,7 @@
 import { DAEMON_NODE_FLAGS } from '../../daemon/node-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab } from './lab.js';
@@ -172,6 +172,18 @@ export class LabNode {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  /**
+   * Writes the subnet.env a daemon would (network 10.244.0.0/16, no masquerade), for setups built
+   * by hand without one: the CNI bridge plugin reads it to attach pods.
+   */
+  async writeSubnetEnv(subnet: string, mtu: number): Promise<void> {
+    await mkdir(dirname(this.subnetFile), { recursive: true });
+    await writeFile(
+      this.subnetFile,
+      `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=${subnet}\nFLANNEL_MTU=${mtu}\nFLANNEL_IPMASQ=false\n`,
+    );
   }
 
   async subnetEnv(): Promise<Record<string, string>> {
