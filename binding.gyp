@@ -3,12 +3,12 @@
     {
       "target_name": "overlayd_sys",
       "sources": [
-        "encap/sys/native/addon.c",
-        "encap/sys/native/notify.c",
-        "encap/sys/native/io.c",
-        "encap/sys/native/sockets.c",
-        "encap/sys/native/csum.c",
-        "encap/sys/native/steering.c"
+        "sys/native/addon.c",
+        "sys/native/notify.c",
+        "sys/native/io.c",
+        "sys/native/sockets.c",
+        "sys/native/csum.c",
+        "sys/native/steering.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "defines": ["NAPI_VERSION=8"]

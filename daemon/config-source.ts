@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { OverlaydError, describeError } from './errors.js';
+import { OverlaydError, describeError } from '../core/errors.js';
 import { parseNetworkConfig, type NetworkConfig } from '../subnet-lease/network-config.js';
 import type { EtcdRegistry } from '../subnet-lease/registry.js';
 

@@ -8,19 +8,19 @@
  */
 import type { Logger } from 'pino';
 import { BACKENDS } from './backends.js';
-import { brNetfilterWarning } from './netfilter-check.js';
+import { brNetfilterWarning } from '../sys/netfilter-check.js';
 import { readConfigOnce, waitForConfig } from './config-source.js';
-import { OverlaydError, describeError } from './errors.js';
+import { OverlaydError, describeError } from '../core/errors.js';
 import type { Flags } from './flags.js';
 import { HealthServer } from './health-server.js';
 import { readHostView, selectInterface, type ExternalInterface, type HostView } from './iface.js';
 import { componentLogger } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
 import type { Backend, Registration } from '../encap/backend.js';
-import type { IptablesKeeper } from '../encap/sys/iptables.js';
-import { sdNotify } from '../encap/sys/sd-notify.js';
+import type { IptablesKeeper } from '../sys/iptables.js';
+import { sdNotify } from '../sys/sd-notify.js';
 import { createEtcdClient } from '../subnet-lease/etcd-client.js';
-import { formatCidr, formatIpv4, parseIpv4 } from '../subnet-lease/ipv4.js';
+import { formatCidr, formatIpv4, parseIpv4 } from '../core/ipv4.js';
 import type { Lease } from '../subnet-lease/lease.js';
 import { LeaseManager } from '../subnet-lease/lease-manager.js';
 import type { NetworkConfig } from '../subnet-lease/network-config.js';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { OverlaydError } from './errors.js';
+import { OverlaydError } from '../core/errors.js';
 
 export interface HostInterface {
   readonly name: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { freeSubnets, isCompatible, planAllocation } from './allocate.js';
-import { formatCidr, parseCidr, parseIpv4 } from './ipv4.js';
+import { formatCidr, parseCidr, parseIpv4 } from '../core/ipv4.js';
 import type { Lease } from './lease.js';
 import { parseNetworkConfig } from './network-config.js';
 

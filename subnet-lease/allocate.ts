@@ -4,7 +4,7 @@
  *  2. else the subnet from the previous subnet.env, when free and compatible;
  *  3. else one of the first 100 free subnets in [SubnetMin, SubnetMax], picked uniformly at random.
  */
-import { overlaps, sizeOf, type Ipv4Net } from './ipv4.js';
+import { overlaps, sizeOf, type Ipv4Net } from '../core/ipv4.js';
 import type { Lease } from './lease.js';
 import type { NetworkConfig } from './network-config.js';
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { isRecoverableError } from 'etcd3';
-import { OverlaydError } from '../daemon/errors.js';
+import { OverlaydError } from '../core/errors.js';
 
 export interface EtcdClientOptions {
   readonly endpoints: readonly string[];

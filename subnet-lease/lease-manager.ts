@@ -9,9 +9,9 @@
 import { EventEmitter } from 'node:events';
 import type { Watcher } from 'etcd3';
 import type { Logger } from 'pino';
-import { OverlaydError, describeError } from '../daemon/errors.js';
+import { OverlaydError, describeError } from '../core/errors.js';
 import { planAllocation } from './allocate.js';
-import { formatCidr, formatIpv4, type Ipv4Net } from './ipv4.js';
+import { formatCidr, formatIpv4, type Ipv4Net } from '../core/ipv4.js';
 import { encodeLeaseAttrs, type Lease, type LeaseAttrs } from './lease.js';
 import { subnetCount, type NetworkConfig } from './network-config.js';
 import { SUBNET_TTL_SECONDS, type EtcdRegistry } from './registry.js';

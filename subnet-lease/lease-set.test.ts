@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCidr, parseIpv4 } from './ipv4.js';
+import { parseCidr, parseIpv4 } from '../core/ipv4.js';
 import type { Lease } from './lease.js';
 import { collapseEvents, LeaseSet } from './lease-set.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCidr, parseIpv4 } from './ipv4.js';
+import { parseCidr, parseIpv4 } from '../core/ipv4.js';
 import { encodeLeaseAttrs, parseLeaseAttrs, parseSubnetKey, subnetKeyOf } from './lease.js';
 
 describe('lease keys', () => {

@@ -4,9 +4,9 @@
  *   key   <prefix>/subnets/10.244.3.0-24
  *   value {"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{...}}
  */
-import { OverlaydError } from '../daemon/errors.js';
+import { OverlaydError } from '../core/errors.js';
 import { lowerKeys } from './network-config.js';
-import { formatIpv4, parseIpv4, type Ipv4Net } from './ipv4.js';
+import { formatIpv4, parseIpv4, type Ipv4Net } from '../core/ipv4.js';
 
 export interface LeaseAttrs {
   readonly publicIp: number;

@@ -3,7 +3,7 @@
  * flanneld's rules (pkg/subnet/config.go): keys match case-insensitively, SubnetLen/Min/Max get
  * flannel's defaults, and the backend type defaults to "udp". Every error names the field.
  */
-import { OverlaydError } from '../daemon/errors.js';
+import { OverlaydError } from '../core/errors.js';
 import {
   containsIp,
   formatCidr,
@@ -13,7 +13,7 @@ import {
   parseIpv4,
   sizeOf,
   type Ipv4Net,
-} from './ipv4.js';
+} from '../core/ipv4.js';
 
 export const BACKEND_TYPES = ['udp', 'vxlan', 'host-gw', 'alloc'] as const;
 export type BackendType = (typeof BACKEND_TYPES)[number];

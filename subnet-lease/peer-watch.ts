@@ -6,11 +6,11 @@
  */
 import type { IWatchResponse, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
-import { describeError } from '../daemon/errors.js';
+import { describeError } from '../core/errors.js';
 import { subnetKeyOf, parseSubnetKey, type Lease } from './lease.js';
 import { LeaseSet, type LeaseEvent } from './lease-set.js';
 import type { EtcdRegistry, MalformedEntry } from './registry.js';
-import type { Ipv4Net } from './ipv4.js';
+import type { Ipv4Net } from '../core/ipv4.js';
 
 /** How a batch of events came about: the first listing, a later re-list (diff), or the live watch. */
 export type DeliveryKind = 'initial' | 'resync' | 'watch';

@@ -4,7 +4,7 @@
  * renew, delete). Nothing here decides policy; lease-manager and peer-watch do.
  */
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { OverlaydError } from '../daemon/errors.js';
+import { OverlaydError } from '../core/errors.js';
 import {
   encodeLeaseAttrs,
   parseLeaseAttrs,
@@ -13,7 +13,7 @@ import {
   type Lease,
   type LeaseAttrs,
 } from './lease.js';
-import type { Ipv4Net } from './ipv4.js';
+import type { Ipv4Net } from '../core/ipv4.js';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
 /** flannel's subnetTTL: 24 h. */

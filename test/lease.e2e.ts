@@ -4,7 +4,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { formatCidr, overlaps, parseCidr, parseIpv4 } from '../subnet-lease/ipv4.js';
+import { formatCidr, overlaps, parseCidr, parseIpv4 } from '../core/ipv4.js';
 import { parseSubnetKey } from '../subnet-lease/lease.js';
 import { LeaseManager } from '../subnet-lease/lease-manager.js';
 import { parseNetworkConfig, type NetworkConfig } from '../subnet-lease/network-config.js';

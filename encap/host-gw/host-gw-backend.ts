@@ -4,7 +4,7 @@
  * shared kernel-sync code: refuse NAT at start (flannel's rule), count peers whose gateway is
  * not on-link instead of failing, re-add missing routes every 10 s.
  */
-import { OverlaydError } from '../../daemon/errors.js';
+import { OverlaydError } from '../../core/errors.js';
 import type { Lease } from '../../subnet-lease/lease.js';
 import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
 import { PeerProgrammer } from '../kernel/peer-programmer.js';
@@ -12,8 +12,8 @@ import type { Backend, BackendContext, Registration } from '../backend.js';
 import { KernelMetrics } from '../kernel/kernel-metrics.js';
 import { KernelSync, type PeerEntries } from '../kernel/kernel-sync.js';
 import { OVERLAYD_RTPROT, PeriodicReconciler } from '../kernel/periodic.js';
-import { findLink } from '../sys/rtnetlink/link-ops.js';
-import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
+import { findLink } from '../../sys/rtnetlink/link-ops.js';
+import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 
 export function createHostGwBackend(ctx: BackendContext): Backend {
   return new HostGwBackend(ctx);

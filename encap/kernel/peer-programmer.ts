@@ -4,7 +4,7 @@
  * A backend supplies only what a lease means in the kernel (`entriesOf`) and its reconcile scope.
  */
 import type { Logger } from 'pino';
-import { formatCidr, formatIpv4 } from '../../subnet-lease/ipv4.js';
+import { formatCidr, formatIpv4 } from '../../core/ipv4.js';
 import type { Lease } from '../../subnet-lease/lease.js';
 import { collapseEvents, type LeaseEvent } from '../../subnet-lease/lease-set.js';
 import type { KernelMetrics } from './kernel-metrics.js';

@@ -1,11 +1,11 @@
 /** GSO split and GRO coalescing, checked as properties against straightforward re-parsing. */
 import { describe, expect, it } from 'vitest';
-import { nativeSys } from '../sys/native.js';
+import { nativeSys } from '../../sys/native.js';
 import { readU16, readU32, sum16 } from './checksum.js';
 import { checkIpv4, Verdict } from './ipv4-packet.js';
 import { completeChecksum, splitTcp4, type SplitResult } from './tcp-gso.js';
 import { TcpCoalescer } from './tcp-gro.js';
-import { makeTcp4, randomBytes, tcpChecksumOk } from './test-packets.js';
+import { makeTcp4, randomBytes, tcpChecksumOk } from '../../test/support/test-packets.js';
 import { GSO_TCPV4, newVnetHdr, readVnetHdr, VNET_F_NEEDS_CSUM, VNET_HDR_LEN } from './vnet-hdr.js';
 
 const A = 0x0af40101;

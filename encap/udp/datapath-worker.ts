@@ -8,10 +8,10 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { nativeSys } from '../sys/native.js';
+import { nativeSys } from '../../sys/native.js';
 import { SlotPool } from '../pool.js';
 import { blockOf, C } from './counters.js';
-import type { TunIo, UdpIo } from './io.js';
+import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { SharedPeerTable } from './peer-table.js';
 import { RxEngine } from './rx-engine.js';
 import { TxEngine, type EngineOptions } from './tx-engine.js';

@@ -16,8 +16,8 @@
  * it lets a restart find and remove exactly our stale routes and nothing else.
  */
 import { writeFile } from 'node:fs/promises';
-import { OverlaydError } from '../../daemon/errors.js';
-import { parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
+import { OverlaydError } from '../../core/errors.js';
+import { parseIpv4, type Ipv4Net } from '../../core/ipv4.js';
 import type { Lease } from '../../subnet-lease/lease.js';
 import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
 import { PeerProgrammer } from '../kernel/peer-programmer.js';
@@ -25,10 +25,10 @@ import type { Backend, BackendContext, Registration } from '../backend.js';
 import { KernelMetrics } from '../kernel/kernel-metrics.js';
 import { KernelSync, type PeerEntries } from '../kernel/kernel-sync.js';
 import { OVERLAYD_RTPROT, PeriodicReconciler } from '../kernel/periodic.js';
-import { parseMac } from '../sys/rtnetlink/codec.js';
-import { ensureOnlyAddress, findLink, setUp } from '../sys/rtnetlink/link-ops.js';
-import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
-import { addVxlanLink, deleteLink, getRoute, parseRoute, type Link } from '../sys/rtnetlink/objects.js';
+import { parseMac } from '../../sys/rtnetlink/codec.js';
+import { ensureOnlyAddress, findLink, setUp } from '../../sys/rtnetlink/link-ops.js';
+import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
+import { addVxlanLink, deleteLink, getRoute, parseRoute, type Link } from '../../sys/rtnetlink/objects.js';
 import {
   LINUX_VXLAN_PORT,
   parseVtep,

@@ -4,7 +4,7 @@
  * (cutting a message into datagrams) and, when asked, UDP GRO (coalescing a sender's equal-size
  * datagrams into one message).
  */
-import type { TunIo, UdpIo } from './io.js';
+import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 
 export class MemoryTun implements TunIo {
   /** Packets the "kernel" hands to the engine (already including a vnet header when used). */

@@ -4,9 +4,9 @@
  * steering program and a SO_REUSEPORT group with a classic BPF one; when the kernel refuses any
  * of it the datapath runs on one queue and says why.
  */
-import { OverlaydError, describeError } from '../../daemon/errors.js';
-import { formatIpv4 } from '../../subnet-lease/ipv4.js';
-import { nativeSys } from '../sys/native.js';
+import { OverlaydError, describeError } from '../core/errors.js';
+import { formatIpv4 } from '../core/ipv4.js';
+import { nativeSys } from './native.js';
 
 const TUN_F_CSUM = 0x01;
 const TUN_F_TSO4 = 0x02;

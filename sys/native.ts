@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OverlaydError } from '../../daemon/errors.js';
+import { OverlaydError } from '../core/errors.js';
 
 /** The addon's functions; see encap/sys/native/*.c for each one's contract. */
 export interface NativeSys {

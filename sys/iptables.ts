@@ -5,8 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
-import { OverlaydError, describeError } from '../../daemon/errors.js';
-import { checkSaved, renderRestore, type RuleSet } from '../traffic-rules.js';
+import { OverlaydError, describeError } from '../core/errors.js';
+import { checkSaved, renderRestore, type RuleSet } from './iptables-rules.js';
 
 function run(
   cmd: string,

@@ -5,7 +5,7 @@
  * to iptables-restore input and checking an iptables-save dump are pure; encap/sys/iptables.ts runs
  * the binaries.
  */
-import { formatCidr, type Ipv4Net } from '../subnet-lease/ipv4.js';
+import { formatCidr, type Ipv4Net } from '../core/ipv4.js';
 
 export interface RuleSet {
   readonly table: 'nat' | 'filter';
