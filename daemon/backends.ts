@@ -4,7 +4,7 @@ import { createAllocBackend } from '../encap/alloc/alloc-backend.js';
 import { createHostGwBackend } from '../encap/host-gw/host-gw-backend.js';
 import { createUdpBackend } from '../encap/udp/udp-backend.js';
 import { createVxlanBackend } from '../encap/vxlan/vxlan-backend.js';
-import type { BackendType } from '../subnet-lease/network-config.js';
+import type { BackendType } from '../core/network.js';
 
 export const BACKENDS: Partial<Record<BackendType, BackendFactory>> = {
   alloc: createAllocBackend,

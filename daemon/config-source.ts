@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { OverlaydError, describeError } from '../core/errors.js';
-import { parseNetworkConfig, type NetworkConfig } from '../subnet-lease/network-config.js';
+import type { NetworkConfig } from '../core/network.js';
+import { parseNetworkConfig } from '../subnet-lease/network-config.js';
 import type { EtcdRegistry } from '../subnet-lease/registry.js';
 
 export type ConfigResult =

@@ -1,35 +1,11 @@
 /**
  * External interface selection with flannel's rules (pkg/ipmatch): --iface (name or IP, in order),
  * then --iface-regex (on name or IP), else the default route's interface; with only --public-ip,
- * the interface holding that address. The choice is pure; reading the host's interfaces is the
- * small I/O function at the bottom.
+ * the interface holding that address. The choice is pure; sys/host-view.ts reads the host.
  */
-import { readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { OverlaydError } from '../core/errors.js';
-
-export interface HostInterface {
-  readonly name: string;
-  /** IPv4 addresses, primary first. */
-  readonly addrs: readonly string[];
-  readonly mtu: number;
-}
-
-export interface HostView {
-  readonly interfaces: readonly HostInterface[];
-  /** Interface of the IPv4 default route, if any. */
-  readonly defaultRouteIface?: string;
-}
-
-export interface ExternalInterface {
-  readonly name: string;
-  /** The interface's own address (IfaceAddr). */
-  readonly ifaceAddr: string;
-  /** The address other nodes reach us at (ExtAddr): --public-ip or ifaceAddr. */
-  readonly publicIp: string;
-  readonly mtu: number;
-  readonly reason: string;
-}
+import type { ExternalInterface } from '../core/external-interface.js';
+import type { HostInterface, HostView } from '../sys/host-view.js';
 
 export interface IfaceFlags {
   readonly iface: readonly string[];
@@ -95,52 +71,4 @@ export function selectInterface(view: HostView, flags: IfaceFlags): ExternalInte
       `interface ${iface.name} reports MTU ${iface.mtu}; cannot size the overlay`,
     );
   return { name: iface.name, ifaceAddr: addr, publicIp: flags.publicIp || addr, mtu: iface.mtu, reason };
-}
-
-/** Parses /proc/net/route: the interface of the 0.0.0.0/0 route with the lowest metric. */
-export function defaultRouteFromProc(text: string): string | undefined {
-  let best: { iface: string; metric: number } | undefined;
-  for (const line of text.split('\n').slice(1)) {
-    const cols = line.trim().split(/\s+/);
-    if (cols.length < 8) continue;
-    const [iface, dest, , , , , metric, mask] = cols as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    if (dest !== '00000000' || mask !== '00000000') continue;
-    const m = Number(metric);
-    if (!best || m < best.metric) best = { iface, metric: m };
-  }
-  return best?.iface;
-}
-
-/** Reads this host's (this network namespace's) interfaces. */
-export function readHostView(): HostView {
-  const interfaces: HostInterface[] = [];
-  for (const [name, addrs] of Object.entries(networkInterfaces())) {
-    let mtu = 0;
-    try {
-      mtu = Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
-    } catch {
-      mtu = 0;
-    }
-    interfaces.push({
-      name,
-      addrs: (addrs ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address),
-      mtu,
-    });
-  }
-  let defaultRouteIface: string | undefined;
-  try {
-    defaultRouteIface = defaultRouteFromProc(readFileSync('/proc/net/route', 'utf8'));
-  } catch {
-    defaultRouteIface = undefined;
-  }
-  return defaultRouteIface === undefined ? { interfaces } : { interfaces, defaultRouteIface };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { freeSubnets, isCompatible, planAllocation } from './allocate.js';
 import { formatCidr, parseCidr, parseIpv4 } from '../core/ipv4.js';
-import type { Lease } from './lease.js';
+import type { Lease } from '../core/lease.js';
 import { parseNetworkConfig } from './network-config.js';
 
 const cfg = parseNetworkConfig('{"Network":"10.244.0.0/16"}');

@@ -12,8 +12,10 @@ import type { Logger } from 'pino';
 import { OverlaydError, describeError } from '../core/errors.js';
 import { planAllocation } from './allocate.js';
 import { formatCidr, formatIpv4, type Ipv4Net } from '../core/ipv4.js';
-import { encodeLeaseAttrs, type Lease, type LeaseAttrs } from './lease.js';
-import { subnetCount, type NetworkConfig } from './network-config.js';
+import type { Lease, LeaseAttrs } from '../core/lease.js';
+import type { NetworkConfig } from '../core/network.js';
+import { encodeLeaseAttrs } from './lease.js';
+import { subnetCount } from './network-config.js';
 import { SUBNET_TTL_SECONDS, type EtcdRegistry } from './registry.js';
 
 /** flannel's raceRetries. */

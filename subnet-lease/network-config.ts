@@ -14,21 +14,7 @@ import {
   sizeOf,
   type Ipv4Net,
 } from '../core/ipv4.js';
-
-export const BACKEND_TYPES = ['udp', 'vxlan', 'host-gw', 'alloc'] as const;
-export type BackendType = (typeof BACKEND_TYPES)[number];
-
-export interface NetworkConfig {
-  readonly network: Ipv4Net;
-  readonly subnetLen: number;
-  /** First and last subnet network addresses the allocator may hand out. */
-  readonly subnetMin: number;
-  readonly subnetMax: number;
-  readonly backendType: BackendType;
-  /** The Backend object with lowercased keys, for the backend to read its own options. */
-  readonly backend: Readonly<Record<string, unknown>>;
-  readonly enableNFTables: boolean;
-}
+import { BACKEND_TYPES, type BackendType, type NetworkConfig } from '../core/network.js';
 
 function configError(field: string, problem: string, fix: string): OverlaydError {
   return new OverlaydError('BAD_CONFIG', `network config: ${field} ${problem}; ${fix}`);

@@ -7,10 +7,11 @@
 import type { IWatchResponse, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { describeError } from '../core/errors.js';
-import { subnetKeyOf, parseSubnetKey, type Lease } from './lease.js';
-import { LeaseSet, type LeaseEvent } from './lease-set.js';
+import type { Lease, LeaseEvent } from '../core/lease.js';
+import { subnetKeyOf, parseSubnetKey } from '../core/subnet-key.js';
+import { LeaseSet } from './lease-set.js';
 import type { EtcdRegistry, MalformedEntry } from './registry.js';
-import type { Ipv4Net } from '../core/ipv4.js';
+import { sameNet, type Ipv4Net } from '../core/ipv4.js';
 
 /** How a batch of events came about: the first listing, a later re-list (diff), or the live watch. */
 export type DeliveryKind = 'initial' | 'resync' | 'watch';
@@ -85,7 +86,7 @@ export class PeerWatch {
 
   private isOwn(lease: Lease): boolean {
     const own = this.opts.ownSubnet();
-    return own !== undefined && own.ip === lease.subnet.ip && own.prefixLen === lease.subnet.prefixLen;
+    return own !== undefined && sameNet(own, lease.subnet);
   }
 
   /** Leases that cannot be peers: ours, and others claiming our PublicIP (counted as malformed). */

@@ -5,14 +5,9 @@
  */
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { OverlaydError } from '../core/errors.js';
-import {
-  encodeLeaseAttrs,
-  parseLeaseAttrs,
-  parseSubnetKey,
-  subnetKeyOf,
-  type Lease,
-  type LeaseAttrs,
-} from './lease.js';
+import type { Lease, LeaseAttrs } from '../core/lease.js';
+import { parseSubnetKey, subnetKeyOf } from '../core/subnet-key.js';
+import { encodeLeaseAttrs, parseLeaseAttrs } from './lease.js';
 import type { Ipv4Net } from '../core/ipv4.js';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';

@@ -5,8 +5,7 @@
  * not on-link instead of failing, re-add missing routes every 10 s.
  */
 import { OverlaydError } from '../../core/errors.js';
-import type { Lease } from '../../subnet-lease/lease.js';
-import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
+import type { Lease, LeaseEvent } from '../../core/lease.js';
 import { PeerProgrammer } from '../kernel/peer-programmer.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
 import { KernelMetrics } from '../kernel/kernel-metrics.js';

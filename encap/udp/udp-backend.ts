@@ -15,8 +15,8 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { OverlaydError, describeError } from '../../core/errors.js';
 import { formatCidr, parseIpv4, type Ipv4Net } from '../../core/ipv4.js';
-import type { Lease } from '../../subnet-lease/lease.js';
-import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
+import type { Lease, LeaseEvent } from '../../core/lease.js';
+import { subnetKeyOf } from '../../core/subnet-key.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
 import { nativeSys } from '../../sys/native.js';
 import { EEXIST } from '../../sys/rtnetlink/errno.js';
@@ -240,10 +240,6 @@ class UdpBackend implements Backend {
     this.table.publish(this.own, [...this.peers.values()]);
   }
 
-  private static key(l: Lease): string {
-    return `${l.subnet.ip}/${l.subnet.prefixLen}`;
-  }
-
   private entryOf(l: Lease): PeerEntry {
     return {
       subnetIp: l.subnet.ip,
@@ -256,15 +252,15 @@ class UdpBackend implements Backend {
   /** All changes of the run go to the workers in one table update. */
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
     for (const e of events) {
-      if (e.type === 'added') this.peers.set(UdpBackend.key(e.lease), this.entryOf(e.lease));
-      else this.peers.delete(UdpBackend.key(e.lease));
+      if (e.type === 'added') this.peers.set(subnetKeyOf(e.lease.subnet), this.entryOf(e.lease));
+      else this.peers.delete(subnetKeyOf(e.lease.subnet));
     }
     this.publish();
   }
 
   async reconcile(all: readonly Lease[]): Promise<void> {
     this.peers.clear();
-    for (const l of all) this.peers.set(UdpBackend.key(l), this.entryOf(l));
+    for (const l of all) this.peers.set(subnetKeyOf(l.subnet), this.entryOf(l));
     this.publish();
   }
 

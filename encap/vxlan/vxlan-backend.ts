@@ -18,8 +18,7 @@
 import { writeFile } from 'node:fs/promises';
 import { OverlaydError } from '../../core/errors.js';
 import { parseIpv4, type Ipv4Net } from '../../core/ipv4.js';
-import type { Lease } from '../../subnet-lease/lease.js';
-import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
+import type { Lease, LeaseEvent } from '../../core/lease.js';
 import { PeerProgrammer } from '../kernel/peer-programmer.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
 import { KernelMetrics } from '../kernel/kernel-metrics.js';
