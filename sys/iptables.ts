@@ -1,7 +1,7 @@
 /**
  * Applies and keeps flannel's iptables rules: iptables-restore --noflush --wait (atomic per
  * table), checked every --iptables-resync seconds against iptables-save and rebuilt when anything
- * is missing or extra. Runs the iptables binaries; the rules themselves are data (../traffic-rules).
+ * is missing or extra. Runs the iptables binaries; the rules themselves are data (iptables-rules.ts).
  */
 import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';

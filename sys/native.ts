@@ -1,6 +1,7 @@
 /**
  * Loads the overlayd_sys N-API addon (built by node-gyp on `npm install`/`npm ci` from
- * encap/sys/native/). Only files under encap/sys/ import this: it is the OS boundary.
+ * sys/native/). Only files under sys/ import this (tools/layers.json): the rest of overlayd
+ * reaches the kernel through sys/'s typed wrappers.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OverlaydError } from '../core/errors.js';
 
-/** The addon's functions; see encap/sys/native/*.c for each one's contract. */
+/** The addon's functions; see sys/native/*.c for each one's contract. */
 export interface NativeSys {
   sdNotify(socketPath: string, message: string): void;
   tunOpen(name: string, vnetHdr: boolean, multiQueue?: boolean): [number, string];

@@ -109,3 +109,14 @@ export function openUdp(ip: number, port: number, queues: number, bufferBytes: n
 export function keepQueues(fds: number[], n: number): void {
   closeAll(fds.splice(n));
 }
+
+/** Turns UDP_GRO on for every socket; false when the kernel refuses it on any. */
+export function enableUdpGro(fds: readonly number[]): boolean {
+  const sys = nativeSys();
+  return fds.every((fd) => sys.udpSetGro(fd, true));
+}
+
+/** Pins the calling thread (a datapath worker) to `cpus`; returns 0 or the errno. */
+export function pinThisThread(cpus: readonly number[]): number {
+  return nativeSys().pinThread(Int32Array.from(cpus));
+}

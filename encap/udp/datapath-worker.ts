@@ -8,10 +8,10 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { nativeSys } from '../../sys/native.js';
+import { nativeChecksum, nativeTunIo, nativeUdpIo, waitReadable } from '../../sys/batch-io.js';
+import { pinThisThread } from '../../sys/open-queues.js';
 import { SlotPool } from '../pool.js';
 import { blockOf, C } from './counters.js';
-import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { SharedPeerTable } from './peer-table.js';
 import { RxEngine } from './rx-engine.js';
 import { TxEngine, type EngineOptions } from './tx-engine.js';
@@ -34,7 +34,6 @@ export interface WorkerInit {
 
 const HEADROOM = 16;
 const init = workerData as WorkerInit;
-const sys = nativeSys();
 const table = new SharedPeerTable(init.tableCapacity, init.tableSab);
 const counters = blockOf(init.countersSab, init.block);
 
@@ -44,24 +43,15 @@ export interface PinReport {
   readonly errno?: number;
 }
 if (init.cpus.length > 0) {
-  const err = sys.pinThread(Int32Array.from(init.cpus));
+  const err = pinThisThread(init.cpus);
   parentPort?.postMessage((err === 0 ? { pinned: true } : { pinned: false, errno: err }) satisfies PinReport);
 }
 const pool = new SlotPool(init.slots, init.slotSize, HEADROOM);
 
-const tun: TunIo = {
-  read: (slab, offs, lens, count, cap, timeoutMs) =>
-    sys.readBatch(init.tunFd, slab, offs, lens, count, cap, timeoutMs),
-  write: (slab, offs, lens, count, errs) => sys.writeBatch(init.tunFd, slab, offs, lens, count, errs),
-};
-const udp: UdpIo = {
-  recv: (slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs) =>
-    sys.recvBatch(init.udpFd, slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
-  send: (slab, offs, lens, start, count, addrs, ports, gso) =>
-    sys.sendBatch(init.udpFd, slab, offs, lens, start, count, addrs, ports, gso),
-};
+const tun = nativeTunIo(init.tunFd);
+const udp = nativeUdpIo(init.udpFd);
 
-const csum = (b: Uint8Array, o: number, l: number, s: number): number => sys.csum(b, o, l, s);
+const csum = nativeChecksum;
 const tx = init.role !== 'rx' ? new TxEngine(init.options, pool, table, tun, udp, counters, csum) : undefined;
 // A duplex worker's engines each have a pool of their own, as they would in two workers.
 const rxPool = init.role === 'duplex' ? new SlotPool(init.slots, init.slotSize, HEADROOM) : pool;
@@ -86,7 +76,7 @@ const STEPS_PER_CHECK = 16;
  * already, and sending it now saves the wake-up of another thread on the round trip.
  */
 function duplexStep(): number {
-  const ready = sys.waitReadable(init.tunFd, init.udpFd, POLL_MS);
+  const ready = waitReadable(init.tunFd, init.udpFd, POLL_MS);
   if (ready === 0) return 0;
   const received = ready & UDP_READY ? rx!.step(-1) : 0;
   // After writing to the TUN, read it whether or not the poll said so: the replies are there.

@@ -18,14 +18,13 @@ import { formatCidr, parseIpv4, type Ipv4Net } from '../../core/ipv4.js';
 import type { Lease, LeaseEvent } from '../../core/lease.js';
 import { subnetKeyOf } from '../../core/subnet-key.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
-import { nativeSys } from '../../sys/native.js';
 import { EEXIST } from '../../sys/rtnetlink/errno.js';
 import { ensureOnlyAddress, findLink, setUp } from '../../sys/rtnetlink/link-ops.js';
 import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import { replaceRoute } from '../../sys/rtnetlink/objects.js';
 import { RT_SCOPE_UNIVERSE, RTPROT_BOOT } from '../../sys/rtnetlink/constants.js';
 import { C, counterBlocks, sumOf } from './counters.js';
-import { keepQueues, openTun, openUdp, type TunQueues } from '../../sys/open-queues.js';
+import { enableUdpGro, keepQueues, openTun, openUdp, type TunQueues } from '../../sys/open-queues.js';
 import { SharedPeerTable, type PeerEntry } from './peer-table.js';
 import { cpusOfQueue, queueCount } from './queues.js';
 import { jitBudgetFrom, parseUdpBackendConfig } from './udp-config.js';
@@ -93,7 +92,6 @@ class UdpBackend implements Backend {
   }
 
   private open(): void {
-    const sys = nativeSys();
     const name = this.ctx.options['tunName'] ?? 'flannel0';
     const onlineCpus = cpus().length;
     let queues: number;
@@ -117,7 +115,7 @@ class UdpBackend implements Backend {
     this.tunFds = tun.fds;
     this.udpFds = udp.fds;
     this.vnet = tun.vnet;
-    this.gro = this.vnet && this.udpFds.every((fd) => sys.udpSetGro(fd, true));
+    this.gro = this.vnet && enableUdpGro(this.udpFds);
     const roles = this.roles();
     const names = this.tunFds.flatMap((_, q) => roles.map((role) => `${role}-${q}`));
     this.counters = counterBlocks(names.length);

@@ -15,7 +15,6 @@
  * Routes carry overlayd's route protocol, the one difference from flanneld's (which uses "boot"):
  * it lets a restart find and remove exactly our stale routes and nothing else.
  */
-import { writeFile } from 'node:fs/promises';
 import { OverlaydError } from '../../core/errors.js';
 import { parseIpv4, type Ipv4Net } from '../../core/ipv4.js';
 import type { Lease, LeaseEvent } from '../../core/lease.js';
@@ -27,6 +26,7 @@ import { OVERLAYD_RTPROT, PeriodicReconciler } from '../kernel/periodic.js';
 import { parseMac } from '../../sys/rtnetlink/codec.js';
 import { ensureOnlyAddress, findLink, setUp } from '../../sys/rtnetlink/link-ops.js';
 import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
+import { refuseRouterAdvertisements } from '../../sys/sysctl.js';
 import { addVxlanLink, deleteLink, getRoute, parseRoute, type Link } from '../../sys/rtnetlink/objects.js';
 import {
   LINUX_VXLAN_PORT,
@@ -131,8 +131,7 @@ class VxlanBackend implements Backend {
     const created = findLink(this.nl, this.name);
     if (!created) throw new OverlaydError('BACKEND', `${this.name} was created but cannot be found`);
     this.device = created;
-    // flannel sets accept_ra to 0 on the device; best effort (IPv6 may be disabled).
-    void writeFile(`/proc/sys/net/ipv6/conf/${this.name}/accept_ra`, '0').catch(() => undefined);
+    void refuseRouterAdvertisements(this.name);
     this.ctx.log.info(
       { device: this.name, vni: this.cfg.vni, mac: this.mac, mtu: this.mtu, port: want.port },
       'vxlan device created',
