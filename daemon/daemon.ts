@@ -21,7 +21,7 @@ import type { Backend, Registration } from '../encap/backend.js';
 import type { IptablesKeeper } from '../sys/iptables.js';
 import { readHostView, type HostView } from '../sys/host-view.js';
 import { sdNotify } from '../sys/sd-notify.js';
-import { createEtcdClient } from '../subnet-lease/etcd-client.js';
+import { openEtcdRegistry } from '../subnet-lease/etcd-client.js';
 import { formatCidr, formatIpv4, parseIpv4 } from '../core/ipv4.js';
 import type { Lease } from '../core/lease.js';
 import { LeaseManager } from '../subnet-lease/lease-manager.js';
@@ -29,7 +29,7 @@ import type { NetworkConfig } from '../core/network.js';
 import type { PeerWatch } from '../subnet-lease/peer-watch.js';
 import { createPeerSync } from './peer-sync.js';
 import { applyTrafficRules } from './traffic-rules-setup.js';
-import { EtcdRegistry } from '../subnet-lease/registry.js';
+import type { LeaseRegistry } from '../subnet-lease/lease-registry.js';
 import { readSubnetFile, writeSubnetFile } from '../subnet-lease/subnet-file.js';
 
 export interface DaemonDeps {
@@ -45,7 +45,7 @@ export class Daemon {
   private backend: Backend | undefined;
   private leases: LeaseManager | undefined;
   private watch: PeerWatch | undefined;
-  private registry: EtcdRegistry | undefined;
+  private registry: LeaseRegistry | undefined;
   private leaseAttrs: Lease['attrs'] | undefined;
   private iptables: IptablesKeeper | undefined;
   private ready = false;
@@ -94,7 +94,7 @@ export class Daemon {
         ?.close()
         .catch((err) => this.log.warn({ err: describeError(err) }, 'backend close failed'));
       await this.health?.close().catch(() => undefined);
-      this.registry?.client.close();
+      this.registry?.close();
       this.resolveDone(this.exitCode);
     })();
     return this.stopping;
@@ -122,7 +122,7 @@ export class Daemon {
         'health and metrics server listening',
       );
     }
-    const { client, warning } = createEtcdClient({
+    const { registry, warning } = openEtcdRegistry(flags.etcdPrefix, {
       endpoints: flags.etcdEndpoints,
       cafile: flags.etcdCafile,
       certfile: flags.etcdCertfile,
@@ -131,7 +131,6 @@ export class Daemon {
       password: flags.etcdPassword,
     });
     if (warning) this.log.warn(warning);
-    const registry = new EtcdRegistry(client, flags.etcdPrefix);
     this.registry = registry;
 
     const cfg = await waitForConfig(
@@ -210,7 +209,7 @@ export class Daemon {
   }
 
   /** The lease etcd holds for our PublicIP, if any (a restart; vxlan keeps its VtepMAC). */
-  private async findOwnLease(registry: EtcdRegistry, publicIp: string): Promise<Lease | undefined> {
+  private async findOwnLease(registry: LeaseRegistry, publicIp: string): Promise<Lease | undefined> {
     try {
       const ip = parseIpv4(publicIp);
       return (await registry.listLeases()).leases.find((l) => l.attrs.publicIp === ip);
@@ -220,7 +219,7 @@ export class Daemon {
   }
 
   private async acquireLease(
-    registry: EtcdRegistry,
+    registry: LeaseRegistry,
     config: NetworkConfig,
     ext: ExternalInterface,
     reg: Registration,
@@ -237,7 +236,7 @@ export class Daemon {
   }
 
   private newLeaseManager(
-    registry: EtcdRegistry,
+    registry: LeaseRegistry,
     config: NetworkConfig,
     previousSubnet?: Lease['subnet'],
   ): LeaseManager {
@@ -298,7 +297,7 @@ export class Daemon {
     );
   }
 
-  private async startPeerWatch(registry: EtcdRegistry, backend: Backend): Promise<void> {
+  private async startPeerWatch(registry: LeaseRegistry, backend: Backend): Promise<void> {
     this.watch = createPeerSync({
       registry,
       backend,
@@ -357,7 +356,7 @@ export class Daemon {
    * flanneld reads the config once. We poll it so an operator learns at once that an edit is
    * invalid (logged, counted) — but the running network keeps the config it started with.
    */
-  private watchConfig(registry: EtcdRegistry, running: string): void {
+  private watchConfig(registry: LeaseRegistry, running: string): void {
     let last = running;
     const timer = setInterval(async () => {
       const r = await readConfigOnce(registry, this.flags.netConfigPath);

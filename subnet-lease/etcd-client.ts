@@ -8,6 +8,8 @@ import { Etcd3, type IOptions } from 'etcd3';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { isRecoverableError } from 'etcd3';
 import { OverlaydError } from '../core/errors.js';
+import type { LeaseRegistry } from './lease-registry.js';
+import { EtcdRegistry } from './registry.js';
 
 export interface EtcdClientOptions {
   readonly endpoints: readonly string[];
@@ -82,4 +84,17 @@ export function createEtcdClient(opts: EtcdClientOptions): EtcdClientSetup {
   }
   if (opts.username) options.auth = { username: opts.username, password: opts.password ?? '' };
   return warning === undefined ? { client: new Etcd3(options) } : { client: new Etcd3(options), warning };
+}
+
+export interface RegistrySetup {
+  readonly registry: LeaseRegistry;
+  /** Set when TLS was requested only partly, so the daemon can warn as flanneld does. */
+  readonly warning?: string;
+}
+
+/** The daemon's registry: flannel's keys under `prefix`, on an etcd client built from the flags. */
+export function openEtcdRegistry(prefix: string, opts: EtcdClientOptions): RegistrySetup {
+  const { client, warning } = createEtcdClient(opts);
+  const registry = new EtcdRegistry(client, prefix);
+  return warning === undefined ? { registry } : { registry, warning };
 }

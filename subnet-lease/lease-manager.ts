@@ -7,7 +7,6 @@
  * subnet that another node took while we were away: that is reported as a conflict instead.
  */
 import { EventEmitter } from 'node:events';
-import type { Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { OverlaydError, describeError } from '../core/errors.js';
 import { planAllocation } from './allocate.js';
@@ -16,13 +15,14 @@ import type { Lease, LeaseAttrs } from '../core/lease.js';
 import type { NetworkConfig } from '../core/network.js';
 import { encodeLeaseAttrs } from './lease.js';
 import { subnetCount } from './network-config.js';
-import { SUBNET_TTL_SECONDS, type EtcdRegistry } from './registry.js';
+import type { LeaseRegistry, RegistryWatch } from './lease-registry.js';
+import { SUBNET_TTL_SECONDS } from './registry.js';
 
 /** flannel's raceRetries. */
 export const MAX_RACE_RETRIES = 10;
 
 export interface LeaseManagerOptions {
-  readonly registry: EtcdRegistry;
+  readonly registry: LeaseRegistry;
   readonly config: NetworkConfig;
   readonly attrs: LeaseAttrs;
   /** FLANNEL_SUBNET from the previous subnet.env, if any. */
@@ -50,7 +50,7 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
   private current: Lease | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
-  private watcher: Watcher | undefined;
+  private watcher: RegistryWatch | undefined;
   private stopped = false;
   private readonly ttl: number;
 
@@ -121,7 +121,7 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     clearInterval(this.checkTimer);
     const w = this.watcher;
     this.watcher = undefined;
-    if (w) await w.cancel().catch(() => undefined);
+    if (w) await w.cancel();
   }
 
   private scheduleRenew(delayMs?: number): void {
@@ -223,23 +223,23 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     const lease = this.current;
     if (!lease) return;
     const key = this.opts.registry.keyOf(lease.subnet);
-    const watcher = await this.opts.registry.client.watch().key(key).create();
+    let watcher: RegistryWatch | undefined;
+    const current = (): boolean => !this.stopped && watcher !== undefined && this.watcher === watcher;
+    watcher = await this.opts.registry.watchLease(lease.subnet, {
+      onDelete: () => {
+        if (current()) void this.onOwnKeyDeleted(key);
+      },
+      onPut: (d) => {
+        if (!current()) return;
+        if (d.ok && d.lease.attrs.publicIp !== this.opts.attrs.publicIp) {
+          this.emit('conflict', { subnet: lease.subnet, holder: d.lease.attrs.publicIp });
+        }
+      },
+      onError: () => {
+        // Compaction or cancel: the periodic check covers the gap; re-arm from now.
+        if (current()) void this.watchOwnKey().catch(() => undefined);
+      },
+    });
     this.watcher = watcher;
-    watcher.on('delete', () => {
-      if (this.stopped || this.watcher !== watcher) return;
-      void this.onOwnKeyDeleted(key);
-    });
-    watcher.on('put', (kv) => {
-      if (this.stopped || this.watcher !== watcher) return;
-      const d = this.opts.registry.decode(kv);
-      if (d.ok && d.lease.attrs.publicIp !== this.opts.attrs.publicIp) {
-        this.emit('conflict', { subnet: lease.subnet, holder: d.lease.attrs.publicIp });
-      }
-    });
-    watcher.on('error', () => {
-      // Compaction or cancel: the periodic check covers the gap; re-arm from now.
-      if (this.stopped || this.watcher !== watcher) return;
-      void this.watchOwnKey().catch(() => undefined);
-    });
   }
 }
