@@ -16,7 +16,7 @@ import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { must, run } from './lab/shell.js';
 import { transfer } from './lab/traffic.js';
 
-const STEERING_PROBE = join(dirname(DAEMON_MAIN), '..', 'test', 'support', 'steering-probe.js');
+const STEERING_PROBE = join(dirname(DAEMON_MAIN), '..', 'test', 'lab', 'steering-probe.js');
 
 /** The CPUs a thread may run on, as a list of CPU numbers ("0", "1", "0,1"); '' once it ended. */
 function affinity(pid: number, tid: string | number): string {
