@@ -1,6 +1,6 @@
 /** GSO split and GRO coalescing, checked as properties against straightforward re-parsing. */
 import { describe, expect, it } from 'vitest';
-import { nativeChecksum } from '../../sys/batch-io.js';
+import { nativeChecksum } from '../../sys/native-io.js';
 import { readU16, readU32, sum16 } from './checksum.js';
 import { checkIpv4, Verdict } from './ipv4-packet.js';
 import { completeChecksum, splitTcp4, type SplitResult } from './tcp-gso.js';

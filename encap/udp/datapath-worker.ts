@@ -8,7 +8,7 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { nativeChecksum, nativeTunIo, nativeUdpIo, waitReadable } from '../../sys/batch-io.js';
+import { nativeChecksum, nativeTunIo, nativeUdpIo, waitReadable } from '../../sys/native-io.js';
 import { pinThisThread } from '../../sys/open-queues.js';
 import { SlotPool } from '../pool.js';
 import { blockOf, C } from './counters.js';

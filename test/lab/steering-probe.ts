@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { openTun, openUdp } from '../../sys/open-queues.js';
-import { nativeTunIo, nativeUdpIo } from '../../sys/batch-io.js';
+import { nativeTunIo, nativeUdpIo } from '../../sys/native-io.js';
 
 const TUN = 'ovlsteer0';
 const TUN_ADDR = '198.19.255.1/24';

@@ -1,0 +1,41 @@
+/**
+ * The batch interfaces of batch-io.ts on real fds, straight onto the addon's calls, and the two
+ * other native calls a datapath worker makes per batch. Tests bind the same interfaces to memory
+ * instead (test/support/memory-io.ts).
+ */
+import type { TunIo, UdpIo } from './batch-io.js';
+import { nativeSys, type NativeSys } from './native.js';
+
+let sys: NativeSys | undefined;
+const native = (): NativeSys => (sys ??= nativeSys());
+
+/** TUN queue `fd` as a TunIo: readv/writev batches in the addon (native/io.c). */
+export function nativeTunIo(fd: number): TunIo {
+  const n = native();
+  return {
+    read: (slab, offs, lens, count, cap, timeoutMs) =>
+      n.readBatch(fd, slab, offs, lens, count, cap, timeoutMs),
+    write: (slab, offs, lens, count, errs) => n.writeBatch(fd, slab, offs, lens, count, errs),
+  };
+}
+
+/** UDP socket `fd` as a UdpIo: recvmmsg/sendmmsg with UDP GRO/GSO in the addon (native/io.c). */
+export function nativeUdpIo(fd: number): UdpIo {
+  const n = native();
+  return {
+    recv: (slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs) =>
+      n.recvBatch(fd, slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
+    send: (slab, offs, lens, start, count, addrs, ports, gso) =>
+      n.sendBatch(fd, slab, offs, lens, start, count, addrs, ports, gso),
+  };
+}
+
+/** poll(2) on two fds for up to timeoutMs: bit 1 = `a` readable, bit 2 = `b`; 0 on timeout. */
+export function waitReadable(a: number, b: number, timeoutMs: number): number {
+  return native().waitReadable(a, b, timeoutMs);
+}
+
+/** The Internet checksum's folded 16-bit sum of buf[off, off+len) plus `seed`, in C (native/csum.c). */
+export function nativeChecksum(buf: Uint8Array, off: number, len: number, seed: number): number {
+  return native().csum(buf, off, len, seed);
+}
