@@ -247,7 +247,7 @@ describe('hostile input', () => {
     const kinds = [spoofed, ttl0, wrongDst, badIhl, truncated, fragment, oversized, garbage].map((b) =>
       Buffer.from(b).toString('hex'),
     );
-    const dropsBefore = await victim.metric('overlayd_udp_drops_total{direction="rx"');
+    const dropsBefore = await victim.metric('overlayd_udp_drops_total{direction="rx"}');
     const udpErrors = async () => {
       const snmp = (await victim.mustExec('cat', ['/proc/net/snmp']))
         .split('\n')
@@ -305,7 +305,7 @@ for i in range(n):
     expect(sent).toMatch(/^[0-9a-f]{64}$/);
     expect(received).toBe(sent);
     await new Promise((r) => setTimeout(r, 1000));
-    const counted = (await victim.metric('overlayd_udp_drops_total{direction="rx"')) - dropsBefore;
+    const counted = (await victim.metric('overlayd_udp_drops_total{direction="rx"}')) - dropsBefore;
     const kernelDropped = (await udpErrors()) - kernelBefore;
     const delivered = Number((await capture).stdout.trim());
     console.log(
