@@ -220,34 +220,54 @@ describe('overlayd with the alloc backend on three nodes', () => {
     }
   });
 
-  it('sends READY=1 to $NOTIFY_SOCKET after subnet.env is written', async () => {
+  it('sends READY=1 to $NOTIFY_SOCKET only once subnet.env is written', async () => {
     const n = lab.nodes[2]!;
+    // An earlier test's subnet.env must not stand in for this start's.
+    await rm(n.subnetFile, { force: true });
     const dir = await mkdtemp(join(tmpdir(), 'overlayd-notify-'));
     const sock = join(dir, 'notify.sock');
-    const out = join(dir, 'got');
-    // Node has no AF_UNIX datagram server; python3 (always present for node-gyp) listens for us.
+    // Node has no AF_UNIX datagram sockets; python3 (always present for node-gyp) listens. It fills
+    // its own receive queue first, so the daemon's (blocking) sendto of READY=1 waits inside the
+    // kernel until the test lets it through: what the daemon had written by then is what it had
+    // written before sending READY=1, whatever the scheduler does.
     const listener = spawn(
       'python3',
       [
         '-c',
         `
 import socket,sys
-s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); print('ok', flush=True)
-open(sys.argv[2],'w').write(s.recv(4096).decode())
+s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+f=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); f.setblocking(False)
+n=0
+try:
+    while True: f.sendto(b'filler', sys.argv[1]); n+=1
+except BlockingIOError: pass
+print('full', flush=True)
+sys.stdin.readline()
+for _ in range(n): s.recv(4096)
+print(s.recv(4096).decode(), flush=True)
 `,
         sock,
-        out,
       ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    await new Promise((r) => listener.stdout!.once('data', r));
-    const received = new Promise((r) => listener.once('exit', r));
+    let out = '';
+    listener.stdout!.on('data', (d) => (out += d));
+    const exited = new Promise((r) => listener.once('exit', r));
     try {
-      await n.startDaemon({ env: { NOTIFY_SOCKET: sock } });
-      await received;
-      expect(await readFile(out, 'utf8')).toBe('READY=1');
-      // it was sent after the subnet file existed
-      expect((await stat(n.subnetFile)).isFile()).toBe(true);
+      await expect.poll(() => out, { timeout: 10_000 }).toBe('full\n');
+      await n.startDaemon({ env: { NOTIFY_SOCKET: sock }, waitReady: false });
+      // The daemon's main thread asleep in a unix datagram send: it is sending to the notify socket.
+      const wchan = (): Promise<string> => readFile(`/proc/${n.pid}/wchan`, 'utf8').catch(() => 'gone');
+      await expect.poll(wchan, { timeout: 30_000, interval: 20 }).toBe('unix_wait_for_peer');
+      const atNotify = await n.subnetEnv(); // throws if subnet.env does not exist yet
+      expect(atNotify['FLANNEL_SUBNET']).toMatch(/^10\.244\.\d+\.1\/24$/);
+      listener.stdin!.write('go\n');
+      await exited;
+      expect(out).toBe('full\nREADY=1\n');
+      await n.waitReady();
+      // and what was there at READY=1 was the finished file
+      expect(await n.subnetEnv()).toEqual(atNotify);
     } finally {
       listener.kill();
       await n.stopDaemon();
