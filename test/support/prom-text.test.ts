@@ -44,8 +44,9 @@ describe('Prometheus text for the lab', () => {
   });
 
   it('reads values with a timestamp, and special values', () => {
-    const { samples } = parsePromText('x 1 123\ny +Inf\nz NaN\n');
-    expect(samples.map((s) => s.value)).toEqual([1, Infinity, NaN]);
+    const { samples } = parsePromText('x 1 123\ny +Inf\nz NaN\nw Nan\nv -inf\n');
+    expect(samples.map((s) => s.value)).toEqual([1, Infinity, NaN, NaN, -Infinity]);
+    expect(() => parsePromText('x abc\n')).toThrow(/line 1: no value/);
     expect(() => parsePromText('x\n')).toThrow(/line 1: no value/);
   });
 });

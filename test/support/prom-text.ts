@@ -47,7 +47,13 @@ function parseLabels(
   }
 }
 
-const numberOf = (s: string): number => (s === '+Inf' ? Infinity : s === '-Inf' ? -Infinity : Number(s));
+/** A sample value; Go's ParseFloat (Prometheus) takes NaN/Inf in any case, and prom-client writes "Nan". */
+function numberOf(s: string): number {
+  if (/^nan$/i.test(s)) return NaN;
+  if (/^[+]?inf$/i.test(s)) return Infinity;
+  if (/^-inf$/i.test(s)) return -Infinity;
+  return s === '' ? NaN : Number(s);
+}
 
 /** Every sample on the page, and the names its `# TYPE` lines declare. */
 export function parsePromText(text: string): { samples: Sample[]; declared: Set<string> } {
@@ -64,7 +70,7 @@ export function parsePromText(text: string): { samples: Sample[]; declared: Set<
     if (line[rest] === '{') ({ labels, end: rest } = parseLabels(line, rest + 1, where));
     const [value] = line.slice(rest).trim().split(/\s+/); // a timestamp may follow
     const v = numberOf(value ?? '');
-    if (!value || (Number.isNaN(v) && value !== 'NaN'))
+    if (!value || (Number.isNaN(v) && !/^nan$/i.test(value)))
       throw new Error(`${where}: no value in ${JSON.stringify(line)}`);
     samples.push({ name, labels, value: v });
   });
@@ -86,7 +92,12 @@ export function parseSelector(text: string): Selector {
 /** Sum of the samples matching the selector; throws when the page does not expose the metric. */
 export function sumMetric(text: string, selector: string | Selector): number {
   const sel = typeof selector === 'string' ? parseSelector(selector) : selector;
-  const { samples, declared } = parsePromText(text);
+  // Only this metric's lines are parsed: another metric's odd line must not fail this read.
+  const mine = text
+    .split('\n')
+    .filter((l) => l.startsWith(`# TYPE ${sel.name} `) || NAME.exec(l)?.[0] === sel.name)
+    .join('\n');
+  const { samples, declared } = parsePromText(mine);
   const named = samples.filter((s) => s.name === sel.name);
   if (named.length === 0 && !declared.has(sel.name))
     throw new Error(`metric ${sel.name} is not exposed on /metrics`);
