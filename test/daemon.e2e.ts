@@ -35,7 +35,7 @@ async function leasesInEtcd(): Promise<Map<string, string>> {
 }
 
 describe('overlayd with the alloc backend on three nodes', () => {
-  it('gives each node a distinct /24 in flannel format and a matching subnet.env, fast', async () => {
+  it('gives each node a distinct /24 in flannel format and a matching subnet.env (start-up time printed)', async () => {
     const t0 = Date.now();
     await Promise.all(lab.nodes.map((n) => n.startDaemon({ waitReady: false })));
     const firstFile = await Promise.race(
