@@ -179,6 +179,12 @@ int64_t ovl_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int ovl_wait_in(int fd, int32_t timeout_ms) {
+  if (timeout_ms < 0) return 1;
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  return ovl_poll_until(&pfd, 1, ovl_now_ms() + timeout_ms);
+}
+
 int ovl_poll_until(void *pfds, unsigned n, int64_t deadline_ms) {
   for (;;) {
     int64_t left = deadline_ms - ovl_now_ms();

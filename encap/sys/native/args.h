@@ -57,6 +57,16 @@ static inline int ovl_in_slab(const ovl_batch *b, int32_t off, int32_t len) {
   return off >= 0 && len >= 0 && (size_t)off <= b->slab_len && (size_t)len <= b->slab_len - (size_t)off;
 }
 
+/* The smaller of two sizes as an int32 (a bound for ovl_arg_i32). */
+static inline int32_t ovl_min_i32(size_t a, size_t b) {
+  size_t m = a < b ? a : b;
+  return m > INT32_MAX ? INT32_MAX : (int32_t)m;
+}
+
+/* Waits up to timeout_ms for fd to be readable; timeout_ms < 0: no wait, reports readable.
+ * Returns > 0 readable, 0 timed out, < 0 error (errno set). */
+int ovl_wait_in(int fd, int32_t timeout_ms);
+
 /* Monotonic milliseconds, for the deadlines of the retry loops. */
 int64_t ovl_now_ms(void);
 /* poll() until an event or the deadline (ovl_now_ms() based), EINTR retried with the time left.

@@ -19,11 +19,6 @@
  * rest is refused (counted in errs) instead of holding the worker, and so close(), hostage. */
 #define WRITE_DEADLINE_MS 20
 
-static int32_t min_i32(size_t a, size_t b) {
-  size_t m = a < b ? a : b;
-  return m > INT32_MAX ? INT32_MAX : (int32_t)m;
-}
-
 /* readBatch(fd, slab, offs, lens, count, cap, timeoutMs) → packets read (0 on timeout), at most
  * min(count, 256). timeoutMs -1: no poll (the caller has just polled). */
 static napi_value read_batch(napi_env env, napi_callback_info info) {
@@ -32,8 +27,8 @@ static napi_value read_batch(napi_env env, napi_callback_info info) {
   ovl_batch b;
   int32_t count, cap, timeout;
   if (!ovl_args_get(env, info, "readBatch", 7, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) || !ovl_arg_batch(&a, 1, &b) ||
-      !ovl_arg_i32(&a, 4, "count", 0, min_i32(b.n, INT32_MAX), &count) ||
-      !ovl_arg_i32(&a, 5, "cap", 1, min_i32(b.slab_len, INT32_MAX), &cap) ||
+      !ovl_arg_i32(&a, 4, "count", 0, ovl_min_i32(b.n, INT32_MAX), &count) ||
+      !ovl_arg_i32(&a, 5, "cap", 1, ovl_min_i32(b.slab_len, INT32_MAX), &cap) ||
       !ovl_arg_i32(&a, 6, "timeoutMs", -1, OVL_MAX_TIMEOUT_MS, &timeout))
     return NULL;
   if (count > MAX_READ) count = MAX_READ; /* "up to count": the rest is read by the next call */
@@ -44,12 +39,9 @@ static napi_value read_batch(napi_env env, napi_callback_info info) {
       return ovl_range_error(&a, "offs[%d] = %d: a slot of cap %d bytes must lie inside the %zu-byte slab", i, off[i], cap, b.slab_len),
              NULL;
   }
-  if (timeout >= 0) {
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int r = ovl_poll_until(&pfd, 1, ovl_now_ms() + timeout);
-    if (r < 0) return ovl_throw_errno(env, "readBatch poll", errno);
-    if (r == 0) return ovl_i32(env, 0);
-  }
+  int r = ovl_wait_in(fd, timeout);
+  if (r < 0) return ovl_throw_errno(env, "readBatch poll", errno);
+  if (r == 0) return ovl_i32(env, 0);
   int n = 0;
   while (n < count) {
     ssize_t got = read(fd, b.slab + off[n], (size_t)cap);
@@ -75,7 +67,7 @@ static napi_value write_batch(napi_env env, napi_callback_info info) {
   void *ep;
   size_t en;
   if (!ovl_args_get(env, info, "writeBatch", 6, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) || !ovl_arg_batch(&a, 1, &b) ||
-      !ovl_arg_i32(&a, 4, "count", 0, min_i32(b.n, INT32_MAX), &count) ||
+      !ovl_arg_i32(&a, 4, "count", 0, ovl_min_i32(b.n, INT32_MAX), &count) ||
       !ovl_arg_typed(&a, 5, "errs", napi_int32_array, &ep, &en))
     return NULL;
   if (en < 2) return ovl_range_error(&a, "errs must hold 2 counters, got %zu", en), NULL;

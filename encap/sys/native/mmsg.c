@@ -28,11 +28,6 @@
  * returns what it sent (or -ETIMEDOUT) so a full socket cannot hold a worker, nor close(). */
 #define SEND_DEADLINE_MS 20
 
-static int32_t min_i32(size_t a, size_t b) {
-  size_t m = a < b ? a : b;
-  return m > INT32_MAX ? INT32_MAX : (int32_t)m;
-}
-
 /* recvBatch(fd, slab, offs, lens, count, cap, addrs: Uint32Array, ports: Int32Array, gso: Int32Array, timeoutMs)
  * → datagrams received (0 on timeout), at most min(count, 256). lens[i] = cap + 1 marks a truncated
  * (oversized) datagram; addrs are host-order IPv4; gso[i] is the UDP_GRO segment size (0 when not
@@ -45,9 +40,9 @@ static napi_value recv_batch(napi_env env, napi_callback_info info) {
   void *ap, *pp, *gp;
   size_t an, pn, gn;
   if (!ovl_args_get(env, info, "recvBatch", 10, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) || !ovl_arg_batch(&a, 1, &b) ||
-      !ovl_arg_i32(&a, 4, "count", 0, min_i32(b.n, INT32_MAX), &count) ||
+      !ovl_arg_i32(&a, 4, "count", 0, ovl_min_i32(b.n, INT32_MAX), &count) ||
       /* cap + 1 (the truncation mark) must fit an int32 */
-      !ovl_arg_i32(&a, 5, "cap", 1, min_i32(b.slab_len, INT32_MAX - 1), &cap) ||
+      !ovl_arg_i32(&a, 5, "cap", 1, ovl_min_i32(b.slab_len, INT32_MAX - 1), &cap) ||
       !ovl_arg_typed(&a, 6, "addrs", napi_uint32_array, &ap, &an) || !ovl_arg_typed(&a, 7, "ports", napi_int32_array, &pp, &pn) ||
       !ovl_arg_typed(&a, 8, "gso", napi_int32_array, &gp, &gn) ||
       !ovl_arg_i32(&a, 9, "timeoutMs", -1, OVL_MAX_TIMEOUT_MS, &timeout))
@@ -81,12 +76,9 @@ static napi_value recv_batch(napi_env env, napi_callback_info info) {
     msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i].buf;
   }
   if (count == 0) return ovl_i32(env, 0);
-  if (timeout >= 0) {
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int r = ovl_poll_until(&pfd, 1, ovl_now_ms() + timeout);
-    if (r < 0) return ovl_throw_errno(env, "recvBatch poll", errno);
-    if (r == 0) return ovl_i32(env, 0);
-  }
+  int r = ovl_wait_in(fd, timeout);
+  if (r < 0) return ovl_throw_errno(env, "recvBatch poll", errno);
+  if (r == 0) return ovl_i32(env, 0);
   int n;
   do {
     n = recvmmsg(fd, msgs, (unsigned)count, MSG_DONTWAIT, NULL);
@@ -222,8 +214,8 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   if (an < lim) lim = an;
   if (pn < lim) lim = pn;
   if (gn < lim) lim = gn;
-  if (!ovl_arg_i32(&a, 4, "start", 0, min_i32(lim, INT32_MAX), &start) ||
-      !ovl_arg_i32(&a, 5, "count", 0, min_i32(lim - (size_t)start, INT32_MAX), &count))
+  if (!ovl_arg_i32(&a, 4, "start", 0, ovl_min_i32(lim, INT32_MAX), &start) ||
+      !ovl_arg_i32(&a, 5, "count", 0, ovl_min_i32(lim - (size_t)start, INT32_MAX), &count))
     return NULL;
   send_arrays s = {.b = &b, .addrs = ap, .ports = pp, .gso = gp};
   for (int k = 0; k < count; k++) {
