@@ -16,7 +16,7 @@ import { OverlaydError } from '../../daemon/errors.js';
  * function and the argument. A failing syscall throws an Error with `code` (errno name) and
  * `errno`, except where a result below says otherwise. No call waits without a bound: timeouts are
  * 0..60000 ms (-1 on readBatch/recvBatch: do not poll), sendBatch gives up on a full socket after
- * 20 ms (-ETIMEDOUT or the count sent), writeBatch after 20 ms per batch (errs[1] = ETIMEDOUT),
+ * 50 ms (-ETIMEDOUT or the count sent), writeBatch after 50 ms per batch (errs[1] = ETIMEDOUT),
  * nlSend after 1 s (throws ETIMEDOUT).
  */
 export interface NativeSys {
@@ -59,7 +59,7 @@ export interface NativeSys {
     gso: Int32Array,
     timeoutMs: number,
   ): number;
-  /** Messages sent (several sendmmsg past 256), or -errno when the first fails (-ETIMEDOUT: still full after 20 ms). */
+  /** Messages sent (several sendmmsg past 256), or -errno when the first fails (-ETIMEDOUT: still full after 50 ms). */
   sendBatch(
     fd: number,
     slab: Uint8Array,

@@ -17,7 +17,7 @@
 #define MAX_READ 256
 /* How long writeBatch keeps retrying a TUN that says EAGAIN, for the whole batch: past it the
  * rest is refused (counted in errs) instead of holding the worker, and so close(), hostage. */
-#define WRITE_DEADLINE_MS 20
+#define WRITE_DEADLINE_MS 50
 
 /* readBatch(fd, slab, offs, lens, count, cap, timeoutMs) → packets read (0 on timeout), at most
  * min(count, 256). timeoutMs -1: no poll (the caller has just polled). */

@@ -25,8 +25,11 @@
 /* Messages per recvmmsg/sendmmsg: the headers live on the stack. */
 #define MAX_BATCH 256
 /* How long one sendBatch waits, in all, for a socket that says EAGAIN/ENOBUFS: past it the call
- * returns what it sent (or -ETIMEDOUT) so a full socket cannot hold a worker, nor close(). */
-#define SEND_DEADLINE_MS 20
+ * returns what it sent (or -ETIMEDOUT) so a full socket cannot hold a worker, nor close(). Long
+ * enough to ride out a busy machine's scheduling delays (back-pressure, not loss, is what TCP
+ * inside wants); short enough that a worker, which looks at its stop flag every 16 steps, still stops within
+ * about a second (16 x 50 ms; a partial send can add a second wait to a step). */
+#define SEND_DEADLINE_MS 50
 
 /* recvBatch(fd, slab, offs, lens, count, cap, addrs: Uint32Array, ports: Int32Array, gso: Int32Array, timeoutMs)
  * → datagrams received (0 on timeout), at most min(count, 256). lens[i] = cap + 1 marks a truncated
