@@ -4,8 +4,10 @@
       "target_name": "overlayd_sys",
       "sources": [
         "sys/native/addon.c",
+        "sys/native/args.c",
         "sys/native/notify.c",
         "sys/native/io.c",
+        "sys/native/mmsg.c",
         "sys/native/sockets.c",
         "sys/native/csum.c",
         "sys/native/steering.c"

@@ -15,6 +15,7 @@ import { DAEMON_MAIN } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { must, run } from './lab/shell.js';
 import { transfer } from './lab/traffic.js';
+import { readyFile } from './support/ready-file.js';
 
 const STEERING_PROBE = join(dirname(DAEMON_MAIN), '..', 'test', 'lab', 'steering-probe.js');
 
@@ -209,6 +210,7 @@ for i in range(20000):
     const env2 = await lab.nodes[1]!.subnetEnv();
     const payload = randomBytes(32);
     const inner = makeUdp4(parseIpv4(pods[0]!.ip)!, parseIpv4(pods[1]!.ip)!, payload);
+    const ready = await readyFile();
     const listen = inPod(
       pods[1]!,
       'timeout',
@@ -219,12 +221,13 @@ for i in range(20000):
         `
 import socket
 s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('${pods[1]!.ip}', 5678)); s.settimeout(4)
+${ready.python}
 print(s.recv(100).hex())
 `,
       ],
       10_000,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await ready.wait(listen);
     await n1.stopDaemon(); // free :8285 so the datagram leaves from flanneld's address and port
     await n1.mustExec('python3', [
       '-c',
@@ -241,6 +244,7 @@ s.sendto(bytes.fromhex(sys.argv[1]), ('${lab.nodes[1]!.ip}', 8285))
 
     // And what overlayd sends is exactly an IPv4 packet in the UDP payload: capture it on node 2.
     await lab.nodes[1]!.stopDaemon();
+    const ready2 = await readyFile();
     const sock = lab.nodes[1]!.exec(
       'timeout',
       [
@@ -250,12 +254,13 @@ s.sendto(bytes.fromhex(sys.argv[1]), ('${lab.nodes[1]!.ip}', 8285))
         `
 import socket
 s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('${lab.nodes[1]!.ip}', 8285)); s.settimeout(4)
+${ready2.python}
 d=s.recv(65535); print(d.hex())
 `,
       ],
       { timeoutMs: 10_000 },
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await ready2.wait(sock);
     await inPod(pods[0]!, 'ping', ['-c', '1', '-W', '1', pods[1]!.ip]);
     const wire = Buffer.from((await sock).stdout.trim(), 'hex');
     expect(wire[0]).toBe(0x45);
@@ -265,6 +270,7 @@ d=s.recv(65535); print(d.hex())
     const env1 = await n1.subnetEnv();
     expect(wire.subarray(12, 15).join('.')).toBe(env1['FLANNEL_SUBNET']!.split('.').slice(0, 3).join('.'));
     expect(wire.subarray(16, 20).join('.')).toBe(pods[1]!.ip);
+    await Promise.all([ready.remove(), ready2.remove()]);
     await lab.nodes[1]!.startDaemon();
   });
 
