@@ -24,6 +24,7 @@ import { sdNotify } from '../sys/sd-notify.js';
 import { openEtcdRegistry } from '../subnet-lease/etcd-client.js';
 import { formatCidr, formatIpv4, parseIpv4 } from '../core/ipv4.js';
 import type { Lease } from '../core/lease.js';
+import type { LeaseSubnets } from '../core/subnet-key.js';
 import { LeaseManager } from '../subnet-lease/lease-manager.js';
 import type { NetworkConfig } from '../core/network.js';
 import type { PeerWatch } from '../subnet-lease/peer-watch.js';
@@ -231,14 +232,20 @@ export class Daemon {
       ...(reg.backendType && reg.backendType !== 'udp' ? { backendType: reg.backendType } : {}),
       ...(reg.backendData !== undefined ? { backendData: reg.backendData } : {}),
     };
-    this.leases = this.newLeaseManager(registry, config, previous.subnet);
+    this.leases = this.newLeaseManager(
+      registry,
+      config,
+      previous.subnet
+        ? { subnet: previous.subnet, ...(previous.ipv6Subnet ? { ipv6Subnet: previous.ipv6Subnet } : {}) }
+        : undefined,
+    );
     return this.acquireUntilDone(this.leases);
   }
 
   private newLeaseManager(
     registry: LeaseRegistry,
     config: NetworkConfig,
-    previousSubnet?: Lease['subnet'],
+    previousSubnets?: LeaseSubnets,
   ): LeaseManager {
     return new LeaseManager({
       registry,
@@ -246,7 +253,7 @@ export class Daemon {
       attrs: this.leaseAttrs!,
       log: componentLogger(this.rootLog, 'lease'),
       renewMarginSeconds: this.flags.subnetLeaseRenewMargin * 60,
-      ...(previousSubnet ? { previousSubnet } : {}),
+      ...(previousSubnets ? { previousSubnets } : {}),
     });
   }
 

@@ -88,7 +88,7 @@ describe('lease acquisition', () => {
 
   it('honours the previous subnet.env subnet when it is free', async () => {
     const cfg = parseNetworkConfig('{"Network":"10.244.0.0/16"}');
-    const l = await manager(cfg, 1, { previousSubnet: parseCidr('10.244.77.0/24')! }).acquire();
+    const l = await manager(cfg, 1, { previousSubnets: { subnet: parseCidr('10.244.77.0/24')! } }).acquire();
     expect(formatCidr(l.subnet)).toBe('10.244.77.0/24');
   });
 
@@ -138,11 +138,11 @@ describe('lease keep-alive', () => {
     // Test seam: a 4 s TTL renewed 3 s before expiry. The CLI cannot set a TTL.
     const m = manager(cfg, 1, { ttlSeconds: 4, renewMarginSeconds: 3 });
     const l = await m.acquire();
-    const before = (await client.get(registry.keyOf(l.subnet)).exec()).kvs[0]!.lease;
+    const before = (await client.get(registry.keyOf(l)).exec()).kvs[0]!.lease;
     const renewed = new Promise((r) => m.once('renewed', r));
     await m.keepAlive();
     await renewed;
-    const after = (await client.get(registry.keyOf(l.subnet)).exec()).kvs[0]!.lease;
+    const after = (await client.get(registry.keyOf(l)).exec()).kvs[0]!.lease;
     expect(after).not.toBe(before);
     await m.stop();
   });
@@ -153,7 +153,7 @@ describe('lease keep-alive', () => {
     const l = await m.acquire();
     await m.keepAlive();
     const revoked = new Promise((r) => m.once('revoked', () => r(true)));
-    await client.delete().key(registry.keyOf(l.subnet)).exec();
+    await client.delete().key(registry.keyOf(l)).exec();
     expect(await revoked).toBe(true);
     await m.stop();
   });
@@ -163,16 +163,16 @@ describe('lease keep-alive', () => {
     const m = manager(cfg, 1);
     const l = await m.acquire();
     // Data loss: the key vanishes without a watch event reaching us (no keepAlive watch here).
-    await client.delete().key(registry.keyOf(l.subnet)).exec();
+    await client.delete().key(registry.keyOf(l)).exec();
     await m.check();
-    expect((await registry.getLease(l.subnet))?.ok).toBe(true);
+    expect((await registry.getLease(l))?.ok).toBe(true);
     // Another node took the subnet while we were away.
-    await client.put(registry.keyOf(l.subnet)).value('{"PublicIP":"198.18.9.9","PublicIPv6":null}').exec();
+    await client.put(registry.keyOf(l)).value('{"PublicIP":"198.18.9.9","PublicIPv6":null}').exec();
     const conflict = new Promise<{ holder: number }>((r) => m.once('conflict', r));
     await m.check();
     expect((await conflict).holder).toBe(parseIpv4('198.18.9.9'));
     // and we did not overwrite it
-    const entry = await registry.getLease(l.subnet);
+    const entry = await registry.getLease(l);
     expect(entry?.ok && entry.lease.attrs.publicIp).toBe(parseIpv4('198.18.9.9'));
     await m.stop();
   });
