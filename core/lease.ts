@@ -25,6 +25,11 @@ export interface Lease extends LeaseSubnets {
   readonly expiration?: Date;
   /** The etcd lease the key is attached to (ours only). */
   readonly etcdLeaseId?: string;
+  /**
+   * The etcd revision that created the key. Two dual-stack nodes can create different keys holding
+   * the same IPv6 subnet (the txn guards only the key); the later creator yields (lease-manager).
+   */
+  readonly createRevision?: bigint;
 }
 
 export type LeaseEvent =

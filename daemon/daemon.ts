@@ -23,6 +23,8 @@ import { readHostView, type HostView } from '../sys/host-view.js';
 import { sdNotify } from '../sys/sd-notify.js';
 import { openEtcdRegistry } from '../subnet-lease/etcd-client.js';
 import { formatCidr, formatIpv4, parseIpv4 } from '../core/ipv4.js';
+import { formatCidr6, parseIpv6 } from '../core/ipv6.js';
+import { routeTo } from '../sys/route-lookup.js';
 import type { Lease } from '../core/lease.js';
 import type { LeaseSubnets } from '../core/subnet-key.js';
 import { LeaseManager } from '../subnet-lease/lease-manager.js';
@@ -159,9 +161,21 @@ export class Daemon {
       iface: flags.iface,
       ifaceRegex: flags.ifaceRegex,
       publicIp: flags.publicIp,
+      publicIpv6: flags.publicIpv6,
+      ipv6: config.ipv6 !== undefined,
+      ...(flags.ifaceCanReach
+        ? { canReach: { addr: flags.ifaceCanReach, route: routeTo(flags.ifaceCanReach) } }
+        : {}),
     });
     this.log.info(
-      { iface: ext.name, ifaceAddr: ext.ifaceAddr, publicIp: ext.publicIp, mtu: ext.mtu, why: ext.reason },
+      {
+        iface: ext.name,
+        ifaceAddr: ext.ifaceAddr,
+        publicIp: ext.publicIp,
+        ...(ext.publicIpv6 ? { ifaceV6Addr: ext.ifaceV6Addr, publicIpv6: ext.publicIpv6 } : {}),
+        mtu: ext.mtu,
+        why: ext.reason,
+      },
       'external interface selected',
     );
 
@@ -228,9 +242,11 @@ export class Daemon {
     const previous = await readSubnetFile(this.flags.subnetFile);
     this.leaseAttrs = {
       publicIp: parseIpv4(ext.publicIp)!,
+      ...(config.ipv6 && ext.publicIpv6 ? { publicIpv6: parseIpv6(ext.publicIpv6)! } : {}),
       // flannel's udp backend publishes no BackendType; keep that so flanneld peers parse us alike.
       ...(reg.backendType && reg.backendType !== 'udp' ? { backendType: reg.backendType } : {}),
       ...(reg.backendData !== undefined ? { backendData: reg.backendData } : {}),
+      ...(reg.backendV6Data !== undefined ? { backendV6Data: reg.backendV6Data } : {}),
     };
     this.leases = this.newLeaseManager(
       registry,
@@ -266,7 +282,11 @@ export class Daemon {
         const lease = await leases.acquire();
         this.metrics.leaseExpiration.set((lease.expiration?.getTime() ?? 0) / 1000);
         this.log.info(
-          { subnet: formatCidr(lease.subnet), publicIp: formatIpv4(lease.attrs.publicIp) },
+          {
+            subnet: formatCidr(lease.subnet),
+            publicIp: formatIpv4(lease.attrs.publicIp),
+            ...(lease.ipv6Subnet ? { ipv6Subnet: formatCidr6(lease.ipv6Subnet) } : {}),
+          },
           'lease acquired',
         );
         return lease;
@@ -295,11 +315,19 @@ export class Daemon {
     await writeSubnetFile(this.flags.subnetFile, {
       network: config.network,
       subnet: lease.subnet,
+      ...(config.ipv6 && lease.ipv6Subnet
+        ? { ipv6: { network: config.ipv6.network, subnet: lease.ipv6Subnet } }
+        : {}),
       mtu,
       ipMasq: this.flags.ipMasq,
     });
     this.log.info(
-      { path: this.flags.subnetFile, subnet: formatCidr(lease.subnet), mtu },
+      {
+        path: this.flags.subnetFile,
+        subnet: formatCidr(lease.subnet),
+        ...(lease.ipv6Subnet ? { ipv6Subnet: formatCidr6(lease.ipv6Subnet) } : {}),
+        mtu,
+      },
       'subnet file written',
     );
   }

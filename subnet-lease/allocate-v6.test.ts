@@ -7,7 +7,7 @@ import type { Lease } from '../core/lease.js';
 import { parseNetworkConfig } from './network-config.js';
 
 const dual = parseNetworkConfig(
-  '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56"}',
+  '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"alloc"}}',
 );
 const single = parseNetworkConfig('{"Network":"10.244.0.0/16"}');
 const lease = (v4: string, ip: string, v6?: string): Lease => ({
@@ -89,7 +89,7 @@ describe('dual-stack allocation', () => {
 
   it('reports which family ran out', () => {
     const tiny = parseNetworkConfig(
-      '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00::/124","IPv6SubnetMin":"fd00::4","IPv6SubnetMax":"fd00::4"}',
+      '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00::/124","IPv6SubnetMin":"fd00::4","IPv6SubnetMax":"fd00::4","Backend":{"Type":"alloc"}}',
     );
     const p = planAllocation(tiny, [lease('10.244.1.0/24', '9.9.9.9', 'fd00::4/126')], 5, undefined);
     expect(p).toEqual({ kind: 'exhausted', family: 'ipv6' });

@@ -10,8 +10,8 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { OverlaydError, describeError } from '../core/errors.js';
 import { planAllocation, subnetsOf } from './allocate.js';
-import { formatCidr, formatIpv4, type Ipv4Net } from '../core/ipv4.js';
-import { formatCidr6, formatIpv6 } from '../core/ipv6.js';
+import { formatCidr, formatIpv4, sameNet, type Ipv4Net } from '../core/ipv4.js';
+import { formatCidr6, formatIpv6, overlaps6 } from '../core/ipv6.js';
 import { leaseKeyOf, type LeaseSubnets } from '../core/subnet-key.js';
 import { ipv6SubnetCount } from './network-config-v6.js';
 import type { Lease, LeaseAttrs } from '../core/lease.js';
@@ -105,7 +105,8 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
             'free a stale lease or widen Network/SubnetMin/SubnetMax',
         );
       }
-      const created = await registry.createLease(plan, attrs, this.ttl);
+      let created = await registry.createLease(plan, attrs, this.ttl);
+      if (created && !(await this.ownsIpv6(created))) created = undefined;
       if (created) {
         this.current = created;
         log.info({ key: leaseKeyOf(plan), source: plan.source, attempt }, 'acquired a new lease');
@@ -118,6 +119,27 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
       'LEASE_RACE',
       `lost the race for a subnet ${MAX_RACE_RETRIES} times in a row; will retry`,
     );
+  }
+
+  /**
+   * The etcd txn guards only our key, so two nodes can create different keys holding the same
+   * IPv6 subnet (flanneld has this race). Whoever created later sees the earlier one when it looks
+   * right after creating, deletes its key and picks again; the earlier creator keeps its lease.
+   */
+  private async ownsIpv6(created: Lease): Promise<boolean> {
+    const sn6 = created.ipv6Subnet;
+    if (!sn6 || created.createRevision === undefined) return true;
+    const { leases } = await this.opts.registry.listLeases();
+    const clash = leases.some(
+      (l) =>
+        l.ipv6Subnet !== undefined &&
+        !sameNet(l.subnet, created.subnet) &&
+        overlaps6(l.ipv6Subnet, sn6) &&
+        (l.createRevision ?? 0n) < created.createRevision!,
+    );
+    if (!clash) return true;
+    await this.opts.registry.deleteLease(created);
+    return false;
   }
 
   /** Starts renewal, the periodic check and the watch of our own key. */

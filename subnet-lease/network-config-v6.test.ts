@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { formatIpv6 } from '../core/ipv6.js';
+import { IPV6_BACKENDS } from '../core/network.js';
 import { ipv6SubnetCount } from './network-config-v6.js';
 import { parseNetworkConfig } from './network-config.js';
 
 const dual = (extra: string): string =>
-  `{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56"${extra}}`;
+  `{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"alloc"}${extra}}`;
 
 describe('IPv6 network config (flannel config.go rules)', () => {
   it('applies flannel defaults: /64 subnets, the second to the last', () => {
@@ -25,8 +26,9 @@ describe('IPv6 network config (flannel config.go rules)', () => {
 
   it('defaults IPv6SubnetLen to /64 up to a /62 network, then prefix + 2', () => {
     const len = (net: string): number =>
-      parseNetworkConfig(`{"Network":"10.0.0.0/16","EnableIPv6":true,"IPv6Network":"${net}"}`).ipv6!
-        .subnetLen;
+      parseNetworkConfig(
+        `{"Network":"10.0.0.0/16","EnableIPv6":true,"IPv6Network":"${net}","Backend":{"Type":"alloc"}}`,
+      ).ipv6!.subnetLen;
     expect(len('fd00::/48')).toBe(64);
     expect(len('fd00::/62')).toBe(64);
     expect(len('fd00::/63')).toBe(65);
@@ -36,7 +38,7 @@ describe('IPv6 network config (flannel config.go rules)', () => {
   it('matches keys case-insensitively and honours IPv6SubnetLen/Min/Max', () => {
     const cfg = parseNetworkConfig(
       '{"network":"10.0.0.0/16","enableipv6":true,"ipv6network":"fd00:10::/48","ipv6subnetlen":80,' +
-        '"IPv6SubnetMin":"fd00:10:0:5::","IPv6SubnetMax":"fd00:10:0:5:9::"}',
+        '"IPv6SubnetMin":"fd00:10:0:5::","IPv6SubnetMax":"fd00:10:0:5:9::","backend":{"type":"alloc"}}',
     );
     expect(cfg.ipv6!.subnetLen).toBe(80);
     expect(ipv6SubnetCount(cfg.ipv6!)).toBe(10n);
@@ -49,10 +51,21 @@ describe('IPv6 network config (flannel config.go rules)', () => {
     );
   });
 
+  it('refuses EnableIPv6 with udp (IPv4-only, as flannel) in one line naming the IPv6 backends', () => {
+    for (const t of ['', ',"Backend":{"Type":"udp"}']) {
+      const text = `{"Network":"10.0.0.0/16","EnableIPv6":true,"IPv6Network":"fd00::/48"${t}}`;
+      expect(() => parseNetworkConfig(text)).toThrow(
+        new RegExp(
+          `^network config: EnableIPv6 is true but Backend.Type udp carries IPv4 only; use Backend.Type ${IPV6_BACKENDS.join(' or ')} for dual-stack, or set EnableIPv6 to false$`,
+        ),
+      );
+    }
+  });
+
   const bad: Array<[string, string, RegExp]> = [
     [
       'missing IPv6Network',
-      '{"Network":"10.0.0.0/16","EnableIPv6":true}',
+      '{"Network":"10.0.0.0/16","EnableIPv6":true,"Backend":{"Type":"alloc"}}',
       /IPv6Network is missing but EnableIPv6 is true; add/,
     ],
     [

@@ -14,7 +14,7 @@ import {
   sizeOf,
   type Ipv4Net,
 } from '../core/ipv4.js';
-import { BACKEND_TYPES, type BackendType, type NetworkConfig } from '../core/network.js';
+import { BACKEND_TYPES, IPV6_BACKENDS, type BackendType, type NetworkConfig } from '../core/network.js';
 import {
   configError,
   isObject,
@@ -113,6 +113,13 @@ function validateNetworkConfig(cfg: Record<string, unknown>): NetworkConfig {
   const typeText = (optionalString(backend, 'type', 'Backend.Type') ?? 'udp').toLowerCase() || 'udp';
   if (!(BACKEND_TYPES as readonly string[]).includes(typeText)) {
     throw configError('Backend.Type', `is unknown: "${typeText}"`, `use one of ${BACKEND_TYPES.join(', ')}`);
+  }
+  if (enableIPv6 && !IPV6_BACKENDS.includes(typeText as BackendType)) {
+    throw configError(
+      'EnableIPv6',
+      `is true but Backend.Type ${typeText} carries IPv4 only`,
+      `use Backend.Type ${IPV6_BACKENDS.join(' or ')} for dual-stack, or set EnableIPv6 to false`,
+    );
   }
   return {
     network,

@@ -65,7 +65,8 @@ export class EtcdRegistry implements LeaseRegistry {
     const parsed = parseLeaseKey(key.slice(this.subnetsPrefix.length));
     if (!parsed.ok) return { ok: false, entry: { key, reason: parsed.reason } };
     try {
-      return { ok: true, lease: { ...parsed.subnets, attrs: parseLeaseAttrs(kv.value.toString()) } };
+      const attrs = parseLeaseAttrs(kv.value.toString());
+      return { ok: true, lease: { ...parsed.subnets, attrs, createRevision: BigInt(kv.create_revision) } };
     } catch (err) {
       return { ok: false, entry: { key, reason: (err as Error).message } };
     }
@@ -117,12 +118,14 @@ export class EtcdRegistry implements LeaseRegistry {
     const id = await this.grant(ttlSeconds);
     const key = this.keyOf(subnets);
     let succeeded: boolean;
+    let revision: bigint;
     try {
       const res = await this.client
         .if(key, 'Version', '==', 0)
         .then(this.client.put(key).value(encodeLeaseAttrs(attrs)).lease(id))
         .commit();
       succeeded = res.succeeded;
+      revision = BigInt(res.header.revision);
     } catch (err) {
       await this.revoke(id);
       throw etcdError(`create ${key}`, err);
@@ -136,6 +139,7 @@ export class EtcdRegistry implements LeaseRegistry {
       attrs,
       expiration: new Date(Date.now() + ttlSeconds * 1000),
       etcdLeaseId: id,
+      createRevision: revision!,
     };
   }
 

@@ -5,7 +5,8 @@
 import type { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatCidr, overlaps, parseCidr, parseIpv4 } from '../core/ipv4.js';
-import { parseSubnetKey } from '../core/subnet-key.js';
+import { leaseKeyOf, parseSubnetKey } from '../core/subnet-key.js';
+import { formatCidr6, parseCidr6, parseIpv6 } from '../core/ipv6.js';
 import { LeaseManager } from '../subnet-lease/lease-manager.js';
 import type { NetworkConfig } from '../core/network.js';
 import { parseNetworkConfig } from '../subnet-lease/network-config.js';
@@ -129,6 +130,51 @@ describe('lease acquisition', () => {
       `${prefix}/subnets/10.244.10.0-24`,
       `${prefix}/subnets/not-a-subnet`,
     ]);
+  });
+});
+
+describe('dual-stack leases', () => {
+  const dualCfg = parseNetworkConfig(
+    '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"alloc"}}',
+  );
+  const dual = (
+    i: number,
+    extra: Partial<ConstructorParameters<typeof LeaseManager>[0]> = {},
+  ): LeaseManager =>
+    manager(dualCfg, i, {
+      attrs: { publicIp: nodeIp(i), publicIpv6: parseIpv6(`fd00:198:18::${i + 1}`)!, backendType: 'host-gw' },
+      ...extra,
+    });
+
+  it('writes one <v4>&<v6> key per node with PublicIPv6, distinct subnets of both families', async () => {
+    const leases = await Promise.all(Array.from({ length: 20 }, (_, i) => dual(i).acquire()));
+    expect(new Set(leases.map((l) => formatCidr6(l.ipv6Subnet!))).size).toBe(20);
+    const l = leases[3]!;
+    const kv = (await client.get(registry.keyOf(l)).exec()).kvs[0]!;
+    expect(kv.key.toString()).toBe(`${prefix}/subnets/${leaseKeyOf(l)}`);
+    expect(kv.key.toString()).toMatch(/\/subnets\/10\.244\.\d+\.0-24&fd00:10:244:[0-9a-f]+::-64$/);
+    expect(kv.value.toString()).toBe(
+      `{"PublicIP":"198.18.0.4","PublicIPv6":"fd00:198:18::4","BackendType":"host-gw"}`,
+    );
+  });
+
+  it('keeps both subnets across a restart (reuse by PublicIP) and honours the previous subnet.env pair', async () => {
+    const first = await dual(1).acquire();
+    const again = await dual(1).acquire();
+    expect(leaseKeyOf(again)).toBe(leaseKeyOf(first));
+    await client.delete().all().exec();
+    const prev = { subnet: parseCidr('10.244.77.0/24')!, ipv6Subnet: parseCidr6('fd00:10:244:77::/64')! };
+    const l = await dual(2, { previousSubnets: prev }).acquire();
+    expect(leaseKeyOf(l)).toBe('10.244.77.0-24&fd00:10:244:77::-64');
+  });
+
+  it('replaces a single-stack lease of ours with a dual-stack one when the network turns dual-stack', async () => {
+    const v4 = await manager(parseNetworkConfig('{"Network":"10.244.0.0/16"}'), 4).acquire();
+    const l = await dual(4).acquire();
+    expect(l.ipv6Subnet).toBeDefined();
+    const keys = (await client.getAll().prefix(`${prefix}/subnets/`).keys()).map((k) => k.split('/').pop());
+    expect(keys).toEqual([leaseKeyOf(l)]);
+    expect(keys).not.toContain(leaseKeyOf(v4));
   });
 });
 
