@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
-import { addPod, ping, type Pod } from './lab/pods.js';
+import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
 
 const IPV6_NETWORK = 'fd00:10:244::/56';
@@ -17,6 +17,7 @@ interface LeaseValue {
   PublicIP: string;
   PublicIPv6: string | null;
   BackendType?: string;
+  BackendV6Data?: { VNI: number; VtepMAC: string };
 }
 
 async function leases(lab: Lab): Promise<Map<string, LeaseValue>> {
@@ -47,6 +48,57 @@ async function expectedHostGw6(lab: Lab, node: LabNode) {
   return out.sort((a, b) => a.dst.localeCompare(b.dst));
 }
 
+/** What flanneld's dual-stack vxlan programs on flannel-v6.1 for the other nodes' leases. */
+async function expectedVxlan6(lab: Lab, node: LabNode) {
+  const own = (await node.subnetEnv())['FLANNEL_IPV6_SUBNET']!.replace('::1/', '::/');
+  const peers: Array<{ dst: string; net: string; mac: string; pub: string }> = [];
+  for (const [key, v] of await leases(lab)) {
+    const v6 = key.split('&')[1];
+    if (!v6 || !v.PublicIPv6 || !v.BackendV6Data) continue;
+    const dst = v6.replace(/-(\d+)$/, '/$1');
+    if (dst !== own)
+      peers.push({ dst, net: dst.split('/')[0]!, mac: v.BackendV6Data.VtepMAC, pub: v.PublicIPv6 });
+  }
+  peers.sort((a, b) => a.dst.localeCompare(b.dst));
+  return {
+    routes: peers.map((p) => ({ dst: p.dst, gateway: p.net, flags: ['onlink'] })),
+    neighs: peers.map((p) => ({ dst: p.net, lladdr: p.mac })),
+    fdb: peers
+      .map((p) => ({ mac: p.mac, dst: p.pub, state: 'permanent' }))
+      .sort((a, b) => a.mac.localeCompare(b.mac)),
+  };
+}
+
+async function kernelVxlan6(node: LabNode) {
+  const dev = 'flannel-v6.1';
+  const routes = (await json(node, ['-6', 'route', 'show', 'dev', dev])).filter((r) => r['gateway']);
+  const neighs = (await json(node, ['-6', 'neigh', 'show', 'dev', dev])).filter((n) =>
+    (n['state'] as string[] | undefined)?.includes('PERMANENT'),
+  );
+  const fdb = JSON.parse((await node.mustExec('bridge', ['-j', 'fdb', 'show', 'dev', dev])) || '[]') as Array<
+    Record<string, unknown>
+  >;
+  return {
+    routes: routes
+      .map((r) => ({ dst: String(r['dst']), gateway: r['gateway'], flags: r['flags'] }))
+      .sort((a, b) => a.dst.localeCompare(b.dst)),
+    neighs: neighs
+      .map((n) => ({ dst: String(n['dst']), lladdr: n['lladdr'] }))
+      .sort((a, b) => a.dst.localeCompare(b.dst)),
+    fdb: fdb
+      .filter((f) => f['mac'] !== '00:00:00:00:00:00' && f['dst'])
+      .map((f) => ({ mac: String(f['mac']), dst: f['dst'], state: f['state'] }))
+      .sort((a, b) => a.mac.localeCompare(b.mac)),
+  };
+}
+
+/** The v6 state each variant programs, next to what flanneld would program. */
+async function v6State(variant: string, lab: Lab, node: LabNode) {
+  return variant === 'host-gw'
+    ? { have: await kernelRoutes6(node), want: await expectedHostGw6(lab, node) }
+    : { have: await kernelVxlan6(node), want: await expectedVxlan6(lab, node) };
+}
+
 async function kernelRoutes6(node: LabNode) {
   return (await json(node, ['-6', 'route', 'show', 'proto', '77']))
     .map((r) => ({ dst: String(r['dst']), gateway: String(r['gateway']), dev: String(r['dev']) }))
@@ -63,7 +115,7 @@ async function pingMatrix(pods: Pod[], family: 4 | 6): Promise<void> {
   }
 }
 
-for (const variant of ['host-gw'] as const) {
+for (const variant of ['vxlan', 'host-gw'] as const) {
   describe(`dual-stack ${variant} on three nodes`, () => {
     let lab: Lab;
     let pods: Pod[] = [];
@@ -107,30 +159,78 @@ for (const variant of ['host-gw'] as const) {
       expect(v6.received).toBe(v6.sent);
     });
 
-    it('programs the v6 routes flanneld programs for the same leases', async () => {
+    it('programs the v6 state flanneld programs for the same leases', async () => {
       for (const node of lab.nodes) {
-        const want = await expectedHostGw6(lab, node);
-        expect(want).toHaveLength(2);
-        expect(await kernelRoutes6(node)).toEqual(want);
+        const { have, want } = await v6State(variant, lab, node);
+        expect(JSON.stringify(want).match(/fd00:10:244:/g)?.length).toBeGreaterThanOrEqual(2);
+        expect(have).toEqual(want);
       }
     });
+
+    if (variant === 'vxlan') {
+      it('sizes flannel-v6.1 for an IPv6 underlay (70 bytes) and writes the smaller MTU to subnet.env', async () => {
+        const n = lab.nodes[0]!;
+        const mtu = async (dev: string) => Number((await json(n, ['link', 'show', dev]))[0]!['mtu']);
+        const base = await mtu('eth0');
+        expect(await mtu('flannel.1')).toBe(base - 50);
+        expect(await mtu('flannel-v6.1')).toBe(base - 70);
+        expect((await n.subnetEnv())['FLANNEL_MTU']).toBe(String(base - 70));
+        const addrs = (await json(n, ['-6', 'addr', 'show', 'dev', 'flannel-v6.1']))[0]![
+          'addr_info'
+        ] as Array<Record<string, unknown>>;
+        const own = (await n.subnetEnv())['FLANNEL_IPV6_SUBNET']!.replace('::1/64', '::');
+        expect(
+          addrs.filter((a) => a['scope'] === 'global').map((a) => `${a['local']}/${a['prefixlen']}`),
+        ).toEqual([`${own}/128`]);
+        // A full-size pod packet over IPv6 crosses whole: ping -M do forbids fragmenting it.
+        const size = base - 70 - 40 - 8;
+        const r = await inPod(pods[0]!, 'ping', [
+          '-6',
+          '-c',
+          '2',
+          '-i',
+          '0.2',
+          '-W',
+          '1',
+          '-M',
+          'do',
+          '-s',
+          String(size),
+          pods[1]!.ip6!,
+        ]);
+        expect(r.stdout, r.stderr).toMatch(/2 received/);
+      });
+
+      it('re-creates flannel-v6.1 with the same MAC when deleted, and re-programs its peers', async () => {
+        const n = lab.nodes[1]!;
+        const before = await kernelVxlan6(n);
+        const mac = (await json(n, ['link', 'show', 'flannel-v6.1']))[0]!['address'];
+        await n.mustExec('ip', ['link', 'del', 'flannel-v6.1']);
+        await expect
+          .poll(async () => await kernelVxlan6(n).catch(() => undefined), { timeout: 5000 })
+          .toEqual(before);
+        expect((await json(n, ['link', 'show', 'flannel-v6.1']))[0]!['address']).toBe(mac);
+        expect((await ping(pods[1]!, { ip: pods[0]!.ip6! }, 2)).loss).toBe(0);
+      });
+    }
 
     it('routes a single-stack lease written by hand over IPv4 only, beside the dual-stack peers', async () => {
       const c = lab.client();
       const key = `${lab.prefix}/subnets/10.244.250.0-24`;
       try {
-        await c
-          .put(key)
-          .value(`{"PublicIP":"${lab.underlayIp(9)}","PublicIPv6":null,"BackendType":"host-gw"}`)
-          .exec();
+        const value =
+          variant === 'host-gw'
+            ? `{"PublicIP":"${lab.underlayIp(9)}","PublicIPv6":null,"BackendType":"host-gw"}`
+            : `{"PublicIP":"${lab.underlayIp(9)}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}`;
+        await c.put(key).value(value).exec();
         const n = lab.nodes[0]!;
         await expect
           .poll(async () => (await json(n, ['route', 'show', '10.244.250.0/24'])).map((r) => r['gateway']), {
             timeout: 5000,
           })
-          .toEqual([lab.underlayIp(9)]);
-        expect(await kernelRoutes6(n)).toEqual(await expectedHostGw6(lab, n));
-        expect(await kernelRoutes6(n)).toHaveLength(2);
+          .toEqual([variant === 'host-gw' ? lab.underlayIp(9) : '10.244.250.0']);
+        const { have, want } = await v6State(variant, lab, n);
+        expect(have).toEqual(want);
       } finally {
         await c.delete().key(key).exec();
         c.close();
@@ -150,9 +250,9 @@ for (const variant of ['host-gw'] as const) {
       }
       const n = lab.nodes[0]!;
       const v6dst = env['FLANNEL_IPV6_SUBNET']!.replace('::1/', '::/');
-      await expect
-        .poll(async () => (await kernelRoutes6(n)).some((r) => r.dst === v6dst), { timeout: 5000 })
-        .toBe(false);
+      const hasRoute = async (): Promise<boolean> =>
+        JSON.stringify((await v6State(variant, lab, n)).have).includes(`"${v6dst}"`);
+      await expect.poll(hasRoute, { timeout: 5000 }).toBe(false);
       // Back with its previous subnet.env: the same pair of subnets, routes everywhere again.
       await gone.startDaemon();
       const again = await gone.subnetEnv();
@@ -160,9 +260,7 @@ for (const variant of ['host-gw'] as const) {
         env['FLANNEL_SUBNET'],
         env['FLANNEL_IPV6_SUBNET'],
       ]);
-      await expect
-        .poll(async () => (await kernelRoutes6(n)).some((r) => r.dst === v6dst), { timeout: 5000 })
-        .toBe(true);
+      await expect.poll(hasRoute, { timeout: 5000 }).toBe(true);
       expect((await ping(pods[0]!, { ip: pods[2]!.ip6! }, 2)).loss).toBe(0);
     });
   });

@@ -7,11 +7,16 @@ import {
   bytesAttr,
   findAttr,
   ifaddrmsg,
+  ifinfomsg,
   macAt,
   ndmsg,
+  nestedAttr,
   rtmsg,
+  stringAttr,
+  u16Attr,
   u32Attr,
   u32le,
+  u8Attr,
   type Attr,
   type Message,
   type Request,
@@ -148,5 +153,68 @@ export function addAddr6(index: number, ip: bigint, prefixLen: number): Request 
     flags: C.NLM_F_CREATE | C.NLM_F_REPLACE,
     header: ifaddrmsg(C.AF_INET6, prefixLen, index),
     attrs: [ipv6Attr(C.IFA_LOCAL, ip), ipv6Attr(C.IFA_ADDRESS, ip)],
+  };
+}
+
+export function deleteAddr6(index: number, ip: bigint, prefixLen: number): Request {
+  return {
+    type: C.RTM_DELADDR,
+    flags: 0,
+    header: ifaddrmsg(C.AF_INET6, prefixLen, index),
+    attrs: [ipv6Attr(C.IFA_LOCAL, ip)],
+  };
+}
+export const dumpAddrs6 = (): Request => ({
+  type: C.RTM_GETADDR,
+  flags: 0,
+  header: ifaddrmsg(C.AF_INET6, 0, 0),
+});
+export function parseAddr6(msg: Message): { index: number; prefixLen: number; local: bigint } | undefined {
+  if (msg.type !== C.RTM_NEWADDR || msg.body.length < 8 || msg.body[0] !== C.AF_INET6) return undefined;
+  const b = msg.body;
+  let at = findAttr(b, 8, C.IFA_LOCAL, attrLen);
+  if (at < 0 || attrLen[0] !== 16) at = findAttr(b, 8, C.IFA_ADDRESS, attrLen);
+  if (at < 0 || attrLen[0] !== 16) return undefined;
+  return { index: u32le(b, 4), prefixLen: b[1]!, local: ipv6At(b, at) };
+}
+
+/** `ip -6 route get <dst>`: the kernel's route choice for one IPv6 address. */
+export const getRoute6 = (dst: bigint): Request => ({
+  type: C.RTM_GETROUTE,
+  flags: 0,
+  header: rtmsg({ family: C.AF_INET6, dstLen: 128, table: 0, protocol: 0, scope: 0, type: 0 }),
+  attrs: [ipv6Attr(C.RTA_DST, dst)],
+});
+
+/** flannel-v6.<VNI>: a vxlan device whose underlay is IPv6 (local = our PublicIPv6). */
+export function addVxlanLink6(
+  name: string,
+  mac: Uint8Array,
+  mtu: number,
+  v: { vni: number; local6: bigint; link: number; port: number; learning: boolean; gbp: boolean },
+): Request {
+  const data: Attr[] = [
+    u32Attr(C.IFLA_VXLAN_ID, v.vni),
+    ipv6Attr(C.IFLA_VXLAN_LOCAL6, v.local6),
+    u32Attr(C.IFLA_VXLAN_LINK, v.link),
+    u16Attr(C.IFLA_VXLAN_PORT, v.port, true),
+    u8Attr(C.IFLA_VXLAN_LEARNING, v.learning ? 1 : 0),
+    u8Attr(C.IFLA_VXLAN_L2MISS, 0),
+    u8Attr(C.IFLA_VXLAN_L3MISS, 0),
+  ];
+  if (v.gbp) data.push({ type: C.IFLA_VXLAN_GBP });
+  return {
+    type: C.RTM_NEWLINK,
+    flags: C.NLM_F_CREATE | C.NLM_F_EXCL,
+    header: ifinfomsg(C.AF_UNSPEC, 0),
+    attrs: [
+      stringAttr(C.IFLA_IFNAME, name),
+      bytesAttr(C.IFLA_ADDRESS, mac),
+      u32Attr(C.IFLA_MTU, mtu),
+      nestedAttr(C.IFLA_LINKINFO, [
+        stringAttr(C.IFLA_INFO_KIND, 'vxlan'),
+        nestedAttr(C.IFLA_INFO_DATA, data),
+      ]),
+    ],
   };
 }
