@@ -18,7 +18,7 @@ import { selectInterface } from './iface.js';
 import { componentLogger } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
 import type { Backend, Registration } from '../encap/backend.js';
-import type { IptablesKeeper } from '../sys/iptables.js';
+import type { RulesKeeper } from './traffic-rules-setup.js';
 import { readHostView, type HostView } from '../sys/host-view.js';
 import { sdNotify } from '../sys/sd-notify.js';
 import { openEtcdRegistry } from '../subnet-lease/etcd-client.js';
@@ -50,7 +50,7 @@ export class Daemon {
   private watch: PeerWatch | undefined;
   private registry: LeaseRegistry | undefined;
   private leaseAttrs: Lease['attrs'] | undefined;
-  private iptables: IptablesKeeper | undefined;
+  private iptables: RulesKeeper | undefined;
   private ready = false;
   private exitCode = 0;
   private stopping: Promise<void> | undefined;
