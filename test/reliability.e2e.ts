@@ -17,7 +17,7 @@ import {
   syntheticVxlanLease,
 } from './lab/synthetic-peers.js';
 import { transfer } from './lab/traffic.js';
-import { readyFile } from './support/ready-file.js';
+import { readyFile } from './lab/ready-file.js';
 
 const SOAK = process.env['OVERLAYD_SOAK'] === '1';
 
