@@ -15,8 +15,7 @@ import type { Lease, LeaseAttrs } from '../core/lease.js';
 import type { NetworkConfig } from '../core/network.js';
 import { encodeLeaseAttrs } from './lease.js';
 import { subnetCount } from './network-config.js';
-import type { LeaseRegistry, RegistryWatch } from './lease-registry.js';
-import { SUBNET_TTL_SECONDS } from './registry.js';
+import { SUBNET_TTL_SECONDS, type LeaseRegistry, type RegistryWatch } from './lease-registry.js';
 
 /** flannel's raceRetries. */
 export const MAX_RACE_RETRIES = 10;

@@ -8,6 +8,9 @@
 import type { Ipv4Net } from '../core/ipv4.js';
 import type { Lease, LeaseAttrs } from '../core/lease.js';
 
+/** flannel's subnetTTL: a lease lives 24 h unless renewed. */
+export const SUBNET_TTL_SECONDS = 86400;
+
 /** A key under subnets/ that is not a lease flannel could have written. */
 export interface MalformedEntry {
   readonly key: string;

@@ -21,8 +21,6 @@ import type {
 } from './lease-registry.js';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
-/** flannel's subnetTTL: 24 h. */
-export const SUBNET_TTL_SECONDS = 86400;
 
 function etcdError(what: string, err: unknown): OverlaydError {
   return new OverlaydError('ETCD', `etcd ${what} failed`, { cause: err });
