@@ -44,8 +44,8 @@ function parse(argv: string[]): Options {
   return o;
 }
 
-/** The pino time of the first line with `msg` after the last "--- start N ---" marker. */
-async function logTime(node: LabNode, msg: string, timeoutMs: number): Promise<number> {
+/** The time of the first log line with `msg` logged at or after `since` (earlier runs share the file). */
+async function logTime(node: LabNode, msg: string, since: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     let text = '';
@@ -54,12 +54,12 @@ async function logTime(node: LabNode, msg: string, timeoutMs: number): Promise<n
     } catch {
       // the log stream opens asynchronously after the spawn
     }
-    const run = text.slice(text.lastIndexOf('--- start '));
-    for (const line of run.split('\n')) {
+    for (const line of text.split('\n')) {
       if (!line.startsWith('{')) continue;
       const rec = JSON.parse(line) as { msg?: string; time?: string | number };
       // overlayd logs ISO times (daemon/logger.ts); ms resolution, same clock as Date.now().
-      if (rec.msg === msg && rec.time !== undefined) return new Date(rec.time).getTime();
+      const t = rec.time === undefined ? NaN : new Date(rec.time).getTime();
+      if (rec.msg === msg && t >= since) return t;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -83,8 +83,8 @@ async function round(lab: Lab, daemons: number, r: number): Promise<Sample[]> {
   await Promise.all(nodes.map((n) => n.startDaemon({ waitReady: false, flags: ['--log-level=info'] })));
   const samples: Sample[] = [];
   for (const n of nodes) {
-    const boot = await logTime(n, 'overlayd starting', 30_000);
-    const env = await logTime(n, 'subnet file written', 30_000);
+    const boot = await logTime(n, 'overlayd starting', t0, 30_000);
+    const env = await logTime(n, 'subnet file written', t0, 30_000);
     samples.push({ daemons, round: r, bootMs: boot - t0, subnetEnvMs: env - t0 });
   }
   return samples;
