@@ -201,6 +201,42 @@ describe('overlayd with the alloc backend on three nodes', () => {
     }
   });
 
+  it('is not ready while a conflict forces a new lease that cannot be had yet, then moves and is ready', async () => {
+    const n = lab.nodes[2]!;
+    const prefix = '/conflict/network';
+    // Two subnets only: once another node holds the second, a move has nowhere to go.
+    const config =
+      '{"Network":"10.60.0.0/16","SubnetMin":"10.60.1.0","SubnetMax":"10.60.2.0","Backend":{"Type":"alloc"}}';
+    const c = lab.client();
+    try {
+      await c.put(`${prefix}/config`).value(config).exec();
+      await n.startDaemon({ flags: [`--etcd-prefix=${prefix}`] });
+      const ours = (await n.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/24', '.0-24');
+      const other = ours === '10.60.1.0-24' ? '10.60.2.0-24' : '10.60.1.0-24';
+      await c.put(`${prefix}/subnets/${other}`).value('{"PublicIP":"198.18.200.9","PublicIPv6":null}').exec();
+      // Another node takes our subnet (we were "away"): we must move, and there is no free subnet.
+      await c.put(`${prefix}/subnets/${ours}`).value('{"PublicIP":"198.18.200.8","PublicIPv6":null}').exec();
+      await expect.poll(async () => (await n.health('/readyz')).status, { timeout: 10_000 }).toBe(503);
+      await expect
+        .poll(async () => (await n.logs()).some((l) => String(l['msg']).startsWith('out of subnets')), {
+          timeout: 10_000,
+        })
+        .toBe(true);
+      expect(await n.metric('overlayd_ready')).toBe(0);
+      expect(await n.metric('overlayd_lease_conflicts_total')).toBe(1);
+      // The other subnet frees up: the move completes on it.
+      await c.delete().key(`${prefix}/subnets/${other}`).exec();
+      await expect.poll(async () => (await n.health('/readyz')).status, { timeout: 60_000 }).toBe(200);
+      expect((await n.subnetEnv())['FLANNEL_SUBNET']).toBe(other.replace('.0-24', '.1/24'));
+      const held = await c.get(`${prefix}/subnets/${other}`).string();
+      expect(held).toBe(`{"PublicIP":"${n.ip}","PublicIPv6":null,"BackendType":"alloc"}`);
+      expect(n.running).toBe(true);
+    } finally {
+      c.close();
+      await n.stopDaemon();
+    }
+  });
+
   it('stops cleanly (exit 0, promptly) when SIGTERM arrives at any point of start-up', async () => {
     const n = lab.nodes[2]!;
     // main.ts installs its handlers before anything else, but node itself takes tens of ms to get
