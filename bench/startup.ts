@@ -11,9 +11,10 @@
  *
  *   npm run bench:startup -- [--rounds 5] [--json bench/results/startup.json]
  */
-import { readFileSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { readFileSync, watch } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { basename, dirname } from 'node:path';
 import { Lab, cleanupStale } from '../test/lab/lab.js';
 import type { LabNode } from '../test/lab/lab-node.js';
 import { eachOption, median, parseOrExit } from './measure.js';
@@ -25,6 +26,11 @@ interface Sample {
   bootMs: number;
   /** spawn → subnet.env written. */
   subnetEnvMs: number;
+  /**
+   * CPU the daemon had used when subnet.env appeared (user + system, 10 ms ticks): the figure a
+   * busy machine does not move much, where the wall times above depend on the neighbours' load.
+   */
+  cpuMs: number;
 }
 
 interface Options {
@@ -66,6 +72,26 @@ async function logTime(node: LabNode, msg: string, since: number, timeoutMs: num
   throw new Error(`node ${node.index}: no "${msg}" log line after ${timeoutMs} ms:\n${node.logTail()}`);
 }
 
+/** user + system CPU of a process, ms (/proc/<pid>/stat fields 14 and 15, in 100 Hz ticks). */
+async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** Resolves with the daemon's CPU use the moment its subnet.env is renamed into place. */
+function cpuAtSubnetEnv(node: LabNode, getPid: () => number | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const w = watch(dirname(node.subnetFile), (_ev, name) => {
+      if (name !== basename(node.subnetFile)) return;
+      const pid = getPid();
+      if (pid === undefined) return;
+      w.close();
+      cpuMsOf(pid).then(resolve, reject);
+    });
+  });
+}
+
 async function round(lab: Lab, daemons: number, r: number): Promise<Sample[]> {
   const nodes = lab.nodes.slice(0, daemons);
   await Promise.all(lab.nodes.map((n) => n.stopDaemon()));
@@ -76,16 +102,18 @@ async function round(lab: Lab, daemons: number, r: number): Promise<Sample[]> {
     c.close();
   }
   await Promise.all(nodes.map((n) => rm(n.subnetFile, { force: true })));
+  await Promise.all(nodes.map((n) => mkdir(dirname(n.subnetFile), { recursive: true })));
+  const cpuAtEnv = nodes.map((n) => cpuAtSubnetEnv(n, () => n.pid));
   // Let the previous round's exits and etcd's deletes settle, so they do not eat into this round.
   await new Promise((res) => setTimeout(res, 1000));
   // All spawns in one tick: "started together".
   const t0 = Date.now();
   await Promise.all(nodes.map((n) => n.startDaemon({ waitReady: false, flags: ['--log-level=info'] })));
   const samples: Sample[] = [];
-  for (const n of nodes) {
+  for (const [i, n] of nodes.entries()) {
     const boot = await logTime(n, 'overlayd starting', t0, 30_000);
     const env = await logTime(n, 'subnet file written', t0, 30_000);
-    samples.push({ daemons, round: r, bootMs: boot - t0, subnetEnvMs: env - t0 });
+    samples.push({ daemons, round: r, bootMs: boot - t0, subnetEnvMs: env - t0, cpuMs: await cpuAtEnv[i]! });
   }
   return samples;
 }
@@ -93,6 +121,8 @@ async function round(lab: Lab, daemons: number, r: number): Promise<Sample[]> {
 async function main(): Promise<void> {
   const opts = parseOrExit('bench/startup', parse);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  // Other work on the machine moves the wall times; say how busy it was.
+  const loadAtStart = loadavg()[0]!.toFixed(1);
   await cleanupStale();
   const lab = await Lab.create({
     nodes: 3,
@@ -122,15 +152,17 @@ async function main(): Promise<void> {
       subnetEnvMsMedian: median(mine.map((s) => s.subnetEnvMs)),
       slowestPerRoundMsMedian: median(perRound),
       slowestMsMax: Math.max(...perRound),
+      cpuMsMedian: median(mine.map((s) => s.cpuMs)),
     };
   });
+  const load = loadavg()[0]!.toFixed(1);
   const lines = [
-    `CPU: ${cpu} × ${cpus().length}, node ${process.version}, ${opts.rounds} rounds`,
-    '| daemons started together | spawn → first log line ms (median) | spawn → subnet.env ms (median) | slowest daemon per round ms (median / max) |',
-    '|---|---|---|---|',
+    `CPU: ${cpu} × ${cpus().length}, node ${process.version}, ${opts.rounds} rounds, load average ${loadAtStart} at the start, ${load} at the end`,
+    '| daemons started together | spawn → first log line ms (median) | spawn → subnet.env ms (median) | slowest daemon per round ms (median / max) | CPU per daemon until subnet.env ms (median) |',
+    '|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.daemons} | ${r.bootMsMedian.toFixed(0)} | ${r.subnetEnvMsMedian.toFixed(0)} | ${r.slowestPerRoundMsMedian.toFixed(0)} / ${r.slowestMsMax.toFixed(0)} |`,
+        `| ${r.daemons} | ${r.bootMsMedian.toFixed(0)} | ${r.subnetEnvMsMedian.toFixed(0)} | ${r.slowestPerRoundMsMedian.toFixed(0)} / ${r.slowestMsMax.toFixed(0)} | ${r.cpuMsMedian.toFixed(0)} |`,
     ),
     '(target: 3 daemons together, slowest ≤ 1000 ms)',
   ];
@@ -144,6 +176,7 @@ async function main(): Promise<void> {
         cpu,
         cpus: cpus().length,
         node: process.version,
+        loadAverage: { start: Number(loadAtStart), end: Number(load) },
         rows,
         samples,
       },

@@ -189,14 +189,17 @@ export class Daemon {
       'external interface selected',
     );
 
-    const factory = BACKENDS[config.backendType];
-    if (!factory) {
+    const loadBackend = BACKENDS[config.backendType];
+    if (!loadBackend) {
       throw new OverlaydError(
         'BACKEND',
         `backend "${config.backendType}" is not available in this build; use one of ${Object.keys(BACKENDS).join(', ')}`,
       );
     }
-    const previousLease = await this.untilStopped(this.findOwnLease(registry, ext.publicIp));
+    // Parse the backend's modules while etcd answers.
+    const [factory, previousLease] = await this.untilStopped(
+      Promise.all([loadBackend(), this.findOwnLease(registry, ext.publicIp)]),
+    );
     const backend = factory({
       config,
       extIface: ext,
