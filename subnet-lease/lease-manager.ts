@@ -302,6 +302,7 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     const old = this.watcher;
     this.watcher = watcher;
     if (old) await old.cancel().catch(() => undefined);
+    this.opts.log.debug({ key }, 'watching our lease key');
     watcher.on('delete', () => {
       if (this.stopped || this.watcher !== watcher) return;
       void this.onOwnKeyDeleted(key);

@@ -148,12 +148,15 @@ describe('overlayd with the alloc backend on three nodes', () => {
     const n = lab.nodes[2]!;
     await n.stopDaemon();
     await n.startDaemon({ flags: ['--etcd-prefix=/other/network'], waitReady: false });
+    const missing = async (): Promise<number> =>
+      (await n.logs()).filter((l) =>
+        String(l['msg']).startsWith('network config not found at /other/network/config'),
+      ).length;
+    // Wait for the daemon to get there (seconds on a busy machine), then for a few more polls.
+    await expect.poll(missing, { timeout: 30_000 }).toBe(1);
     await new Promise((r) => setTimeout(r, 2500));
     expect((await n.health('/readyz')).status).toBe(503);
-    const missing = (await n.logs()).filter((l) =>
-      String(l['msg']).startsWith('network config not found at /other/network/config'),
-    );
-    expect(missing).toHaveLength(1);
+    expect(await missing()).toBe(1);
     const c = lab.client();
     try {
       await c
@@ -210,8 +213,14 @@ describe('overlayd with the alloc backend on three nodes', () => {
     const c = lab.client();
     try {
       await c.put(`${prefix}/config`).value(config).exec();
+      const watching = async (): Promise<number> =>
+        (await n.logs()).filter((l) => l['msg'] === 'watching our lease key').length;
+      const watchingBefore = await watching();
       await n.startDaemon({ flags: [`--etcd-prefix=${prefix}`] });
       const ours = (await n.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/24', '.0-24');
+      // Ready comes before the watch of our key is armed; a put before it would only be seen by
+      // the 30 s periodic check.
+      await expect.poll(watching, { timeout: 30_000 }).toBeGreaterThan(watchingBefore);
       const other = ours === '10.60.1.0-24' ? '10.60.2.0-24' : '10.60.1.0-24';
       await c.put(`${prefix}/subnets/${other}`).value('{"PublicIP":"198.18.200.9","PublicIPv6":null}').exec();
       // Another node takes our subnet (we were "away"): we must move, and there is no free subnet.
