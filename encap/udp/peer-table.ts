@@ -66,6 +66,11 @@ export class SharedPeerTable {
     Atomics.store(this.words, STOP, 1);
   }
 
+  /** After the workers stopped, before new ones start (a datapath restart). */
+  clearStop(): void {
+    Atomics.store(this.words, STOP, 0);
+  }
+
   stopRequested(): boolean {
     return Atomics.load(this.words, STOP) === 1;
   }
