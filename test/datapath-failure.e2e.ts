@@ -106,12 +106,20 @@ async function faultIsRepaired(
   );
   await readyAgain(n);
   await podsConnected();
-  console.log(`${reason}: /readyz 200 and pods connected ${Date.now() - t0} ms after the fault`);
+  const took = Date.now() - t0;
   expect(n.running).toBe(true);
   const logged = await errorLogs(n, 'udp datapath down:');
   expect(logged).toHaveLength(1);
   expect(logged[0]).toMatch(detail);
-  expect((await n.logs()).some((l) => l['msg'] === 'udp datapath repaired')).toBe(true);
+  const logs = await n.logs();
+  const at = (msg: (m: string) => boolean): number =>
+    Date.parse(String(logs.find((l) => msg(String(l['msg'])))?.['time']));
+  const down = at((m) => m.startsWith('udp datapath down:'));
+  const repaired = at((m) => m === 'udp datapath repaired');
+  expect(repaired).toBeGreaterThanOrEqual(down);
+  console.log(
+    `${reason}: detected → repaired ${repaired - down} ms (daemon log); fault → /readyz 200 and pods connected ${took} ms (test)`,
+  );
   expect(await n.health('/healthz')).toEqual({ status: 200, body: 'overlayd is running' });
   await expectTunConfigured(n);
 }
@@ -122,6 +130,22 @@ describe('udp datapath failures on two nodes', () => {
     await faultIsRepaired(n, 'tun_deleted', /TUN flannel0 deleted/, () =>
       n.mustExec('ip', ['link', 'del', 'flannel0']),
     );
+  });
+
+  it('re-creates every queue and worker (--udp-queues=auto --udp-workers=2) after the TUN is deleted', async () => {
+    const n = lab.nodes[0]!;
+    await n.stopDaemon();
+    await must('truncate', ['-s', '0', n.logFile]);
+    await n.startDaemon({ flags: ['--udp-queues=auto', '--udp-workers=2'] });
+    await podsConnected();
+    const queues = await n.metric('overlayd_udp_queues');
+    await faultIsRepaired(n, 'tun_deleted', /TUN flannel0 deleted/, () =>
+      n.mustExec('ip', ['link', 'del', 'flannel0']),
+    );
+    expect(await n.metric('overlayd_udp_queues')).toBe(queues);
+    const opened = (await n.logs()).filter((l) => l['msg'] === 'udp datapath opened');
+    expect(opened.map((l) => l['workers'])).toEqual([opened[0]!['workers'], opened[0]!['workers']]);
+    await restartNode1();
   });
 
   it('sets a TUN that was set down up again and restores its route', async () => {

@@ -237,7 +237,7 @@ class UdpBackend implements Backend {
       this.publish();
       this.datapath.start(this.stickyFault);
       // Up means forwarding: the new workers have loaded and run their loop.
-      await this.datapath.workers.waitBeating(WORKER_START_MS);
+      await this.datapath.workers.waitBeating(WORKER_START_MS, () => this.closed);
     }
     const still = this.datapath.inspect(nl, this.spec());
     if (still) throw new OverlaydError('BACKEND', `after the repair: ${still.detail}`);

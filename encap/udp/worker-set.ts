@@ -111,11 +111,13 @@ export class WorkerSet {
 
   /**
    * Resolves once every worker's heartbeat has moved (it loaded and forwards); throws after
-   * `timeoutMs`, or when one died first (its fault is reported on its own).
+   * `timeoutMs`, or when one died first (its fault is reported on its own). Returns early once
+   * `cancelled()` (the backend is closing: a stop must not wait for workers to boot).
    */
-  async waitBeating(timeoutMs: number): Promise<void> {
+  async waitBeating(timeoutMs: number, cancelled: () => boolean): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (cancelled()) return;
       this.checkHeartbeats();
       const dead = this.running.find((r) => r.gone);
       if (dead) throw new Error(`datapath worker ${dead.name} exited while starting`);
