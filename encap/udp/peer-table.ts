@@ -99,3 +99,20 @@ export class SharedPeerTable {
     }
   }
 }
+
+/** The same peers with the same addresses: nothing for a reconcile to re-publish. */
+export function samePeerSet(a: ReadonlyMap<string, PeerEntry>, b: ReadonlyMap<string, PeerEntry>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, e] of a) {
+    const o = b.get(k);
+    if (
+      !o ||
+      o.subnetIp !== e.subnetIp ||
+      o.prefixLen !== e.prefixLen ||
+      o.publicIp !== e.publicIp ||
+      o.port !== e.port
+    )
+      return false;
+  }
+  return true;
+}

@@ -24,7 +24,7 @@ import type { Lease } from '../../subnet-lease/lease.js';
 import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
 import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
-import { SharedPeerTable, type PeerEntry } from './peer-table.js';
+import { samePeerSet, SharedPeerTable, type PeerEntry } from './peer-table.js';
 import { RepairPolicy, type Fault } from './repair-policy.js';
 import type { TunSpec } from './tun-state.js';
 import { PEER_CAPACITY, UdpDatapath } from './udp-datapath.js';
@@ -150,12 +150,7 @@ class UdpBackend implements Backend {
     const all = this.ctx.peerSet();
     if (!all) return;
     const want = new Map(all.map((l) => [UdpBackend.key(l), this.entryOf(l)] as const));
-    const same =
-      want.size === this.peers.size &&
-      [...want].every(([k, e]) => {
-        const have = this.peers.get(k);
-        return have !== undefined && have.publicIp === e.publicIp && have.port === e.port;
-      });
+    const same = samePeerSet(want, this.peers);
     if (same && this.tableInSync) return;
     if (!same)
       this.ctx.log.warn(
