@@ -189,6 +189,29 @@ describe('udp datapath failures on two nodes', () => {
     expect(await errorLogs(n, 'udp datapath down:')).toHaveLength(1);
   });
 
+  it('gives up and exits non-zero when the fault comes back after every repair', async () => {
+    // worker-throw:always: every worker started by a repair throws again at once. Its throw and
+    // its exit are two events; which one finds the datapath up again decides the last detail.
+    const n = await restartNode1({ OVERLAYD_TEST_FAULT: 'worker-throw:always' });
+    const t0 = Date.now();
+    process.kill(n.pid!, 'SIGUSR2');
+    const code = await n.waitExit();
+    console.log(`worker_error after every repair: exit ${code} ${Date.now() - t0} ms after the fault`);
+    expect(code).toBe(1);
+    const logs = await n.logs();
+    const fatal = logs.filter((l) => l['level'] === 60).map((l) => String(l['msg']));
+    expect(fatal).toEqual([
+      expect.stringMatching(
+        /^udp datapath down: datapath worker duplex-0 (threw: .*|exited \(code 1\)); repair gave up after 5 attempts.*; exiting non-zero/,
+      ),
+    ]);
+    // Each comeback is a new fault (logged and counted), the budget is not: 5 attempts in all.
+    const attempts = logs.filter((l) => typeof l['attempt'] === 'number').map((l) => l['attempt'] as number);
+    expect(Math.max(...attempts)).toBe(5);
+    await n.stopDaemon();
+    await n.startDaemon();
+  });
+
   it('exits non-zero, with 503 and the reason before, when the TUN cannot be re-created', async () => {
     const n = await restartNode1();
     // The running datapath keeps its open queues; only a re-open meets /dev/null (ENOTTY).

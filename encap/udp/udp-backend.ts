@@ -95,6 +95,8 @@ class UdpBackend implements Backend {
   }
 
   async start(own: Lease): Promise<void> {
+    // A lease conflict may move us while a repair re-opens the datapath: let it finish first.
+    await this.repairing;
     this.own = own.subnet;
     this.nl ??= new RtNetlink();
     if (!this.datapath.isOpen) this.datapath.open();
