@@ -15,12 +15,12 @@ import { brNetfilterWarning } from './netfilter-check.js';
 import { readConfigOnce, waitForConfig } from './config-source.js';
 import { OverlaydError, describeError } from './errors.js';
 import type { Flags } from './flags.js';
-import { HealthServer } from './health-server.js';
+import { HealthServer, type ProbeResult } from './health-server.js';
 import { readHostView, selectInterface, type ExternalInterface, type HostView } from './iface.js';
 import { LeaseMove } from './lease-move.js';
 import { componentLogger } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
-import type { Backend, Registration } from '../encap/backend.js';
+import type { Backend, BackendHealth, Registration } from '../encap/backend.js';
 import type { IptablesKeeper } from '../encap/sys/iptables.js';
 import { sdNotify } from '../encap/sys/sd-notify.js';
 import { realSleep } from '../subnet-lease/backoff.js';
@@ -55,6 +55,10 @@ export class Daemon {
   private registering: Promise<unknown> | undefined;
   private leaseMove: LeaseMove | undefined;
   private ready = false;
+  /** What the backend last said about its datapath (ctx.reportHealth). */
+  private datapath: BackendHealth = { state: 'up' };
+  /** The peer watch delivered its first listing: its lease set is the truth from now on. */
+  private peersListed = false;
   private exitCode = 0;
   private stopping: Promise<void> | undefined;
   private resolveDone: (code: number) => void = () => undefined;
@@ -110,7 +114,7 @@ export class Daemon {
 
   private setReady(ready: boolean): void {
     this.ready = ready;
-    this.metrics.ready.set(ready ? 1 : 0);
+    this.metrics.ready.set(ready && this.datapath.state === 'up' ? 1 : 0);
   }
 
   /** `p`, or the stop's reason as soon as the daemon stops (what `p` does then is left behind). */
@@ -131,7 +135,7 @@ export class Daemon {
         this.health = await HealthServer.start(
           flags.healthzIp,
           flags.healthzPort,
-          { isReady: () => this.ready },
+          { liveness: () => this.liveness(), readiness: () => this.readiness() },
           this.metrics.registry,
         );
       } catch (err) {
@@ -206,6 +210,8 @@ export class Daemon {
       ...(previousLease ? { previousLease } : {}),
       log: componentLogger(this.rootLog, `backend-${config.backendType}`),
       metrics: this.metrics.registry,
+      reportHealth: (h) => this.onBackendHealth(h),
+      peerSet: () => (this.peersListed ? this.watch?.peers() : undefined),
       options: {
         tunName: flags.tunName,
         udpOffloads: flags.udpOffloads,
@@ -351,6 +357,31 @@ export class Daemon {
       onReconnect: () => void this.leases?.check(),
     });
     await this.watch.start();
+    this.peersListed = true;
+  }
+
+  /** /healthz: the process answers and its datapath is not down. */
+  private liveness(): ProbeResult {
+    const d = this.datapath;
+    return d.state === 'up' ? { ok: true, reason: 'overlayd is running' } : { ok: false, reason: d.text };
+  }
+
+  /** /readyz: start-up is done (subnet.env written) and the datapath is not down. */
+  private readiness(): ProbeResult {
+    if (!this.ready) return { ok: false, reason: 'overlayd is not ready yet' };
+    return this.datapath.state === 'up' ? { ok: true, reason: 'overlayd is ready' } : this.liveness();
+  }
+
+  /** The backend's datapath went down, came back, or cannot be repaired (then we exit non-zero). */
+  private onBackendHealth(h: BackendHealth): void {
+    this.datapath = h;
+    if (h.state !== 'up' && h.fault) this.metrics.datapathFailures.inc({ reason: h.fault });
+    this.metrics.ready.set(this.ready && h.state === 'up' ? 1 : 0);
+    if (h.state === 'failed' && !this.abort.signal.aborted) {
+      this.log.fatal(`${h.text}; exiting non-zero for the supervisor to restart overlayd`);
+      this.exitCode = 1;
+      void this.stop('datapath failed');
+    }
   }
 
   /** Renewal, checks and the watch of our key; events of a manager we replaced are ignored. */
