@@ -181,7 +181,7 @@ export class Lab {
   }
 
   /** A namespace with eth0 on the switch; its default route (if any) points at a host that does not forward. */
-  private async attach(ns: string, port: string, ip: string, defaultVia: string | undefined): Promise<void> {
+  async attach(ns: string, port: string, ip: string, defaultVia: string | undefined): Promise<void> {
     await must('ip', ['netns', 'add', ns]);
     await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     await must('ip', [
