@@ -128,17 +128,22 @@ export class EtcdCluster {
       await mustInNs(m.netns!, 'iptables', ['-D', chain[0]!, chain[1]!, 'eth0', '-j', 'DROP']);
   }
 
-  /**
-   * The member loses its disk: stopped, wiped, removed from the cluster and added back as a new
-   * member, then started to join the running cluster (it gets the data from the leader).
-   */
-  async rejoinWiped(m: EtcdServer): Promise<void> {
+  /** The member loses its disk: killed, its data dir wiped. `rejoin` brings it back. */
+  async wipe(m: EtcdServer): Promise<void> {
     await m.kill();
     await m.wipe();
+  }
+
+  /**
+   * A wiped member comes back the way etcd's runtime-reconfiguration guide says: removed from the
+   * cluster, added back as a new member, started with --initial-cluster-state=existing (it gets
+   * the data from the leader).
+   */
+  async rejoin(m: EtcdServer): Promise<void> {
     const c = this.client();
     try {
       const list = await c.cluster.memberList({});
-      const old = list.members.find((x) => x.name === m.name);
+      const old = list.members.find((x) => x.name === m.name || x.peerURLs.includes(m.peerUrl));
       if (old) await c.cluster.memberRemove({ ID: old.ID });
       await c.cluster.memberAdd({ peerURLs: [m.peerUrl] });
     } finally {
