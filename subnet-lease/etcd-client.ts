@@ -122,6 +122,11 @@ export interface EtcdClientSetup {
   readonly warning?: string;
   /** The TLS files in use, when TLS is on. */
   readonly tlsFiles?: EtcdTlsFiles;
+  /**
+   * The operator line for an etcd3 error that bypassed the call policies (a watch stream's
+   * 'disconnected' error): an EtcdAccessError when it is a TLS/auth problem, else the error itself.
+   */
+  readonly explain: (err: unknown) => unknown;
 }
 
 export function createEtcdClient(opts: EtcdClientOptions): EtcdClientSetup {
@@ -208,6 +213,7 @@ export function createEtcdClient(opts: EtcdClientOptions): EtcdClientSetup {
   }
   return {
     client,
+    explain,
     ...(warning !== undefined ? { warning } : {}),
     ...(tlsFiles ? { tlsFiles } : {}),
   };

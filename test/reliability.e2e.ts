@@ -252,8 +252,8 @@ describe('etcd cluster failover (three TLS members; udp and vxlan nodes under ea
         .filter(
           (l) =>
             l['msg'] === 'lease renewal failed; retrying' &&
-            Number(l['time']) >= r.faultAt &&
-            Number(l['time']) <= r.repairedAt,
+            Date.parse(String(l['time'])) >= r.faultAt &&
+            Date.parse(String(l['time'])) <= r.repairedAt,
         ).length;
       console.log(
         `etcd ${r.fault}: first renewal after the repair on each node +${ts.map((t) => ((t ?? 0) / 1000).toFixed(0)).join('/')} s (renewals run every 60 s); renewals failed during the fault: ${failed}`,

@@ -110,7 +110,7 @@ export async function runFailover(
 ): Promise<FailoverFigures> {
   const cluster = lab.cluster!;
   const before = await ownLeases(lab, groups);
-  const pings = groups.map((g) => longPing(g.pods[0]!, g.pods[1]!, phaseS + 12));
+  const pings = groups.map((g) => longPing(g.pods[0]!, g.pods[1]!, phaseS + 6));
   await new Promise((r) => setTimeout(r, 1000));
   const c = lab.client();
   let programmedDuringMs: number | undefined;
@@ -208,8 +208,9 @@ export async function renewalsAfter(
   for (const g of groups)
     for (const n of g.nodes) {
       const t = (await n.logs())
-        .filter((l) => l['msg'] === 'lease renewed' && Number(l['time']) > since)
-        .map((l) => Number(l['time']))[0];
+        .map((l) => ({ msg: l['msg'], t: Date.parse(String(l['time'])) }))
+        .filter((l) => l.msg === 'lease renewed' && l.t > since)
+        .map((l) => l.t)[0];
       out.push(t === undefined ? undefined : t - since);
     }
   return out;
