@@ -21,7 +21,7 @@ beforeAll(async () => {
     notAfter: new Date('2027-01-01T00:00:00Z'),
   });
   b = await ca.issue(dir, 'b', { cn: 'node-b', usage: 'client' });
-});
+}, 60_000); // seven openssl runs; slow only when the machine is busy
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
