@@ -157,6 +157,8 @@ export class Daemon {
       keyfile: flags.etcdKeyfile,
       username: flags.etcdUsername,
       password: flags.etcdPassword,
+      prefix: flags.etcdPrefix,
+      onTlsReload: (r) => (r.ok ? this.log.info(r.message) : this.log.error(r.message)),
     });
     if (warning) this.log.warn(warning);
     const registry = new EtcdRegistry(client, flags.etcdPrefix);

@@ -75,7 +75,7 @@ export class LabNode {
 
   defaultFlags(): string[] {
     return [
-      `--etcd-endpoints=${this.lab.etcdEndpoint}`,
+      ...this.lab.etcdFlags(this.index),
       `--etcd-prefix=${this.lab.prefix}`,
       `--subnet-file=${this.subnetFile}`,
       `--healthz-ip=0.0.0.0`,
