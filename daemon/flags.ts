@@ -350,8 +350,8 @@ export function helpText(version: string): string {
     `overlayd ${version}: a flannel-compatible overlay network daemon`,
     '',
     'Usage: overlayd [flags]',
-    '       overlayd status [--json] [flags]      the running daemon\'s view (see overlayd status --help)',
-    '       overlayd diagnose [--json] [flags]    check this node\'s overlay (see overlayd diagnose --help)',
+    "       overlayd status [--json] [flags]      the running daemon's view (see overlayd status --help)",
+    "       overlayd diagnose [--json] [flags]    check this node's overlay (see overlayd diagnose --help)",
     '',
     'Flags (each also settable as FLANNELD_<FLAG>, e.g. FLANNELD_ETCD_ENDPOINTS):',
   ];

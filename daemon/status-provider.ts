@@ -40,7 +40,10 @@ export interface StatusSnapshot {
   readonly subnetFile: string;
   readonly peers: readonly StatusPeer[];
   /** overlayd_* samples (process and Node.js defaults left out), name → labels and value. */
-  readonly counters: Record<string, ReadonlyArray<{ labels: Record<string, string | number>; value: number }>>;
+  readonly counters: Record<
+    string,
+    ReadonlyArray<{ labels: Record<string, string | number>; value: number }>
+  >;
 }
 
 export interface StatusSources {
@@ -137,13 +140,20 @@ function datapathMode(flags: Flags, config: NetworkConfig): Record<string, unkno
 
 const SKIP = /^overlayd_(process_|nodejs_)/;
 
-export async function buildStatus(src: StatusSources, log: PeerChangeLog, startedAt: Date): Promise<StatusSnapshot> {
+export async function buildStatus(
+  src: StatusSources,
+  log: PeerChangeLog,
+  startedAt: Date,
+): Promise<StatusSnapshot> {
   const config = src.config();
   const lease = src.lease();
   const counters: StatusSnapshot['counters'] = {};
   for (const m of await src.registry.getMetricsAsJSON()) {
     if (SKIP.test(m.name)) continue;
-    counters[m.name] = m.values.map((v) => ({ labels: { ...v.labels } as Record<string, string | number>, value: v.value }));
+    counters[m.name] = m.values.map((v) => ({
+      labels: { ...v.labels } as Record<string, string | number>,
+      value: v.value,
+    }));
   }
   const etcdUp = counters['overlayd_etcd_up']?.[0]?.value !== 0;
   return {

@@ -55,4 +55,5 @@ export function sortChecks(checks: readonly Check[]): Check[] {
 }
 
 /** diagnose's exit code: 1 when anything failed; warnings alone still exit 0. */
-export const exitCodeOf = (checks: readonly Check[]): number => (checks.some((c) => c.verdict === 'fail') ? 1 : 0);
+export const exitCodeOf = (checks: readonly Check[]): number =>
+  checks.some((c) => c.verdict === 'fail') ? 1 : 0;

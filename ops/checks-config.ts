@@ -115,7 +115,9 @@ function leaseChecks(f: Facts, ctx: Context): Check[] {
   if (net && env['FLANNEL_NETWORK'] !== formatCidr(net))
     problems.push(`FLANNEL_NETWORK=${env['FLANNEL_NETWORK'] ?? '(none)'} but Network is ${formatCidr(net)}`);
   if (own && (!envSubnet || !sameNet(envSubnet, own.subnet)))
-    problems.push(`FLANNEL_SUBNET=${env['FLANNEL_SUBNET'] ?? '(none)'} but our lease is ${formatCidr(own.subnet)}`);
+    problems.push(
+      `FLANNEL_SUBNET=${env['FLANNEL_SUBNET'] ?? '(none)'} but our lease is ${formatCidr(own.subnet)}`,
+    );
   if (!own && envSubnet) {
     const holder = f.cluster.leases.find((l) => sameNet(l.subnet, envSubnet));
     if (holder && holder.attrs.publicIp !== f.local.iface!.publicIp)
@@ -123,7 +125,11 @@ function leaseChecks(f: Facts, ctx: Context): Check[] {
         `FLANNEL_SUBNET=${env['FLANNEL_SUBNET']} is leased to ${formatIpv4(holder.attrs.publicIp)}, not to us`,
       );
   }
-  if (ctx.expectedMtu !== undefined && env['FLANNEL_MTU'] !== undefined && Number(env['FLANNEL_MTU']) > ctx.expectedMtu)
+  if (
+    ctx.expectedMtu !== undefined &&
+    env['FLANNEL_MTU'] !== undefined &&
+    Number(env['FLANNEL_MTU']) > ctx.expectedMtu
+  )
     problems.push(`FLANNEL_MTU=${env['FLANNEL_MTU']} exceeds the ${ctx.expectedMtu} the underlay allows`);
   if (problems.length > 0) {
     out.push(
@@ -153,7 +159,14 @@ function duplicateChecks(f: Facts, ctx: Context): Check[] {
   for (const l of f.cluster.leases) byIp.set(l.attrs.publicIp, [...(byIp.get(l.attrs.publicIp) ?? []), l]);
   const dups = [...byIp.values()].filter((ls) => ls.length > 1);
   if (dups.length === 0)
-    return [ok('lease', 'lease.duplicate_public_ip', 'one lease per PublicIP', `${f.cluster.leases.length} leases, all PublicIPs distinct`)];
+    return [
+      ok(
+        'lease',
+        'lease.duplicate_public_ip',
+        'one lease per PublicIP',
+        `${f.cluster.leases.length} leases, all PublicIPs distinct`,
+      ),
+    ];
   return dups.map((ls) => {
     const ip = formatIpv4(ls[0]!.attrs.publicIp);
     // The lease in use is the one subnet.env names on that node; for ourselves we know which.
@@ -176,7 +189,14 @@ function backendTypeChecks(f: Facts, ctx: Context): Check[] {
   const typeOf = (l: Lease): string => l.attrs.backendType ?? 'udp';
   const other = f.cluster.leases.filter((l) => typeOf(l) !== ctx.backend);
   if (other.length === 0)
-    return [ok('lease', 'lease.backend_type', 'every lease uses our backend', `all ${f.cluster.leases.length} leases are ${ctx.backend}`)];
+    return [
+      ok(
+        'lease',
+        'lease.backend_type',
+        'every lease uses our backend',
+        `all ${f.cluster.leases.length} leases are ${ctx.backend}`,
+      ),
+    ];
   return [
     warn(
       'lease',
@@ -213,5 +233,7 @@ export function checkDaemon(f: Facts): Check[] {
         'journalctl -u overlayd: the first error line says what it waits for',
       ),
     ];
-  return [ok('daemon', 'daemon.running', 'overlayd answers on its status socket', `${d.socket}: running, ready`)];
+  return [
+    ok('daemon', 'daemon.running', 'overlayd answers on its status socket', `${d.socket}: running, ready`),
+  ];
 }

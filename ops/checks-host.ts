@@ -47,7 +47,12 @@ function rpFilter(f: Facts, ctx: Context): Check[] {
   if (devs.length === 0) return [];
   if (strict.length === 0)
     return [
-      ok('host', 'host.rp_filter', 'reverse-path filter on overlay devices', devs.map((d) => `${d}=${f.host.rpFilter[d]}`).join(', ') + `, all=${all}`),
+      ok(
+        'host',
+        'host.rp_filter',
+        'reverse-path filter on overlay devices',
+        devs.map((d) => `${d}=${f.host.rpFilter[d]}`).join(', ') + `, all=${all}`,
+      ),
     ];
   return [
     warn(
@@ -55,7 +60,8 @@ function rpFilter(f: Facts, ctx: Context): Check[] {
       'host.rp_filter',
       'reverse-path filter on overlay devices',
       `rp_filter is strict (1) on ${strict.join(', ')}${all === 1 ? ' (from conf.all)' : ''}: packets whose source routes elsewhere (NodePort without SNAT, egress gateways, a peer whose route is missing) are dropped`,
-      strict.map((d) => `sysctl -w net.ipv4.conf.${sysctlDev(d)}.rp_filter=2`).join('; ') + (all === 1 ? '; sysctl -w net.ipv4.conf.all.rp_filter=2' : ''),
+      strict.map((d) => `sysctl -w net.ipv4.conf.${sysctlDev(d)}.rp_filter=2`).join('; ') +
+        (all === 1 ? '; sysctl -w net.ipv4.conf.all.rp_filter=2' : ''),
     ),
   ];
 }
@@ -79,7 +85,12 @@ function brNetfilter(f: Facts): Check {
       `net.bridge.bridge-nf-call-iptables = ${v}: bridged pod traffic skips iptables (NetworkPolicy, kube-proxy Services between pods of one node)`,
       'sysctl -w net.bridge.bridge-nf-call-iptables=1 (and in /etc/sysctl.d/)',
     );
-  return ok('host', 'host.br_netfilter', title, 'br_netfilter loaded, net.bridge.bridge-nf-call-iptables = 1');
+  return ok(
+    'host',
+    'host.br_netfilter',
+    title,
+    'br_netfilter loaded, net.bridge.bridge-nf-call-iptables = 1',
+  );
 }
 
 function forwardPolicy(f: Facts): Check | undefined {
@@ -88,7 +99,13 @@ function forwardPolicy(f: Facts): Check | undefined {
   const title = 'FORWARD chain lets the network through';
   if (save === undefined) {
     if (!f.host.iptables.error) return undefined;
-    return warn('host', 'host.forward', title, `iptables-save: ${f.host.iptables.error}`, 'apt-get install iptables (overlayd keeps its FORWARD rules with it)');
+    return warn(
+      'host',
+      'host.forward',
+      title,
+      `iptables-save: ${f.host.iptables.error}`,
+      'apt-get install iptables (overlayd keeps its FORWARD rules with it)',
+    );
   }
   const policy = /^:FORWARD (\S+)/m.exec(save)?.[1] ?? 'ACCEPT';
   if (!cfg) return undefined;
@@ -118,7 +135,12 @@ function forwardPolicy(f: Facts): Check | undefined {
       `FORWARD policy ${policy}; overlayd's FLANNEL-FWD rules for ${n} are missing though --iptables-forward-rules is on`,
       'wait one --iptables-resync period or restart overlayd; check that nothing else flushes FORWARD',
     );
-  return ok('host', 'host.forward', title, `FORWARD policy ${policy}${ours ? ', FLANNEL-FWD accepts ' + n : plain ? `, accept rules for ${n}` : ''}`);
+  return ok(
+    'host',
+    'host.forward',
+    title,
+    `FORWARD policy ${policy}${ours ? ', FLANNEL-FWD accepts ' + n : plain ? `, accept rules for ${n}` : ''}`,
+  );
 }
 
 function iptablesVariants(f: Facts): Check | undefined {
@@ -142,7 +164,14 @@ function conntrack(f: Facts): Check | undefined {
   const fill = c.count / c.max;
   const ev = `${c.count} of ${c.max} entries (${(fill * 100).toFixed(0)} %)`;
   const fix = `sysctl -w net.netfilter.nf_conntrack_max=${c.max * 2}`;
-  if (fill >= 0.9) return fail('host', 'host.conntrack', 'conntrack table has room', `${ev}: new connections are dropped when full`, fix);
+  if (fill >= 0.9)
+    return fail(
+      'host',
+      'host.conntrack',
+      'conntrack table has room',
+      `${ev}: new connections are dropped when full`,
+      fix,
+    );
   if (fill >= 0.75) return warn('host', 'host.conntrack', 'conntrack table has room', ev, fix);
   return ok('host', 'host.conntrack', 'conntrack table has room', ev);
 }
@@ -156,12 +185,37 @@ function checksumOffload(f: Facts, dev: string): Check {
   const title = `VXLAN checksum offload on ${dev}`;
   const fixCmd = `ethtool -K ${dev} tx-checksum-ip-generic off (or: overlayd diagnose --fix-checksum-offload)`;
   const errs = f.host.udpInCsumErrors;
-  const errText = errs === undefined ? 'UDP checksum errors unknown' : `${errs} UDP checksum error(s) (InCsumErrors)`;
+  const errText =
+    errs === undefined ? 'UDP checksum errors unknown' : `${errs} UDP checksum error(s) (InCsumErrors)`;
   const state = f.host.txChecksumIpGeneric;
   if (state === undefined)
-    return warn('host', 'host.checksum_offload', title, `cannot read offload state: ${f.host.ethtoolError ?? 'unknown'}; ${errText}`, 'apt-get install ethtool, then run diagnose again');
-  if (state === 'off') return ok('host', 'host.checksum_offload', title, `tx-checksum-ip-generic off (workaround applied); ${errText}`);
+    return warn(
+      'host',
+      'host.checksum_offload',
+      title,
+      `cannot read offload state: ${f.host.ethtoolError ?? 'unknown'}; ${errText}`,
+      'apt-get install ethtool, then run diagnose again',
+    );
+  if (state === 'off')
+    return ok(
+      'host',
+      'host.checksum_offload',
+      title,
+      `tx-checksum-ip-generic off (workaround applied); ${errText}`,
+    );
   if (errs !== undefined && errs > 0)
-    return fail('host', 'host.checksum_offload', title, `tx-checksum-ip-generic on and ${errText}: the kernel drops packets with bad UDP checksums ("UDP: bad checksum" in dmesg)`, fixCmd);
-  return ok('host', 'host.checksum_offload', title, `tx-checksum-ip-generic on, ${errText}, kernel ${f.host.kernelRelease}`, `if dmesg shows "UDP: bad checksum": ${fixCmd}`);
+    return fail(
+      'host',
+      'host.checksum_offload',
+      title,
+      `tx-checksum-ip-generic on and ${errText}: the kernel drops packets with bad UDP checksums ("UDP: bad checksum" in dmesg)`,
+      fixCmd,
+    );
+  return ok(
+    'host',
+    'host.checksum_offload',
+    title,
+    `tx-checksum-ip-generic on, ${errText}, kernel ${f.host.kernelRelease}`,
+    `if dmesg shows "UDP: bad checksum": ${fixCmd}`,
+  );
 }

@@ -18,7 +18,15 @@ const RESTART = 'systemctl restart overlayd (it reconciles every entry)';
 
 export function checkKernel(f: Facts, ctx: Context): Check[] {
   if (f.kernel.error)
-    return [fail('kernel', 'kernel.read', 'kernel state readable', f.kernel.error, 'run overlayd diagnose as root in the node\'s network namespace')];
+    return [
+      fail(
+        'kernel',
+        'kernel.read',
+        'kernel state readable',
+        f.kernel.error,
+        "run overlayd diagnose as root in the node's network namespace",
+      ),
+    ];
   switch (ctx.backend) {
     case 'vxlan':
       return [...vxlanDevice(f, ctx), ...(ctx.device ? [...peerEntries(f, ctx), stale(f, ctx)] : [])];
@@ -36,13 +44,22 @@ function vxlanDevice(f: Facts, ctx: Context): Check[] {
   const d = ctx.device;
   const title = `vxlan device ${name}`;
   if (!d)
-    return [fail('kernel', 'kernel.device', title, `${name} does not exist`, f.daemon.running ? RESTART : 'start overlayd: it creates the device')];
+    return [
+      fail(
+        'kernel',
+        'kernel.device',
+        title,
+        `${name} does not exist`,
+        f.daemon.running ? RESTART : 'start overlayd: it creates the device',
+      ),
+    ];
   const problems: string[] = [];
   const fixes: string[] = [];
   if (d.kind !== 'vxlan' || !d.vxlan) problems.push(`kind ${d.kind ?? 'unknown'}, not vxlan`);
   else {
     if (d.vxlan.vni !== ctx.vxlan!.vni) problems.push(`VNI ${d.vxlan.vni}, config says ${ctx.vxlan!.vni}`);
-    if (d.vxlan.port !== ctx.vxlan!.port) problems.push(`UDP port ${d.vxlan.port}, config says ${ctx.vxlan!.port}`);
+    if (d.vxlan.port !== ctx.vxlan!.port)
+      problems.push(`UDP port ${d.vxlan.port}, config says ${ctx.vxlan!.port}`);
     const pub = f.local.iface?.publicIp;
     if (pub !== undefined && d.vxlan.local !== pub)
       problems.push(`local ${formatIpv4(d.vxlan.local)}, our PublicIP is ${formatIpv4(pub)}`);
@@ -63,7 +80,12 @@ function vxlanDevice(f: Facts, ctx: Context): Check[] {
     problems.push(`address ${formatIpv4(own.ip)}/32 missing`);
   if (problems.length === 0)
     return [
-      ok('kernel', 'kernel.device', title, `VNI ${d.vxlan!.vni}, port ${d.vxlan!.port}, MTU ${d.mtu}, MAC ${d.mac ?? '?'}, up`),
+      ok(
+        'kernel',
+        'kernel.device',
+        title,
+        `VNI ${d.vxlan!.vni}, port ${d.vxlan!.port}, MTU ${d.mtu}, MAC ${d.mac ?? '?'}, up`,
+      ),
     ];
   // A wrong kind/VNI/port/local/MAC needs the device recreated, which the daemon does at start.
   const onlySettable = problems.every((p) => p === 'down' || p.startsWith('MTU'));
@@ -109,19 +131,35 @@ function peerEntries(f: Facts, ctx: Context): Check[] {
     const missing: string[] = [];
     const fixes: string[] = [];
     const route = f.kernel.routes.find((r) => r.dst === p.subnet.ip && r.dstLen === p.subnet.prefixLen);
-    if (!route || route.gateway !== w.route.gateway || (w.route.oif !== undefined && route.oif !== w.route.oif)) {
-      missing.push(route ? `route ${s} goes via ${route.gateway === undefined ? 'no gateway' : formatIpv4(route.gateway)}` : `route ${s}`);
+    if (
+      !route ||
+      route.gateway !== w.route.gateway ||
+      (w.route.oif !== undefined && route.oif !== w.route.oif)
+    ) {
+      missing.push(
+        route
+          ? `route ${s} goes via ${route.gateway === undefined ? 'no gateway' : formatIpv4(route.gateway)}`
+          : `route ${s}`,
+      );
       fixes.push(routeCmd(p.subnet, w, dev));
     }
     if (w.neigh) {
       const n = f.kernel.neighs.find((x) => x.ifindex === ctx.device!.index && x.ip === w.neigh!.ip);
       if (!n || n.mac !== w.neigh.mac) {
-        missing.push(n ? `neighbour ${formatIpv4(w.neigh.ip)} has MAC ${n.mac}, lease says ${w.neigh.mac}` : `neighbour ${formatIpv4(w.neigh.ip)}`);
-        fixes.push(`ip neigh replace ${formatIpv4(w.neigh.ip)} lladdr ${w.neigh.mac} dev ${dev} nud permanent`);
+        missing.push(
+          n
+            ? `neighbour ${formatIpv4(w.neigh.ip)} has MAC ${n.mac}, lease says ${w.neigh.mac}`
+            : `neighbour ${formatIpv4(w.neigh.ip)}`,
+        );
+        fixes.push(
+          `ip neigh replace ${formatIpv4(w.neigh.ip)} lladdr ${w.neigh.mac} dev ${dev} nud permanent`,
+        );
       }
     }
     if (w.fdb) {
-      const fd = f.kernel.fdbs.find((x) => x.ifindex === ctx.device!.index && x.mac === w.fdb!.mac && x.dst === w.fdb!.dst);
+      const fd = f.kernel.fdbs.find(
+        (x) => x.ifindex === ctx.device!.index && x.mac === w.fdb!.mac && x.dst === w.fdb!.dst,
+      );
       if (!fd) {
         missing.push(`FDB ${w.fdb.mac} dst ${formatIpv4(w.fdb.dst)}`);
         fixes.push(`bridge fdb append ${w.fdb.mac} dev ${dev} dst ${formatIpv4(w.fdb.dst)} self permanent`);
@@ -131,12 +169,23 @@ function peerEntries(f: Facts, ctx: Context): Check[] {
     const id = `kernel.peer.${s}`;
     if (missing.length === 0) continue;
     checks.push(
-      fail('kernel', id, title, `missing or wrong for ${formatIpv4(p.attrs.publicIp)}: ${missing.join('; ')}`, f.daemon.running ? `${fixes.join('; ')} (or ${RESTART})` : fixes.join('; ')),
+      fail(
+        'kernel',
+        id,
+        title,
+        `missing or wrong for ${formatIpv4(p.attrs.publicIp)}: ${missing.join('; ')}`,
+        f.daemon.running ? `${fixes.join('; ')} (or ${RESTART})` : fixes.join('; '),
+      ),
     );
   }
   if (checks.length === 0)
     checks.push(
-      ok('kernel', 'kernel.peers', 'kernel entries for every peer', `${ctx.peers.length} peer(s): ${ctx.backend === 'vxlan' ? 'neighbour, FDB and route' : 'route'} present for each`),
+      ok(
+        'kernel',
+        'kernel.peers',
+        'kernel entries for every peer',
+        `${ctx.peers.length} peer(s): ${ctx.backend === 'vxlan' ? 'neighbour, FDB and route' : 'route'} present for each`,
+      ),
     );
   return checks;
 }
@@ -150,7 +199,8 @@ function stale(f: Facts, ctx: Context): Check {
   const found: string[] = [];
   const fixes: string[] = [];
   const ours = (r: KernelRoute): boolean =>
-    r.protocol === OVERLAYD_ROUTE_PROTOCOL || (ctx.backend === 'vxlan' && dev !== undefined && r.oif === dev.index);
+    r.protocol === OVERLAYD_ROUTE_PROTOCOL ||
+    (ctx.backend === 'vxlan' && dev !== undefined && r.oif === dev.index);
   for (const r of f.kernel.routes) {
     if (!ours(r) || !containsIp(net, r.dst) || r.dstLen <= net.prefixLen || leased(r.dst, r.dstLen)) continue;
     if (ctx.own && r.dst === ctx.own.subnet.ip && r.dstLen === ctx.own.subnet.prefixLen) continue;
@@ -175,7 +225,12 @@ function stale(f: Facts, ctx: Context): Check {
     }
   }
   if (found.length === 0)
-    return ok('kernel', 'kernel.stale', 'no stale overlay entries', 'every overlay route, neighbour and FDB entry belongs to a current lease');
+    return ok(
+      'kernel',
+      'kernel.stale',
+      'no stale overlay entries',
+      'every overlay route, neighbour and FDB entry belongs to a current lease',
+    );
   return fail(
     'kernel',
     'kernel.stale',
@@ -191,7 +246,15 @@ function tunDevice(f: Facts, ctx: Context): Check[] {
   const net = f.cluster.config!.network;
   const title = `TUN ${name} and the network route`;
   if (!d)
-    return [fail('kernel', 'kernel.device', title, `${name} does not exist (the udp datapath is not running)`, 'systemctl start overlayd (or restart it: the TUN lives as long as the daemon)')];
+    return [
+      fail(
+        'kernel',
+        'kernel.device',
+        title,
+        `${name} does not exist (the udp datapath is not running)`,
+        'systemctl start overlayd (or restart it: the TUN lives as long as the daemon)',
+      ),
+    ];
   const problems: string[] = [];
   const fixes: string[] = [];
   if (!d.up) {
@@ -204,9 +267,14 @@ function tunDevice(f: Facts, ctx: Context): Check[] {
   }
   const route = f.kernel.routes.find((r) => r.dst === net.ip && r.dstLen === net.prefixLen);
   if (!route || route.oif !== d.index) {
-    problems.push(route ? `route ${formatCidr(net)} does not use ${name}` : `route ${formatCidr(net)} missing`);
+    problems.push(
+      route ? `route ${formatCidr(net)} does not use ${name}` : `route ${formatCidr(net)} missing`,
+    );
     fixes.push(`ip route replace ${formatCidr(net)} dev ${name}`);
   }
-  if (problems.length === 0) return [ok('kernel', 'kernel.device', title, `${name} up, MTU ${d.mtu}, route ${formatCidr(net)} dev ${name}`)];
+  if (problems.length === 0)
+    return [
+      ok('kernel', 'kernel.device', title, `${name} up, MTU ${d.mtu}, route ${formatCidr(net)} dev ${name}`),
+    ];
   return [fail('kernel', 'kernel.device', title, problems.join('; '), fixes.join('; '))];
 }

@@ -41,6 +41,14 @@ export function checkMtu(f: Facts, ctx: Context): Check[] {
   }
   if (problems.length) return [fail('mtu', 'mtu.consistent', title, `${problems.join('; ')} (${seen})`, fix)];
   if (ctx.device && ctx.device !== u && ctx.device.mtu < exp)
-    return [warn('mtu', 'mtu.consistent', title, `${ctx.device.name} MTU ${ctx.device.mtu} < ${exp} possible (${seen})`, `restart overlayd to size ${ctx.device.name} to ${exp}`)];
+    return [
+      warn(
+        'mtu',
+        'mtu.consistent',
+        title,
+        `${ctx.device.name} MTU ${ctx.device.mtu} < ${exp} possible (${seen})`,
+        `restart overlayd to size ${ctx.device.name} to ${exp}`,
+      ),
+    ];
   return [ok('mtu', 'mtu.consistent', title, seen)];
 }

@@ -28,7 +28,13 @@ function one(p: PeerProbe, ctx: Context, podMtu: number, kernelChecks: readonly 
   if (!p.overlay.ok) {
     const kernelBad = kernelChecks.find((c) => c.id === `kernel.peer.${s}` && c.verdict === 'fail');
     if (kernelBad)
-      return fail('peer', id, title, `no echo reply from ${target}; this node's kernel entries for the peer are wrong (${kernelBad.evidence})`, kernelBad.fix);
+      return fail(
+        'peer',
+        id,
+        title,
+        `no echo reply from ${target}; this node's kernel entries for the peer are wrong (${kernelBad.evidence})`,
+        kernelBad.fix,
+      );
     if (p.underlay?.ok && proto)
       return fail(
         'peer',
@@ -38,12 +44,28 @@ function one(p: PeerProbe, ctx: Context, podMtu: number, kernelChecks: readonly 
         `allow ${proto} between the nodes (firewall, security group, NSX): e.g. iptables -I INPUT -p udp --dport ${ctx.udpPort} -j ACCEPT on ${pub} and here; check: tcpdump -ni any udp port ${ctx.udpPort}`,
       );
     if (p.underlay?.ok && ctx.backend === 'host-gw')
-      return warn('peer', id, title, `no echo reply from ${target} (the peer's cni0 gateway), though ${pub} answers ping`, `check the peer has pods (cni0 exists there) and its ip_forward/FORWARD settings: overlayd diagnose on ${pub}`);
-    return fail('peer', id, title, `no echo reply from ${target}, and ${pub} does not answer ping either: the node is down or unreachable`, `check the node ${pub} is up and routable from here (ip route get ${pub}); delete its lease if it is gone`);
+      return warn(
+        'peer',
+        id,
+        title,
+        `no echo reply from ${target} (the peer's cni0 gateway), though ${pub} answers ping`,
+        `check the peer has pods (cni0 exists there) and its ip_forward/FORWARD settings: overlayd diagnose on ${pub}`,
+      );
+    return fail(
+      'peer',
+      id,
+      title,
+      `no echo reply from ${target}, and ${pub} does not answer ping either: the node is down or unreachable`,
+      `check the node ${pub} is up and routable from here (ip route get ${pub}); delete its lease if it is gone`,
+    );
   }
   const size = p.largestDf;
   const mtuText =
-    size === undefined ? '' : size === p.probedUpTo ? `, DF packets up to ${size} B pass` : `, largest DF packet ${size} B`;
+    size === undefined
+      ? ''
+      : size === p.probedUpTo
+        ? `, DF packets up to ${size} B pass`
+        : `, largest DF packet ${size} B`;
   if (size !== undefined && podMtu > 0 && size < podMtu)
     return fail(
       'peer',

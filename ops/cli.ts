@@ -22,18 +22,22 @@ export const USAGE: Record<'status' | 'diagnose', string> = {
     'Usage: overlayd diagnose [--json] [--no-probes] [--fix-checksum-offload] [daemon flags]\n' +
     "  Checks this node's overlay (config, leases, kernel state, host settings, MTU, probes to every\n" +
     '  peer through the datapath); each check ok/warn/fail with evidence and a fix. Exit 1 if any fail.\n' +
-    '  Give it the daemon\'s flags or FLANNELD_* environment so it finds the same etcd and files.\n' +
+    "  Give it the daemon's flags or FLANNELD_* environment so it finds the same etcd and files.\n" +
     '  --no-probes             skip the per-peer pings\n' +
-    '  --fix-checksum-offload  apply flannel\'s VXLAN workaround first: ethtool -K flannel.N tx-checksum-ip-generic off\n',
+    "  --fix-checksum-offload  apply flannel's VXLAN workaround first: ethtool -K flannel.N tx-checksum-ip-generic off\n",
 };
 
 /** Splits the subcommand's own switches (bare booleans) from the daemon flags. */
-export function splitArgs(cmd: 'status' | 'diagnose', argv: readonly string[]): { own: Set<string>; rest: string[] } {
+export function splitArgs(
+  cmd: 'status' | 'diagnose',
+  argv: readonly string[],
+): { own: Set<string>; rest: string[] } {
   const own = new Set<string>();
   const rest: string[] = [];
   for (const a of argv) {
     const m = /^--?([a-z-]+)$/.exec(a);
-    if (m && (OWN[cmd].includes(m[1]!) || m[1] === 'help' || m[1] === 'h')) own.add(m[1] === 'h' ? 'help' : m[1]!);
+    if (m && (OWN[cmd].includes(m[1]!) || m[1] === 'help' || m[1] === 'h'))
+      own.add(m[1] === 'h' ? 'help' : m[1]!);
     else rest.push(a);
   }
   return { own, rest };
@@ -72,7 +76,11 @@ export async function runOps(
   }
   return runDiagnose(
     flags,
-    { json: own.has('json'), probes: !own.has('no-probes'), fixChecksumOffload: own.has('fix-checksum-offload') },
+    {
+      json: own.has('json'),
+      probes: !own.has('no-probes'),
+      fixChecksumOffload: own.has('fix-checksum-offload'),
+    },
     out,
   );
 }

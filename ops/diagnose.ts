@@ -25,12 +25,17 @@ export interface DiagnoseOptions {
 }
 
 async function gatherDaemon(socket: string): Promise<DaemonFacts> {
-  if (socket === '') return { running: false, socket: '(--status-socket "")', error: 'status socket disabled' };
+  if (socket === '')
+    return { running: false, socket: '(--status-socket "")', error: 'status socket disabled' };
   const r = await fetchStatus(socket);
   return r.ok ? { running: true, ready: r.status.ready, socket } : { running: false, socket, error: r.error };
 }
 
-export async function gatherFacts(flags: Flags, opts: DiagnoseOptions, say: (line: string) => void): Promise<Facts> {
+export async function gatherFacts(
+  flags: Flags,
+  opts: DiagnoseOptions,
+  say: (line: string) => void,
+): Promise<Facts> {
   const [daemon, cluster, local] = await Promise.all([
     gatherDaemon(flags.statusSocket),
     gatherCluster(flags),
@@ -38,13 +43,25 @@ export async function gatherFacts(flags: Flags, opts: DiagnoseOptions, say: (lin
   ]);
   const expect = { iptablesForwardRules: flags.iptablesForwardRules, tunName: flags.tunName };
   let kernel = gatherKernel();
-  const partial: Facts = { cluster, local, kernel, daemon, expect, host: { rpFilter: {}, iptables: {}, kernelRelease: '' } };
+  const partial: Facts = {
+    cluster,
+    local,
+    kernel,
+    daemon,
+    expect,
+    host: { rpFilter: {}, iptables: {}, kernelRelease: '' },
+  };
   let ctx = buildContext(partial);
   if (opts.fixChecksumOffload) {
-    if (ctx.backend !== 'vxlan' || !ctx.device) say('--fix-checksum-offload: no vxlan device here; nothing changed');
+    if (ctx.backend !== 'vxlan' || !ctx.device)
+      say('--fix-checksum-offload: no vxlan device here; nothing changed');
     else {
       const err = await disableChecksumOffload(ctx.device.name);
-      say(err ? `--fix-checksum-offload failed: ${err}` : `applied: ethtool -K ${ctx.device.name} tx-checksum-ip-generic off`);
+      say(
+        err
+          ? `--fix-checksum-offload failed: ${err}`
+          : `applied: ethtool -K ${ctx.device.name} tx-checksum-ip-generic off`,
+      );
       kernel = gatherKernel();
       ctx = buildContext({ ...partial, kernel });
     }
@@ -67,7 +84,11 @@ export async function gatherFacts(flags: Flags, opts: DiagnoseOptions, say: (lin
   return { cluster, local, kernel, host, daemon, expect, ...(probes ? { probes } : {}) };
 }
 
-export async function runDiagnose(flags: Flags, opts: DiagnoseOptions, write: (s: string) => void): Promise<number> {
+export async function runDiagnose(
+  flags: Flags,
+  opts: DiagnoseOptions,
+  write: (s: string) => void,
+): Promise<number> {
   const notes: string[] = [];
   const facts = await gatherFacts(flags, opts, (l) => notes.push(l));
   const checks = evaluate(facts);
@@ -78,6 +99,10 @@ export async function runDiagnose(flags: Flags, opts: DiagnoseOptions, write: (s
     ...(ctx.own ? { subnet: formatCidr(ctx.own.subnet) } : {}),
   };
   if (opts.json) write(renderJson(checks, header));
-  else write((notes.length ? notes.join('\n') + '\n\n' : '') + renderTable(checks, header, process.stdout.columns || 110));
+  else
+    write(
+      (notes.length ? notes.join('\n') + '\n\n' : '') +
+        renderTable(checks, header, process.stdout.columns || 110),
+    );
   return exitCodeOf(checks);
 }

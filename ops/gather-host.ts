@@ -17,7 +17,8 @@ const readProc = (path: string): string | undefined => {
 };
 
 /** "-A" lines in an iptables-save dump: the rules it holds. */
-export const countRules = (save: string): number => save.split('\n').filter((l) => l.startsWith('-A ')).length;
+export const countRules = (save: string): number =>
+  save.split('\n').filter((l) => l.startsWith('-A ')).length;
 
 /** The Udp InCsumErrors counter from /proc/net/snmp's header/value line pair. */
 export function udpCsumErrors(snmp: string): number | undefined {
@@ -91,5 +92,7 @@ export async function gatherHost(deviceNames: readonly string[], overlayDevice?:
 export async function disableChecksumOffload(device: string): Promise<string | undefined> {
   const r = await runTool('ethtool', ['-K', device, 'tx-checksum-ip-generic', 'off']);
   if (r.code === 0) return undefined;
-  return r.code === 127 ? 'ethtool is not installed (apt-get install ethtool)' : `ethtool -K ${device}: ${r.stderr.trim() || `exit ${r.code}`}`;
+  return r.code === 127
+    ? 'ethtool is not installed (apt-get install ethtool)'
+    : `ethtool -K ${device}: ${r.stderr.trim() || `exit ${r.code}`}`;
 }

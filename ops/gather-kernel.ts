@@ -15,7 +15,15 @@ import {
   RTM_GETLINK,
 } from '../encap/sys/rtnetlink/constants.js';
 import { RtNetlink } from '../encap/sys/rtnetlink/netlink-socket.js';
-import { dumpAddrs, dumpNeighs, dumpRoutes, parseAddr, parseLink, parseNeigh, parseRoute } from '../encap/sys/rtnetlink/objects.js';
+import {
+  dumpAddrs,
+  dumpNeighs,
+  dumpRoutes,
+  parseAddr,
+  parseLink,
+  parseNeigh,
+  parseRoute,
+} from '../encap/sys/rtnetlink/objects.js';
 import type { KernelFacts, KernelLink } from './facts.js';
 
 /** IFLA_MASTER: the bridge a port belongs to (pod veths on cni0). */
@@ -34,7 +42,14 @@ function linkOf(msg: Message): Omit<KernelLink, 'addrs'> | undefined {
     ...(l.kind ? { kind: l.kind } : {}),
     ...(master ? { master } : {}),
     ...(l.vxlan
-      ? { vxlan: { vni: l.vxlan.vni, port: l.vxlan.port ?? 0, local: l.vxlan.local ?? 0, link: l.vxlan.link ?? 0 } }
+      ? {
+          vxlan: {
+            vni: l.vxlan.vni,
+            port: l.vxlan.port ?? 0,
+            local: l.vxlan.local ?? 0,
+            link: l.vxlan.link ?? 0,
+          },
+        }
       : {}),
   };
 }
@@ -44,7 +59,13 @@ export function gatherKernel(): KernelFacts {
   try {
     nl = new RtNetlink();
   } catch (err) {
-    return { links: [], routes: [], neighs: [], fdbs: [], error: `cannot open rtnetlink: ${describeError(err)}` };
+    return {
+      links: [],
+      routes: [],
+      neighs: [],
+      fdbs: [],
+      error: `cannot open rtnetlink: ${describeError(err)}`,
+    };
   }
   try {
     const raw = nl.dump('dump links', { type: RTM_GETLINK, flags: 0, header: ifinfomsg(AF_UNSPEC, 0) });

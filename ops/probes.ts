@@ -27,7 +27,10 @@ export interface ProbeTarget {
   readonly target: number;
 }
 
-async function ping(dst: number, opts: { count: number; device?: string; size?: number }): Promise<PingResult> {
+async function ping(
+  dst: number,
+  opts: { count: number; device?: string; size?: number },
+): Promise<PingResult> {
   const args = ['-n', '-q', '-c', String(opts.count), '-i', '0.2', '-W', '1'];
   if (opts.device) args.push('-I', opts.device);
   if (opts.size !== undefined) args.push('-M', 'do', '-s', String(opts.size - ICMP_IP_HEADERS));
@@ -37,7 +40,11 @@ async function ping(dst: number, opts: { count: number; device?: string; size?: 
 }
 
 /** Largest packet size in [lo, hi] that passes, knowing lo passes: parallel rounds of 8 sizes. */
-async function largestPassing(lo: number, hi: number, passes: (size: number) => Promise<boolean>): Promise<number> {
+async function largestPassing(
+  lo: number,
+  hi: number,
+  passes: (size: number) => Promise<boolean>,
+): Promise<number> {
   while (hi - lo > 1) {
     const step = Math.max(1, Math.ceil((hi - lo) / 9));
     const sizes: number[] = [];
@@ -56,14 +63,23 @@ async function largestPassing(lo: number, hi: number, passes: (size: number) => 
   return lo;
 }
 
-export async function probePeer(t: ProbeTarget, device: string | undefined, podMtu: number, deviceMtu: number): Promise<PeerProbe> {
+export async function probePeer(
+  t: ProbeTarget,
+  device: string | undefined,
+  podMtu: number,
+  deviceMtu: number,
+): Promise<PeerProbe> {
   const base = { subnet: t.lease.subnet, publicIp: t.lease.attrs.publicIp, target: t.target };
   const dev = device ? { device } : {};
   const overlay = await ping(t.target, { count: 3, ...dev });
   if (!overlay.ok) return { ...base, overlay, underlay: await ping(t.lease.attrs.publicIp, { count: 2 }) };
-  const passes = async (size: number): Promise<boolean> => (await ping(t.target, { count: 2, size, ...dev })).ok;
+  const passes = async (size: number): Promise<boolean> =>
+    (await ping(t.target, { count: 2, size, ...dev })).ok;
   const top = Math.max(podMtu, deviceMtu);
-  const [atPod, atTop] = await Promise.all([passes(podMtu), top > podMtu ? passes(top) : Promise.resolve(false)]);
+  const [atPod, atTop] = await Promise.all([
+    passes(podMtu),
+    top > podMtu ? passes(top) : Promise.resolve(false),
+  ]);
   let largest: number;
   if (atTop) largest = top;
   else if (atPod) largest = top > podMtu ? await largestPassing(podMtu, top, passes) : podMtu;
@@ -72,7 +88,12 @@ export async function probePeer(t: ProbeTarget, device: string | undefined, podM
 }
 
 /** Probes every peer, a few at a time (each failing echo waits its 1 s deadline). */
-export async function probePeers(targets: readonly ProbeTarget[], device: string | undefined, podMtu: number, deviceMtu: number): Promise<PeerProbe[]> {
+export async function probePeers(
+  targets: readonly ProbeTarget[],
+  device: string | undefined,
+  podMtu: number,
+  deviceMtu: number,
+): Promise<PeerProbe[]> {
   const out: PeerProbe[] = new Array(targets.length);
   let next = 0;
   const worker = async (): Promise<void> => {

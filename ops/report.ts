@@ -40,7 +40,11 @@ export function renderTable(checks: readonly Check[], header: ReportHeader, widt
     const ev = wrap(c.evidence, Math.max(30, width - pre), pre);
     out.push(`${MARK[c.verdict].padEnd(6)}${title.padEnd(titleW + 2)}${ev.join('\n')}`);
     if (c.verdict !== 'ok' && c.fix)
-      out.push(...wrap(`fix: ${c.fix}`, Math.max(30, width - pre), pre).map((l, i) => (i === 0 ? ' '.repeat(pre) + l : l)));
+      out.push(
+        ...wrap(`fix: ${c.fix}`, Math.max(30, width - pre), pre).map((l, i) =>
+          i === 0 ? ' '.repeat(pre) + l : l,
+        ),
+      );
   }
   const n = (v: Check['verdict']): number => checks.filter((c) => c.verdict === v).length;
   out.push('', `${n('fail')} failed, ${n('warn')} warning(s), ${n('ok')} ok → exit ${exitCodeOf(checks)}`);

@@ -11,7 +11,8 @@ export function fetchStatus(socketPath: string, timeoutMs = 3000): Promise<Statu
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
       res.on('end', () => {
-        if (res.statusCode !== 200) return resolve({ ok: false, error: `HTTP ${res.statusCode}: ${body.trim()}` });
+        if (res.statusCode !== 200)
+          return resolve({ ok: false, error: `HTTP ${res.statusCode}: ${body.trim()}` });
         try {
           resolve({ ok: true, status: JSON.parse(body) as StatusSnapshot });
         } catch {

@@ -28,7 +28,12 @@ function keyOf(data: unknown): string {
 
 function table(rows: string[][]): string[] {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]! + 2))).join('').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]! + 2)))
+      .join('')
+      .trimEnd(),
+  );
 }
 
 export function renderStatus(s: StatusSnapshot, now: Date = new Date()): string {
@@ -40,7 +45,9 @@ export function renderStatus(s: StatusSnapshot, now: Date = new Date()): string 
     : '';
   out.push(`overlayd ${s.version} (pid ${s.pid}, up since ${s.startedAt})`);
   out.push(`ready: ${s.ready ? 'yes' : 'NO'}   etcd: ${s.etcdUp ? 'reachable' : 'UNREACHABLE'}`);
-  out.push(`network: ${s.network ?? '(no config yet)'}   backend: ${s.backend?.type ?? '-'}${mode ? ` (${mode})` : ''}`);
+  out.push(
+    `network: ${s.network ?? '(no config yet)'}   backend: ${s.backend?.type ?? '-'}${mode ? ` (${mode})` : ''}`,
+  );
   if (s.lease)
     out.push(
       `lease: ${s.lease.subnet}  PublicIP ${s.lease.publicIp}  expires ${s.lease.expiration ?? '-'}${s.lease.backendData !== undefined ? `  ${keyOf(s.lease.backendData)}` : ''}`,
