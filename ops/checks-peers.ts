@@ -15,10 +15,10 @@ export function checkPeers(f: Facts, ctx: Context, kernelChecks: readonly Check[
   if (f.probes.length === 0)
     return [ok('peer', 'peer.none', 'peers answer through the overlay', 'no peers to probe')];
   const envMtu = Number(f.local.subnetEnv?.['FLANNEL_MTU'] ?? ctx.expectedMtu ?? 0);
-  return f.probes.map((p) => one(p, ctx, envMtu, kernelChecks));
+  return f.probes.map((p) => one(f, p, ctx, envMtu, kernelChecks));
 }
 
-function one(p: PeerProbe, ctx: Context, podMtu: number, kernelChecks: readonly Check[]): Check {
+function one(f: Facts, p: PeerProbe, ctx: Context, podMtu: number, kernelChecks: readonly Check[]): Check {
   const s = formatCidr(p.subnet);
   const pub = formatIpv4(p.publicIp);
   const target = formatIpv4(p.target);
@@ -66,6 +66,15 @@ function one(p: PeerProbe, ctx: Context, podMtu: number, kernelChecks: readonly 
       : size === p.probedUpTo
         ? `, DF packets up to ${size} B pass`
         : `, largest DF packet ${size} B`;
+  const cached = f.kernel.pmtu.find((x) => x.dst === p.target);
+  if (size !== undefined && podMtu > 0 && size < podMtu && cached)
+    return fail(
+      'peer',
+      id,
+      title,
+      `echo ok${rtt(p.overlay.rttMs)}, but DF packets above ${size} B fail: the kernel caches a path MTU of ${cached.mtu} for ${target} (from an ICMP "fragmentation needed"), below FLANNEL_MTU ${podMtu}`,
+      `if the smaller MTU on the path to ${pub} is fixed: ip route flush cache; if not, raise it (ip link show on both nodes) or lower Backend.MTU everywhere and restart overlayd`,
+    );
   if (size !== undefined && podMtu > 0 && size < podMtu)
     return fail(
       'peer',

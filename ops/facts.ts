@@ -53,8 +53,10 @@ export interface KernelRoute {
 
 export interface KernelFacts {
   readonly links: readonly KernelLink[];
-  /** Main-table IPv4 routes. */
+  /** Main-table IPv4 routes (without cached exceptions). */
   readonly routes: readonly KernelRoute[];
+  /** Cached path-MTU exceptions (learned from ICMP "fragmentation needed"), by destination. */
+  readonly pmtu: ReadonlyArray<{ dst: number; mtu: number }>;
   /** Permanent IPv4 neighbours. */
   readonly neighs: ReadonlyArray<{ ifindex: number; ip: number; mac: string }>;
   /** Bridge FDB entries with a remote destination (vxlan). */

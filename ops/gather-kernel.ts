@@ -28,6 +28,16 @@ import type { KernelFacts, KernelLink } from './facts.js';
 
 /** IFLA_MASTER: the bridge a port belongs to (pod veths on cni0). */
 const IFLA_MASTER = 10;
+/** rtm_flags of a cached route exception (PMTU, redirect), RTA_METRICS and its RTAX_MTU. */
+const RTM_F_CLONED = 0x200;
+const RTA_METRICS = 8;
+const RTAX_MTU = 2;
+
+/** The MTU metric of a route message, if it carries one. */
+function routeMtu(msg: Message): number | undefined {
+  const metrics = parseAttrs(msg.body, 12).get(RTA_METRICS);
+  return metrics ? attrU32(parseAttrs(metrics, 0).get(RTAX_MTU)) : undefined;
+}
 
 function linkOf(msg: Message): Omit<KernelLink, 'addrs'> | undefined {
   const l = parseLink(msg);
@@ -62,6 +72,7 @@ export function gatherKernel(): KernelFacts {
     return {
       links: [],
       routes: [],
+      pmtu: [],
       neighs: [],
       fdbs: [],
       error: `cannot open rtnetlink: ${describeError(err)}`,
@@ -81,9 +92,15 @@ export function gatherKernel(): KernelFacts {
           .map((a) => ({ ip: a!.local!, prefixLen: a!.prefixLen })),
       });
     }
+    const pmtu: Array<{ dst: number; mtu: number }> = [];
     const routes = nl.dumpParsed('dump routes', dumpRoutes(), (m) => {
       const r = parseRoute(m);
       if (!r || r.table !== RT_TABLE_MAIN) return undefined;
+      if ((r.flags & RTM_F_CLONED) !== 0) {
+        const mtu = routeMtu(m);
+        if (mtu !== undefined) pmtu.push({ dst: r.dst, mtu });
+        return undefined;
+      }
       return {
         dst: r.dst,
         dstLen: r.dstLen,
@@ -103,9 +120,9 @@ export function gatherKernel(): KernelFacts {
       if (!n || n.dst === undefined || !n.lladdr || n.lladdr === '00:00:00:00:00:00') return undefined;
       return { ifindex: n.ifindex, mac: n.lladdr, dst: n.dst };
     });
-    return { links, routes, neighs, fdbs };
+    return { links, routes, pmtu, neighs, fdbs };
   } catch (err) {
-    return { links: [], routes: [], neighs: [], fdbs: [], error: describeError(err) };
+    return { links: [], routes: [], pmtu: [], neighs: [], fdbs: [], error: describeError(err) };
   } finally {
     nl.close();
   }

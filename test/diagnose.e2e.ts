@@ -1,10 +1,12 @@
 /**
  * `overlayd status` and `overlayd diagnose` on a real vxlan lab (3 nodes, real etcd, pods): status
  * matches etcd and the kernel; then one thing at a time is broken on one node, diagnose must name
- * it with its fix (exit 1 for failures), and after the repair — where the fix is a command, by
- * running that very command — the check is ok again. n1's daemon is stopped for the breaks it would
- * repair by itself (kernel entries, iptables); diagnose works without it, and its last fix (start
- * overlayd) brings it back.
+ * it with its fix (exit 1 for failures), and it is repaired — where the fix is a command, by
+ * running that very command. The next test's run (the tests run in order on one lab) shows the
+ * repaired check ok again while exactly one other thing is broken, which keeps the number of
+ * diagnose runs (each ~2 s, mostly loading the etcd client) low. n1's daemon is stopped for the
+ * breaks it would repair by itself (kernel entries, iptables); diagnose works without it, and the
+ * last fix (start overlayd) brings it back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
@@ -130,34 +132,33 @@ describe('overlayd status and diagnose', () => {
         /echo reply from 10\.244\.\d+\.0 in [\d.]+ ms, DF packets up to 1450 B pass/,
       );
     }
-    // The human table: a header, the rows, the summary with the exit code.
-    const text = await n1.tool('diagnose', ['--no-probes']);
-    expect(text.stdout).toMatch(/^overlayd diagnose: .*backend vxlan, subnet 10\.244\./);
-    expect(text.stdout).toMatch(/0 failed, 0 warning\(s\), \d+ ok → exit 0\n$/);
+    expect(check(rep, 'host.checksum_offload').evidence).toMatch(
+      /^tx-checksum-ip-generic on, 0 UDP checksum error/,
+    );
   });
 
   it("names a lowered underlay MTU on the node and in its peers' probes", async () => {
     await n2.mustExec('ip', ['link', 'set', 'eth0', 'mtu', '1400']);
     try {
-      const local = await diagnose(n2, '--no-probes');
+      const [local, remote] = await Promise.all([diagnose(n2, '--no-probes'), diagnose(n1)]);
       const m = check(local, 'mtu.consistent');
       expect(m.verdict).toBe('fail');
       expect(m.evidence).toContain('flannel.1 MTU 1450 > 1350 that eth0 (1400) carries');
       expect(m.fix).toContain('ip link set eth0 mtu 1500');
-      const remote = await diagnose(n1);
       const p = check(remote, `peer.${await subnetOf(n2)}`);
       expect(p.verdict).toBe('fail');
       const size = Number(/largest packet that passes with DF is (\d+) B/.exec(p.evidence)?.[1]);
       expect(size).toBeLessThan(1450);
       expect(size).toBeGreaterThan(1300);
       expect(p.evidence).toContain('FLANNEL_MTU 1450');
-      expect(check(remote, `peer.${await subnetOf(n3)}`).verdict).toBe('ok');
+      expect(notOk(remote)).toEqual([`fail peer.${await subnetOf(n2)}: ${p.evidence}`]);
       expect(remote.code).toBe(1);
     } finally {
       await n2.mustExec('ip', ['link', 'set', 'eth0', 'mtu', '1500']);
+      // Path MTUs the kernels learned meanwhile (ICMP "fragmentation needed") last 10 minutes;
+      // diagnose names such a cached value with this fix (ops/checks-peers.test.ts).
+      await Promise.all([n1, n2].map((n) => n.mustExec('ip', ['route', 'flush', 'cache'])));
     }
-    expect(check(await diagnose(n2, '--no-probes'), 'mtu.consistent').verdict).toBe('ok');
-    expect(check(await diagnose(n1), `peer.${await subnetOf(n2)}`).verdict).toBe('ok');
   });
 
   it('names UDP 8472 dropped between two nodes while the peer answers plain ping', async () => {
@@ -170,31 +171,26 @@ describe('overlayd status and diagnose', () => {
       expect(p.evidence).toContain(`but ${n2.ip} answers ping`);
       expect(p.evidence).toContain(`UDP 8472 to ${n2.ip} blocked?`);
       expect(p.fix).toContain('allow UDP 8472 between the nodes');
-      expect(check(rep, `peer.${await subnetOf(n3)}`).verdict).toBe('ok');
+      expect(notOk(rep)).toEqual([`fail peer.${await subnetOf(n2)}: ${p.evidence}`]);
       expect(rep.code).toBe(1);
     } finally {
       await n2.mustExec('iptables', ['-D', ...rule]);
     }
-    expect(check(await diagnose(n1), `peer.${await subnetOf(n2)}`).verdict).toBe('ok');
   });
 
   it('applies the VXLAN checksum-offload workaround on request', async () => {
     const state = async (): Promise<string> =>
       /tx-checksum-ip-generic: (\w+)/.exec(await n1.mustExec('ethtool', ['-k', 'flannel.1']))![1]!;
     expect(await state()).toBe('on');
-    const before = await diagnose(n1, '--no-probes');
-    expect(check(before, 'host.checksum_offload').evidence).toMatch(
-      /^tx-checksum-ip-generic on, 0 UDP checksum error/,
-    );
-    const r = await n1.tool('diagnose', ['--no-probes', '--fix-checksum-offload']);
+    const r = await n1.tool('diagnose', ['--fix-checksum-offload']);
     expect(r.stdout).toContain('applied: ethtool -K flannel.1 tx-checksum-ip-generic off');
     expect(await state()).toBe('off');
-    const after = await diagnose(n1, '--no-probes');
-    expect(check(after, 'host.checksum_offload').evidence).toMatch(
-      /^tx-checksum-ip-generic off \(workaround applied\)/,
+    expect(r.stdout).toMatch(
+      /ok +VXLAN checksum offload on flannel\.1 +tx-checksum-ip-generic off \(workaround applied\)/,
     );
-    // Traffic still flows with software checksums.
-    expect(check(await diagnose(n1), `peer.${await subnetOf(n2)}`).verdict).toBe('ok');
+    // The previous break is repaired, and traffic flows with software checksums: nothing fails.
+    expect(r.stdout).toMatch(/0 failed, 0 warning\(s\), \d+ ok → exit 0\n$/);
+    expect(r.code).toBe(0);
     await n1.mustExec('ethtool', ['-K', 'flannel.1', 'tx-checksum-ip-generic', 'on']);
   });
 
@@ -209,10 +205,11 @@ describe('overlayd status and diagnose', () => {
       expect(d.verdict).toBe('warn');
       expect(d.evidence).toContain(n1.statusSocket);
       expect(notOk(rep)).toEqual([`warn daemon.running: ${d.evidence}`]);
+      expect(check(rep, 'host.checksum_offload').evidence).toMatch(/^tx-checksum-ip-generic on/);
       expect(rep.code).toBe(0);
     });
 
-    it("names a peer's deleted FDB entry, and the fix command restores it", async () => {
+    it("names a peer's deleted FDB entry", async () => {
       const s2 = await subnetOf(n2);
       const mac = JSON.parse(await n2.mustExec('ip', ['-j', 'link', 'show', 'flannel.1']))[0]
         .address as string;
@@ -226,14 +223,11 @@ describe('overlayd status and diagnose', () => {
       const p = check(rep, `peer.${s2}`);
       expect(p.verdict).toBe('fail');
       expect(p.evidence).toContain("this node's kernel entries for the peer are wrong");
+      expect(rep.code).toBe(1);
       await runFix(n1, k.fix);
-      const after = await diagnose(n1);
-      expect(after.checks.find((c) => c.id === `kernel.peer.${s2}`)).toBeUndefined();
-      expect(check(after, 'kernel.peers').verdict).toBe('ok');
-      expect(check(after, `peer.${s2}`).verdict).toBe('ok');
     });
 
-    it('names a stale route left behind, and the fix command removes it', async () => {
+    it('names a stale route left behind, failures first in the table', async () => {
       await n1.mustExec('ip', [
         'route',
         'add',
@@ -246,24 +240,31 @@ describe('overlayd status and diagnose', () => {
         'proto',
         '77',
       ]);
-      const rep = await diagnose(n1, '--no-probes');
-      const st = check(rep, 'kernel.stale');
-      expect(st.verdict).toBe('fail');
-      expect(st.evidence).toContain('route 10.244.250.0/24');
-      expect(st.fix).toBe('ip route del 10.244.250.0/24 via 10.244.250.0');
-      expect(rep.code).toBe(1);
-      await runFix(n1, st.fix);
-      expect(check(await diagnose(n1, '--no-probes'), 'kernel.stale').verdict).toBe('ok');
+      const r = await n1.tool('diagnose');
+      expect(r.code).toBe(1);
+      const rows = r.stdout.split('\n').filter((l) => /^(FAIL|WARN|ok) /.test(l));
+      expect(rows[0]).toMatch(
+        /^FAIL +no stale overlay entries +1 entry for subnets no lease holds: route 10\.244\.250\.0\/24/,
+      );
+      expect(rows[1]).toMatch(/^WARN +overlayd answers on its status socket/);
+      expect(rows.slice(2).every((l) => l.startsWith('ok '))).toBe(true);
+      const fix = /^ +fix: (.*)$/m.exec(r.stdout)![1]!;
+      expect(fix).toBe('ip route del 10.244.250.0/24 via 10.244.250.0');
+      // The FDB repair of the previous test holds: entries and the probe through them.
+      expect(r.stdout).toMatch(/ok +kernel entries for every peer/);
+      expect(r.stdout).toMatch(new RegExp(`ok +peer ${(await subnetOf(n2)).replace(/\./g, '\\.')}`));
+      await runFix(n1, fix);
     });
 
-    it('names strict rp_filter on flannel.1, and the fix command loosens it', async () => {
+    it('names strict rp_filter on flannel.1', async () => {
       await n1.mustExec('sysctl', ['-w', 'net.ipv4.conf.flannel/1.rp_filter=1']);
-      const rp = check(await diagnose(n1, '--no-probes'), 'host.rp_filter');
+      const rep = await diagnose(n1, '--no-probes');
+      expect(check(rep, 'kernel.stale').verdict).toBe('ok');
+      const rp = check(rep, 'host.rp_filter');
       expect(rp.verdict).toBe('warn');
       expect(rp.evidence).toContain('rp_filter is strict (1) on flannel.1');
       expect(rp.fix).toBe('sysctl -w net.ipv4.conf.flannel/1.rp_filter=2');
       await runFix(n1, rp.fix);
-      expect(check(await diagnose(n1, '--no-probes'), 'host.rp_filter').verdict).toBe('ok');
     });
 
     it('names FORWARD policy DROP with our accept rules removed', async () => {
@@ -279,52 +280,47 @@ describe('overlayd status and diagnose', () => {
         'FLANNEL-FWD',
       ]);
       await n1.mustExec('iptables', ['-F', 'FLANNEL-FWD']);
-      try {
-        const rep = await diagnose(n1, '--no-probes');
-        const f = check(rep, 'host.forward');
-        expect(f.verdict).toBe('fail');
-        expect(f.evidence).toContain('FORWARD policy DROP and no accept rules for 10.244.0.0/16');
-        expect(f.fix).toContain(
-          'iptables -A FORWARD -s 10.244.0.0/16 -j ACCEPT; iptables -A FORWARD -d 10.244.0.0/16 -j ACCEPT',
-        );
-        expect(rep.code).toBe(1);
-        // The commands of the fix are enough by themselves.
-        await runFix(n1, f.fix.split(' (')[0]!);
-        const fixed = check(await diagnose(n1, '--no-probes'), 'host.forward');
-        expect(fixed.verdict).toBe('ok');
-        expect(fixed.evidence).toBe('FORWARD policy DROP, accept rules for 10.244.0.0/16');
-      } finally {
-        await n1.mustExec('iptables', ['-P', 'FORWARD', 'ACCEPT']);
-        await n1.exec('iptables', ['-D', 'FORWARD', '-s', '10.244.0.0/16', '-j', 'ACCEPT']);
-        await n1.exec('iptables', ['-D', 'FORWARD', '-d', '10.244.0.0/16', '-j', 'ACCEPT']);
-      }
+      const rep = await diagnose(n1, '--no-probes');
+      expect(check(rep, 'host.rp_filter').verdict).toBe('ok');
+      const f = check(rep, 'host.forward');
+      expect(f.verdict).toBe('fail');
+      expect(f.evidence).toContain('FORWARD policy DROP and no accept rules for 10.244.0.0/16');
+      expect(f.fix).toMatch(
+        /^iptables -A FORWARD -s 10\.244\.0\.0\/16 -j ACCEPT; iptables -A FORWARD -d 10\.244\.0\.0\/16 -j ACCEPT \(/,
+      );
+      expect(rep.code).toBe(1);
+      // The commands alone repair it; the policy stays DROP (checked by the next run).
+      await runFix(n1, f.fix.split(' (')[0]!);
     });
 
-    it('names bridge-nf-call-iptables off, and the fix command turns it on', async () => {
+    it('names bridge-nf-call-iptables off', async () => {
       await n1.mustExec('sysctl', ['-w', 'net.bridge.bridge-nf-call-iptables=0']);
-      const b = check(await diagnose(n1, '--no-probes'), 'host.br_netfilter');
+      const rep = await diagnose(n1, '--no-probes');
+      const f = check(rep, 'host.forward');
+      expect(f.verdict).toBe('ok');
+      expect(f.evidence).toBe('FORWARD policy DROP, accept rules for 10.244.0.0/16');
+      const b = check(rep, 'host.br_netfilter');
       expect(b.verdict).toBe('warn');
       expect(b.evidence).toContain('net.bridge.bridge-nf-call-iptables = 0');
       await runFix(n1, b.fix.split(' (')[0]!);
-      expect(check(await diagnose(n1, '--no-probes'), 'host.br_netfilter').verdict).toBe('ok');
+      await n1.mustExec('iptables', ['-P', 'FORWARD', 'ACCEPT']);
+      await n1.mustExec('iptables', ['-D', 'FORWARD', '-s', '10.244.0.0/16', '-j', 'ACCEPT']);
+      await n1.mustExec('iptables', ['-D', 'FORWARD', '-d', '10.244.0.0/16', '-j', 'ACCEPT']);
     });
 
     it('names a duplicate PublicIP lease written by hand', async () => {
       const key = `${lab.prefix}/subnets/10.244.251.0-24`;
       const c = lab.client();
       try {
-        await c
-          .put(key)
-          .value(
-            JSON.stringify({
-              PublicIP: n2.ip,
-              PublicIPv6: null,
-              BackendType: 'vxlan',
-              BackendData: { VNI: 1, VtepMAC: '0e:00:00:00:00:01' },
-            }),
-          )
-          .exec();
+        const value = {
+          PublicIP: n2.ip,
+          PublicIPv6: null,
+          BackendType: 'vxlan',
+          BackendData: { VNI: 1, VtepMAC: '0e:00:00:00:00:01' },
+        };
+        await c.put(key).value(JSON.stringify(value)).exec();
         const rep = await diagnose(n1, '--no-probes');
+        expect(check(rep, 'host.br_netfilter').verdict).toBe('ok');
         const d = check(rep, `lease.duplicate_public_ip.${n2.ip}`);
         expect(d.verdict).toBe('fail');
         expect(d.evidence).toContain(`2 leases claim PublicIP ${n2.ip}`);
@@ -335,13 +331,13 @@ describe('overlayd status and diagnose', () => {
         await c.delete().key(key).exec();
         c.close();
       }
-      expect(check(await diagnose(n1, '--no-probes'), 'lease.duplicate_public_ip').verdict).toBe('ok');
     });
 
     it('names a subnet.env that disagrees with the lease; starting overlayd (the fix) rewrites it', async () => {
       const original = await n1.subnetEnv();
       await n1.writeSubnetEnv('10.244.252.1/24', Number(original['FLANNEL_MTU']));
       const rep = await diagnose(n1, '--no-probes');
+      expect(check(rep, 'lease.duplicate_public_ip').verdict).toBe('ok');
       const e = check(rep, 'lease.subnet_env');
       expect(e.verdict).toBe('fail');
       expect(e.evidence).toContain(
@@ -349,9 +345,16 @@ describe('overlayd status and diagnose', () => {
       );
       expect(e.fix).toMatch(/^restart overlayd/);
       await n1.startDaemon();
-      const after = await diagnose(n1);
-      expect(notOk(after)).toEqual([]);
-      expect(after.code).toBe(0);
     });
+  });
+
+  it('every node is healthy again: all checks ok, exit 0', async () => {
+    const reps = await Promise.all(lab.nodes.map((n) => diagnose(n)));
+    for (const rep of reps) {
+      expect(notOk(rep)).toEqual([]);
+      expect(rep.code).toBe(0);
+    }
+    expect(check(reps[0]!, 'lease.subnet_env').verdict).toBe('ok');
+    expect(check(reps[1]!, 'mtu.consistent').verdict).toBe('ok');
   });
 });
