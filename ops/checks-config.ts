@@ -103,7 +103,7 @@ function leaseChecks(f: Facts, ctx: Context): Check[] {
       fail(
         'lease',
         'lease.subnet_env',
-        `${f.local.subnetFile} matches the lease`,
+        'subnet.env matches the lease',
         `${f.local.subnetFile}: ${f.local.subnetEnvError ?? 'missing'} (the CNI plugin cannot attach pods)`,
         'start overlayd (it writes the file once ready); its first error log line says what stops it',
       ),
@@ -136,7 +136,7 @@ function leaseChecks(f: Facts, ctx: Context): Check[] {
       fail(
         'lease',
         'lease.subnet_env',
-        `${f.local.subnetFile} matches the lease`,
+        'subnet.env matches the lease',
         problems.join('; '),
         'restart overlayd (systemctl restart overlayd: it rewrites subnet.env from the lease), then recreate the pods on this node',
       ),
@@ -146,8 +146,8 @@ function leaseChecks(f: Facts, ctx: Context): Check[] {
       ok(
         'lease',
         'lease.subnet_env',
-        `${f.local.subnetFile} matches the lease`,
-        `FLANNEL_SUBNET=${env['FLANNEL_SUBNET'] ?? '?'} FLANNEL_MTU=${env['FLANNEL_MTU'] ?? '?'}`,
+        'subnet.env matches the lease',
+        `${f.local.subnetFile}: FLANNEL_SUBNET=${env['FLANNEL_SUBNET'] ?? '?'} FLANNEL_MTU=${env['FLANNEL_MTU'] ?? '?'}`,
       ),
     );
   }

@@ -9,7 +9,7 @@ import type { Context } from './context.js';
 import type { Facts } from './facts.js';
 
 export function checkMtu(f: Facts, ctx: Context): Check[] {
-  const title = 'MTU: underlay, overlay device, FLANNEL_MTU, cni0, pods';
+  const title = 'MTU from pods to the underlay';
   const u = ctx.underlay;
   const exp = ctx.expectedMtu;
   if (!u || exp === undefined || !ctx.backend) return [];

@@ -23,7 +23,7 @@ function one(f: Facts, p: PeerProbe, ctx: Context, podMtu: number, kernelChecks:
   const pub = formatIpv4(p.publicIp);
   const target = formatIpv4(p.target);
   const id = `peer.${s}`;
-  const title = `peer ${s} (${pub}) through ${ctx.deviceName ?? 'the overlay'}`;
+  const title = `peer ${s} (${pub})`;
   const proto = ctx.backend === 'host-gw' ? undefined : `UDP ${ctx.udpPort ?? '?'}`;
   if (!p.overlay.ok) {
     const kernelBad = kernelChecks.find((c) => c.id === `kernel.peer.${s}` && c.verdict === 'fail');

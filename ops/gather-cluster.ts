@@ -13,6 +13,13 @@ import { parseIpv4 } from '../subnet-lease/ipv4.js';
 import { EtcdRegistry } from '../subnet-lease/registry.js';
 import type { ClusterFacts, LocalFacts } from './facts.js';
 
+/** grpc's errors run to several lines of resolver notes: keep the first sentence and the errno. */
+export function conciseEtcdError(text: string): string {
+  const head = text.split(/\. Last error:|\. Resolution note:|\n/)[0]!.trim();
+  const m = /\b(ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|DEADLINE_EXCEEDED)\b/.exec(text);
+  return m && !head.includes(m[1]!) ? `${head} (${m[1]})` : head;
+}
+
 export async function gatherCluster(flags: Flags): Promise<ClusterFacts> {
   const { client } = createEtcdClient({
     endpoints: flags.etcdEndpoints,
@@ -34,7 +41,7 @@ export async function gatherCluster(flags: Flags): Promise<ClusterFacts> {
     try {
       listing = await registry.listLeases();
     } catch (err) {
-      return { ...base, etcdError: describeError(err), leases: [], malformed: [] };
+      return { ...base, etcdError: conciseEtcdError(describeError(err)), leases: [], malformed: [] };
     }
     const cfg = await readConfigOnce(registry, flags.netConfigPath);
     return {

@@ -1,7 +1,7 @@
 /** The parsers of tool output, against text captured from iputils ping 20221126, ethtool 6.1 and Linux 6.18. */
 import { describe, expect, it } from 'vitest';
 import { splitArgs } from './cli.js';
-import { parseEnvFile } from './gather-cluster.js';
+import { conciseEtcdError, parseEnvFile } from './gather-cluster.js';
 import { countRules, featureState, udpCsumErrors } from './gather-host.js';
 import { parsePing } from './probes.js';
 
@@ -55,6 +55,16 @@ describe('tool output parsers', () => {
 
   it('counts the rules of an iptables-save dump', () => {
     expect(countRules('*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -j X\n-A X -j ACCEPT\nCOMMIT\n')).toBe(2);
+  });
+
+  it("shortens grpc's etcd errors to one line with the errno", () => {
+    expect(
+      conciseEtcdError(
+        'etcd list /coreos.com/network/subnets/ failed: 14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:2379. Resolution note: ',
+      ),
+    ).toBe(
+      'etcd list /coreos.com/network/subnets/ failed: 14 UNAVAILABLE: No connection established (ECONNREFUSED)',
+    );
   });
 
   it('reads subnet.env as the CNI plugin does', () => {
