@@ -13,7 +13,14 @@ const by = (checks: Check[], id: string): Check => {
   return c;
 };
 const notOk = (checks: Check[]) => checks.filter((c) => c.verdict !== 'ok').map((c) => c.id);
-type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+type Mutable<T> =
+  T extends ReadonlyArray<infer U>
+    ? Mutable<U>[]
+    : T extends Date
+      ? T
+      : T extends object
+        ? { -readonly [K in keyof T]: Mutable<T[K]> }
+        : T;
 const broken = (edit: (f: Mutable<Facts>) => void): Check[] => {
   const f = structuredClone(healthyFacts()) as Mutable<Facts>;
   edit(f);
