@@ -60,6 +60,8 @@ export function checkConfig(f: Facts, ctx: Context): Check[] {
   }
   if (cluster.etcdError || !local.iface) return out;
   out.push(...leaseChecks(f, ctx), ...duplicateChecks(f, ctx), ...backendTypeChecks(f, ctx));
+  const route = ifaceRouteCheck(f, ctx);
+  if (route) out.push(route);
   if (cluster.malformed.length > 0) {
     const m = cluster.malformed[0]!;
     out.push(
@@ -236,4 +238,47 @@ export function checkDaemon(f: Facts): Check[] {
   return [
     ok('daemon', 'daemon.running', 'overlayd answers on its status socket', `${d.socket}: running, ready`),
   ];
+}
+
+/** The main-table route the kernel would pick for `dst` (longest prefix; lowest protocol-agnostic). */
+function routeFor(f: Facts, dst: number): { oif?: number } | undefined {
+  let best: { dstLen: number; oif?: number } | undefined;
+  for (const r of f.kernel.routes) {
+    const mask = r.dstLen === 0 ? 0 : (0xffffffff << (32 - r.dstLen)) >>> 0;
+    if ((dst & mask) >>> 0 !== r.dst || (best && best.dstLen >= r.dstLen)) continue;
+    best = r;
+  }
+  return best;
+}
+
+/**
+ * Wrong interface on a multi-NIC host (flannel#895): the peers' PublicIPs are routed out of another
+ * interface than the one overlayd encapsulates on and advertises.
+ */
+function ifaceRouteCheck(f: Facts, ctx: Context): Check | undefined {
+  const u = ctx.underlay;
+  if (!u || ctx.peers.length === 0 || f.kernel.error) return undefined;
+  const title = `peers reached over ${u.name}`;
+  const elsewhere = new Map<string, string[]>();
+  for (const p of ctx.peers) {
+    const oif = routeFor(f, p.attrs.publicIp)?.oif;
+    if (oif === undefined || oif === u.index) continue;
+    const name = f.kernel.links.find((l) => l.index === oif)?.name ?? `ifindex ${oif}`;
+    elsewhere.set(name, [...(elsewhere.get(name) ?? []), formatIpv4(p.attrs.publicIp)]);
+  }
+  if (elsewhere.size === 0)
+    return ok(
+      'config',
+      'iface.route',
+      title,
+      `all ${ctx.peers.length} peer PublicIP(s) route out of ${u.name}`,
+    );
+  const [name, ips] = [...elsewhere][0]!;
+  return warn(
+    'config',
+    'iface.route',
+    title,
+    `overlayd uses ${u.name} (${formatIpv4(f.local.iface!.publicIp)}) but the route to ${ips.slice(0, 3).join(', ')} leaves by ${name}: the wrong interface?`,
+    `set --iface=${name} (FLANNELD_IFACE in /etc/default/overlayd) and restart overlayd, or fix the routes to the peers`,
+  );
 }

@@ -272,6 +272,20 @@ describe('diagnose evaluation', () => {
     expect(by(cached, 'peer.10.244.2.0/24').fix).toMatch(/ip route flush cache/);
   });
 
+  it('names a peer routed out of another interface than the one overlayd uses', () => {
+    const checks = broken((f) => {
+      f.kernel.links.push({ index: 3, name: 'eth1', up: true, mtu: 1500, addrs: [] });
+      f.kernel.routes.push({ dst: ip('198.18.0.0'), dstLen: 24, oif: 2, protocol: 2 });
+      f.kernel.routes.push({ dst: ip('198.18.0.3'), dstLen: 32, oif: 3, protocol: 3 });
+    });
+    const c = by(checks, 'iface.route');
+    expect(c.verdict).toBe('warn');
+    expect(c.evidence).toBe(
+      'overlayd uses eth0 (198.18.0.1) but the route to 198.18.0.3 leaves by eth1: the wrong interface?',
+    );
+    expect(c.fix).toMatch(/^set --iface=eth1/);
+  });
+
   it('stops at etcd when it does not answer, still checking the host', () => {
     const checks = broken((f) => {
       f.cluster.etcdError = 'etcd list failed: 14 UNAVAILABLE';
