@@ -34,7 +34,7 @@ async function gatherDaemon(socket: string): Promise<DaemonFacts> {
 export async function gatherFacts(
   flags: Flags,
   opts: DiagnoseOptions,
-  say: (line: string) => void,
+  say: (line: string, failed?: boolean) => void,
 ): Promise<Facts> {
   const [daemon, cluster, local] = await Promise.all([
     gatherDaemon(flags.statusSocket),
@@ -57,20 +57,18 @@ export async function gatherFacts(
       say('--fix-checksum-offload: no vxlan device here; nothing changed');
     else {
       const err = await disableChecksumOffload(ctx.device.name);
-      say(
-        err
-          ? `--fix-checksum-offload failed: ${err}`
-          : `applied: ethtool -K ${ctx.device.name} tx-checksum-ip-generic off`,
-      );
+      if (err) say(`--fix-checksum-offload failed: ${err}`, true);
+      else say(`applied: ethtool -K ${ctx.device.name} tx-checksum-ip-generic off`);
       kernel = gatherKernel();
       ctx = buildContext({ ...partial, kernel });
     }
   }
-  const host = await gatherHost(
+  // Host settings and the probes are independent child processes: gather them side by side.
+  const hostFacts = gatherHost(
     kernel.links.map((l) => l.name),
     ctx.backend === 'vxlan' ? ctx.device?.name : undefined,
   );
-  let probes: PeerProbe[] | undefined;
+  let probes: Promise<PeerProbe[]> | undefined;
   const datapath = ctx.backend === 'host-gw' || ctx.device !== undefined;
   if (opts.probes && ctx.backend && ctx.backend !== 'alloc' && datapath && !kernel.error) {
     const podMtu = Number(local.subnetEnv?.['FLANNEL_MTU'] ?? ctx.expectedMtu ?? 1500);
@@ -79,9 +77,10 @@ export async function gatherFacts(
       // vxlan/udp: the peer's overlay device holds <subnet>.0; host-gw: its cni0 gateway <subnet>.1.
       target: ctx.backend === 'host-gw' ? lease.subnet.ip + 1 : lease.subnet.ip,
     }));
-    probes = await probePeers(targets, ctx.deviceName, podMtu, ctx.device?.mtu ?? podMtu);
+    probes = probePeers(targets, ctx.deviceName, podMtu, ctx.device?.mtu ?? podMtu);
   }
-  return { cluster, local, kernel, host, daemon, expect, ...(probes ? { probes } : {}) };
+  const [host, probed] = await Promise.all([hostFacts, probes]);
+  return { cluster, local, kernel, host, daemon, expect, ...(probed ? { probes: probed } : {}) };
 }
 
 export async function runDiagnose(
@@ -89,20 +88,27 @@ export async function runDiagnose(
   opts: DiagnoseOptions,
   write: (s: string) => void,
 ): Promise<number> {
-  const notes: string[] = [];
-  const facts = await gatherFacts(flags, opts, (l) => notes.push(l));
+  const actions: string[] = [];
+  let repairFailed = false;
+  const facts = await gatherFacts(flags, opts, (l, failed) => {
+    actions.push(l);
+    repairFailed ||= failed === true;
+  });
   const checks = evaluate(facts);
   const ctx = buildContext(facts);
   const header = {
     node: hostname(),
     ...(ctx.backend ? { backend: ctx.backend } : {}),
     ...(ctx.own ? { subnet: formatCidr(ctx.own.subnet) } : {}),
+    ...(actions.length ? { actions } : {}),
   };
-  if (opts.json) write(renderJson(checks, header));
+  // A repair that was asked for and failed is a failure of the run, whatever the checks say.
+  const code = repairFailed ? 1 : exitCodeOf(checks);
+  if (opts.json) write(renderJson(checks, header, code));
   else
     write(
-      (notes.length ? notes.join('\n') + '\n\n' : '') +
-        renderTable(checks, header, process.stdout.columns || 110),
+      (actions.length ? actions.join('\n') + '\n\n' : '') +
+        renderTable(checks, header, process.stdout.columns || 110, code),
     );
-  return exitCodeOf(checks);
+  return code;
 }

@@ -24,9 +24,16 @@ export interface ReportHeader {
   readonly node: string;
   readonly backend?: string;
   readonly subnet?: string;
+  /** Repairs diagnose was asked to make before checking (--fix-checksum-offload), as done. */
+  readonly actions?: readonly string[];
 }
 
-export function renderTable(checks: readonly Check[], header: ReportHeader, width = 100): string {
+export function renderTable(
+  checks: readonly Check[],
+  header: ReportHeader,
+  width = 100,
+  exitCode: number = exitCodeOf(checks),
+): string {
   const sorted = sortChecks(checks);
   const titleW = Math.min(44, Math.max(5, ...sorted.map((c) => c.title.length)));
   const pre = 6 + titleW + 2;
@@ -47,16 +54,20 @@ export function renderTable(checks: readonly Check[], header: ReportHeader, widt
       );
   }
   const n = (v: Check['verdict']): number => checks.filter((c) => c.verdict === v).length;
-  out.push('', `${n('fail')} failed, ${n('warn')} warning(s), ${n('ok')} ok → exit ${exitCodeOf(checks)}`);
+  out.push('', `${n('fail')} failed, ${n('warn')} warning(s), ${n('ok')} ok → exit ${exitCode}`);
   return out.join('\n') + '\n';
 }
 
-export function renderJson(checks: readonly Check[], header: ReportHeader): string {
+export function renderJson(
+  checks: readonly Check[],
+  header: ReportHeader,
+  exitCode: number = exitCodeOf(checks),
+): string {
   return (
     JSON.stringify(
       {
         ...header,
-        exitCode: exitCodeOf(checks),
+        exitCode,
         summary: {
           fail: checks.filter((c) => c.verdict === 'fail').length,
           warn: checks.filter((c) => c.verdict === 'warn').length,
