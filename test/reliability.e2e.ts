@@ -17,6 +17,7 @@ import {
   syntheticVxlanLease,
 } from './lab/synthetic-peers.js';
 import { transfer } from './lab/traffic.js';
+import { readyFile } from './support/ready-file.js';
 
 const SOAK = process.env['OVERLAYD_SOAK'] === '1';
 
@@ -247,7 +248,7 @@ describe('hostile input', () => {
     const kinds = [spoofed, ttl0, wrongDst, badIhl, truncated, fragment, oversized, garbage].map((b) =>
       Buffer.from(b).toString('hex'),
     );
-    const dropsBefore = await victim.metric('overlayd_udp_drops_total{direction="rx"');
+    const dropsBefore = await victim.metric('overlayd_udp_drops_total{direction="rx"}');
     const udpErrors = async () => {
       const snmp = (await victim.mustExec('cat', ['/proc/net/snmp']))
         .split('\n')
@@ -256,6 +257,7 @@ describe('hostile input', () => {
       return Number(v[h.indexOf('RcvbufErrors')]);
     };
     const kernelBefore = await udpErrors();
+    const ready = await readyFile();
     const capture = inPod(
       pods[1]!,
       'timeout',
@@ -266,6 +268,7 @@ describe('hostile input', () => {
         `
 import socket
 s=socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP); s.settimeout(24); n=0
+${ready.python}
 try:
   while True:
     d=s.recv(65535)
@@ -276,7 +279,8 @@ print(n)
       ],
       40_000,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await ready.wait(capture);
+    await ready.remove();
     const legit = transfer(pods[0]!, pods[1]!, 16);
     // The attacker sends from the peer's own ip:port, so stop its daemon for the flood.
     await attacker.stopDaemon();
@@ -304,8 +308,16 @@ for i in range(n):
     const { sent, received } = await legit;
     expect(sent).toMatch(/^[0-9a-f]{64}$/);
     expect(received).toBe(sent);
-    await new Promise((r) => setTimeout(r, 1000));
-    const counted = (await victim.metric('overlayd_udp_drops_total{direction="rx"')) - dropsBefore;
+    // Each hostile datagram ends up counted by overlayd or dropped by the kernel before it; how long
+    // the victim's workers take to drain their sockets depends on the machine, so wait for the
+    // (only growing) total rather than a guessed second.
+    const accounted = async () =>
+      (await victim.metric('overlayd_udp_drops_total{direction="rx"}')) -
+      dropsBefore +
+      (await udpErrors()) -
+      kernelBefore;
+    await expect.poll(accounted, { timeout: 30_000 }).toBeGreaterThanOrEqual(total);
+    const counted = (await victim.metric('overlayd_udp_drops_total{direction="rx"}')) - dropsBefore;
     const kernelDropped = (await udpErrors()) - kernelBefore;
     const delivered = Number((await capture).stdout.trim());
     console.log(

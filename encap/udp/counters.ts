@@ -20,6 +20,8 @@ export const DROP_REASONS = [
   'bad_vnet_header',
   'send_error',
   'tun_write_error',
+  // The UDP socket stayed full past sendBatch's deadline: the rest of the batch is dropped.
+  'send_timeout',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

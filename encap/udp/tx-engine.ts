@@ -8,6 +8,7 @@
  *   4. release every slot the batch took
  * Per-packet problems are counted by reason, never thrown. Nothing is allocated per packet.
  */
+import { constants } from 'node:os';
 import { decrementTtl, dstOf } from '../packet/ipv4-packet.js';
 import { buildNetUnreachable, ICMP_UNREACH_MAX, wantsUnreachable } from '../packet/icmp-unreachable.js';
 import { completeChecksum, splitTcp4, type SplitResult, type SumFn } from '../packet/tcp-gso.js';
@@ -47,6 +48,7 @@ interface Peer {
 }
 
 const drop = (r: DropReason): number => dropIndex('tx', reasonIndex(r));
+const ETIMEDOUT = constants.errno.ETIMEDOUT;
 
 export class TxEngine {
   private readonly routes = new RouteTable<Peer>();
@@ -293,6 +295,12 @@ export class TxEngine {
         this.sGso,
       );
       counters[C.txSyscalls]! += 1;
+      if (sent === -ETIMEDOUT) {
+        // The socket stayed full for the whole of the native call's deadline: drop the rest of the
+        // batch at once; waiting again for each message would hold the worker (and close()).
+        for (let i = from; i < this.nSend; i++) counters[drop('send_timeout')]! += this.sSegs[i]!;
+        break;
+      }
       if (sent < 0) {
         if (this.gso && this.sGso[from]! > 0) {
           // The kernel or driver refuses UDP_SEGMENT (EIO on some): resend this message as single datagrams.

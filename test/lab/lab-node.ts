@@ -8,6 +8,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sumMetric } from '../support/prom-text.js';
 import type { Lab } from './lab.js';
 import { inNs, mustInNs, type RunResult } from './shell.js';
 
@@ -146,12 +147,12 @@ export class LabNode {
     return { status: res.status, body: await res.text() };
   }
 
-  /** Sum of the samples of a metric (every line starting with `name`, labels included). */
-  async metric(name: string): Promise<number> {
-    return (await this.health('/metrics')).body
-      .split('\n')
-      .filter((l) => l.startsWith(name))
-      .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
+  /**
+   * Sum of a metric's samples: `name` exactly, or `name{label="value",...}` with those label values
+   * exactly (others summed over). Throws when /metrics does not expose the metric at all.
+   */
+  async metric(selector: string): Promise<number> {
+    return sumMetric((await this.health('/metrics')).body, selector);
   }
 
   async waitReady(timeoutMs = 30_000): Promise<void> {
