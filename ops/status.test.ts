@@ -26,6 +26,11 @@ const snap: StatusSnapshot = {
       { labels: { direction: 'tx' }, value: 1000 },
       { labels: { direction: 'rx' }, value: 900 },
     ],
+    overlayd_udp_offload_enabled: [
+      { labels: { feature: 'udp_gso' }, value: 1 },
+      { labels: { feature: 'udp_gro' }, value: 0 },
+    ],
+    overlayd_udp_queues: [{ labels: {}, value: 2 }],
     overlayd_udp_drops_total: [
       { labels: { direction: 'rx', reason: 'unknown_sender' }, value: 5 },
       { labels: { direction: 'rx', reason: 'oversized' }, value: 0 },
@@ -45,5 +50,6 @@ describe('overlayd status output', () => {
     expect(text).toContain('peer events: 3 added, 1 removed');
     expect(text).toContain('udp: tx 10 pkts / 1000 B, rx 9 pkts / 900 B');
     expect(text).toContain('udp drops: rx/unknown_sender 5\n');
+    expect(text).toContain('udp offloads: udp_gso=on udp_gro=off; queues 2');
   });
 });

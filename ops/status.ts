@@ -76,6 +76,10 @@ export function renderStatus(s: StatusSnapshot, now: Date = new Date()): string 
     out.push(
       `  udp: tx ${sum(c, 'overlayd_udp_packets_total', { direction: 'tx' })} pkts / ${sum(c, 'overlayd_udp_bytes_total', { direction: 'tx' })} B, rx ${sum(c, 'overlayd_udp_packets_total', { direction: 'rx' })} pkts / ${sum(c, 'overlayd_udp_bytes_total', { direction: 'rx' })} B`,
     );
+    const feats = (c['overlayd_udp_offload_enabled'] ?? []).map(
+      (f) => `${f.labels['feature']}=${f.value ? 'on' : 'off'}`,
+    );
+    if (feats.length) out.push(`  udp offloads: ${feats.join(' ')}; queues ${sum(c, 'overlayd_udp_queues')}`);
     const drops = (c['overlayd_udp_drops_total'] ?? []).filter((d) => d.value > 0);
     out.push(
       `  udp drops: ${drops.length === 0 ? 'none' : drops.map((d) => `${d.labels['direction']}/${d.labels['reason']} ${d.value}`).join(', ')}`,
