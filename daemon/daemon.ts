@@ -16,6 +16,8 @@ import { readConfigOnce, waitForConfig } from './config-source.js';
 import { OverlaydError, describeError } from './errors.js';
 import type { Flags } from './flags.js';
 import { HealthServer, type ProbeResult } from './health-server.js';
+import { StatusServer } from './status-server.js';
+import { PeerChangeLog, openStatusSocket } from './status-provider.js';
 import { readHostView, selectInterface, type ExternalInterface, type HostView } from './iface.js';
 import { LeaseMove } from './lease-move.js';
 import { componentLogger } from './logger.js';
@@ -45,6 +47,9 @@ export class Daemon {
   private readonly abort = new AbortController();
   private readonly log: Logger;
   private health: HealthServer | undefined;
+  private status: StatusServer | undefined;
+  private readonly peerLog = new PeerChangeLog();
+  private config: NetworkConfig | undefined;
   private backend: Backend | undefined;
   private leases: LeaseManager | undefined;
   private watch: PeerWatch | undefined;
@@ -106,6 +111,7 @@ export class Daemon {
         ?.close()
         .catch((err) => this.log.warn({ err: describeError(err) }, 'backend close failed'));
       await this.health?.close().catch(() => undefined);
+      await this.status?.close().catch(() => undefined);
       this.registry?.client.close();
       this.resolveDone(this.exitCode);
     })();
@@ -150,6 +156,18 @@ export class Daemon {
         'health and metrics server listening',
       );
     }
+    this.status = await openStatusSocket(
+      {
+        flags,
+        registry: this.metrics.registry,
+        config: () => this.config,
+        lease: () => this.leases?.lease,
+        peers: () => this.watch?.peers() ?? [],
+        ready: () => this.ready,
+      },
+      this.peerLog,
+      this.log,
+    );
     const { client, warning } = createEtcdClient({
       endpoints: flags.etcdEndpoints,
       cafile: flags.etcdCafile,
@@ -176,6 +194,7 @@ export class Daemon {
     );
     if (!cfg) return;
     const config = cfg.config;
+    this.config = config;
     this.log.info(
       { network: formatCidr(config.network), subnetLen: config.subnetLen, backend: config.backendType },
       'network config loaded',
@@ -349,7 +368,7 @@ export class Daemon {
   private async startPeerWatch(registry: EtcdRegistry, backend: Backend): Promise<void> {
     this.watch = createPeerSync({
       registry,
-      backend,
+      backend: this.peerLog.track(backend),
       metrics: this.metrics,
       log: componentLogger(this.rootLog, 'peers'),
       ownSubnet: () => this.leases?.lease?.subnet,
