@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{core,sys,daemon,subnet-lease,encap,bench,tools}/**/*.test.ts',
+            '{core,sys,daemon,ops,subnet-lease,encap,bench,tools}/**/*.test.ts',
             'test/{lab,support}/**/*.test.ts',
           ],
           testTimeout: 20_000,

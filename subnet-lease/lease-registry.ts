@@ -61,6 +61,8 @@ export interface RegistryWatch {
 export interface LeaseRegistry {
   /** Where the network config lives, for messages that tell the operator what to create. */
   readonly configKey: string;
+  /** The key prefix the leases live under, for reports. */
+  readonly subnetsPrefix: string;
   /** The full key of a subnet's lease (for logs and malformed-entry reports). */
   keyOf(subnet: Ipv4Net): string;
   /** The raw config text, or undefined when the key does not exist (not an error: flannel polls). */

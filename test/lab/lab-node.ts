@@ -45,6 +45,10 @@ export class LabNode {
   get subnetFile(): string {
     return join(this.lab.dir, `n${this.index}`, 'subnet.env');
   }
+  /** Per node: lab nodes share one filesystem, so the default /run/flannel/overlayd.sock would clash. */
+  get statusSocket(): string {
+    return join(this.lab.dir, `n${this.index}`, 'overlayd.sock');
+  }
   get logFile(): string {
     return join(this.lab.dir, `n${this.index}.log`);
   }
@@ -75,11 +79,12 @@ export class LabNode {
 
   defaultFlags(): string[] {
     return [
-      `--etcd-endpoints=${this.lab.etcdEndpoint}`,
+      ...this.lab.etcdFlags(this.index),
       `--etcd-prefix=${this.lab.prefix}`,
       `--subnet-file=${this.subnetFile}`,
       `--healthz-ip=0.0.0.0`,
       `--healthz-port=${HEALTHZ_PORT}`,
+      `--status-socket=${this.statusSocket}`,
       '--iface=eth0',
       '--log-level=debug',
     ];
@@ -113,6 +118,13 @@ export class LabNode {
     this.proc = proc;
     this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
     if (opts.waitReady ?? true) await this.waitReady();
+  }
+
+  /** Runs `overlayd status|diagnose …` in this node's namespace with the daemon's default flags. */
+  tool(cmd: 'status' | 'diagnose', args: readonly string[] = [], timeoutMs = 60_000): Promise<RunResult> {
+    return inNs(this.ns, process.execPath, [DAEMON_MAIN, cmd, ...args, ...this.defaultFlags()], {
+      timeoutMs,
+    });
   }
 
   /** Stops the daemon (SIGTERM: clean; SIGKILL: a crash) and returns its exit code. */
