@@ -108,16 +108,18 @@ function pickV6(iface: HostInterface, flags: IfaceFlags): string {
 
 export function selectInterface(view: HostView, flags: IfaceFlags): ExternalInterface {
   const { iface, addr, reason } = pick(view, flags);
-  if (!(iface.mtu > 0))
+  const mtu = iface.mtu;
+  if (mtu === undefined || !(mtu > 0))
     throw new OverlaydError(
       'IFACE',
-      `interface ${iface.name} reports MTU ${iface.mtu}; cannot size the overlay`,
+      `external interface ${iface.name}: ${iface.mtuProblem ?? `reports MTU ${mtu}`}; cannot size the overlay ` +
+        `(FLANNEL_MTU) without it: check the interface, or pick another with --iface`,
     );
   const base = {
     name: iface.name,
     ifaceAddr: addr,
     publicIp: flags.publicIp || addr,
-    mtu: iface.mtu,
+    mtu,
     reason,
   };
   if (!flags.ipv6) return base;

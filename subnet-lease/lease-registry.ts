@@ -9,6 +9,9 @@ import type { Ipv4Net } from '../core/ipv4.js';
 import type { Lease, LeaseAttrs } from '../core/lease.js';
 import type { LeaseSubnets } from '../core/subnet-key.js';
 
+/** flannel's subnetTTL: a lease lives 24 h unless renewed. */
+export const SUBNET_TTL_SECONDS = 86400;
+
 /** A key under subnets/ that is not a lease flannel could have written. */
 export interface MalformedEntry {
   readonly key: string;
@@ -59,6 +62,8 @@ export interface RegistryWatch {
 export interface LeaseRegistry {
   /** Where the network config lives, for messages that tell the operator what to create. */
   readonly configKey: string;
+  /** The key prefix the leases live under, for reports. */
+  readonly subnetsPrefix: string;
   /**
    * Methods naming one lease take its subnets: a dual-stack lease's key holds both
    * (core/subnet-key.ts leaseKeyOf).

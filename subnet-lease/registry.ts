@@ -20,8 +20,6 @@ import type {
 } from './lease-registry.js';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
-/** flannel's subnetTTL: 24 h. */
-export const SUBNET_TTL_SECONDS = 86400;
 
 /** A Lease passed as its subnets must not carry its old attrs into the new lease. */
 function subnetsOnly(s: LeaseSubnets): LeaseSubnets {
@@ -66,7 +64,9 @@ export class EtcdRegistry implements LeaseRegistry {
     if (!parsed.ok) return { ok: false, entry: { key, reason: parsed.reason } };
     try {
       const attrs = parseLeaseAttrs(kv.value.toString());
-      return { ok: true, lease: { ...parsed.subnets, attrs, createRevision: BigInt(kv.create_revision) } };
+      // create_revision is what the IPv6 duplicate check orders by; a value without it is still a lease.
+      const rev = kv.create_revision ? { createRevision: BigInt(kv.create_revision) } : {};
+      return { ok: true, lease: { ...parsed.subnets, attrs, ...rev } };
     } catch (err) {
       return { ok: false, entry: { key, reason: (err as Error).message } };
     }

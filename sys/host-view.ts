@@ -12,7 +12,9 @@ export interface HostInterface {
   readonly addrs: readonly string[];
   /** Global IPv6 addresses (no link-local: peers cannot be reached through one), primary first. */
   readonly addrs6?: readonly string[];
-  readonly mtu: number;
+  /** Undefined when it could not be read; `mtuProblem` then says why. */
+  readonly mtu: number | undefined;
+  readonly mtuProblem?: string;
 }
 
 export interface HostView {
@@ -64,28 +66,46 @@ export function defaultRouteFromProc(text: string): string | undefined {
   return best?.iface;
 }
 
+/** Where readHostView reads from (the real host unless a test says otherwise). */
+export interface HostIo {
+  readonly networkInterfaces: typeof networkInterfaces;
+  readonly readFile: (path: string) => string;
+}
+
+const realIo: HostIo = { networkInterfaces, readFile: (path) => readFileSync(path, 'utf8') };
+
+/** The MTU in /sys/class/net/<name>/mtu, or why there is none (only an error if this is the interface we pick). */
+function readMtu(name: string, io: HostIo): { mtu: number | undefined; mtuProblem?: string } {
+  const path = `/sys/class/net/${name}/mtu`;
+  let text: string;
+  try {
+    text = io.readFile(path).trim();
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    return { mtu: undefined, mtuProblem: `cannot read its MTU from ${path} (${why})` };
+  }
+  const mtu = Number(text);
+  if (!/^\d+$/.test(text) || !(mtu > 0))
+    return { mtu: undefined, mtuProblem: `${path} holds ${JSON.stringify(text)}, not an MTU` };
+  return { mtu };
+}
+
 /** Reads this host's (this network namespace's) interfaces. */
-export function readHostView(): HostView {
+export function readHostView(io: HostIo = realIo): HostView {
   const interfaces: HostInterface[] = [];
-  for (const [name, addrs] of Object.entries(networkInterfaces())) {
-    let mtu = 0;
-    try {
-      mtu = Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
-    } catch {
-      mtu = 0;
-    }
+  for (const [name, addrs] of Object.entries(io.networkInterfaces())) {
     interfaces.push({
       name,
       addrs: (addrs ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address),
       addrs6: (addrs ?? [])
         .filter((a) => a.family === 'IPv6' && !/^fe[89ab]/i.test(a.address))
         .map((a) => a.address),
-      mtu,
+      ...readMtu(name, io),
     });
   }
   let defaultRouteIface: string | undefined;
   try {
-    defaultRouteIface = defaultRouteFromProc(readFileSync('/proc/net/route', 'utf8'));
+    defaultRouteIface = defaultRouteFromProc(io.readFile('/proc/net/route'));
   } catch {
     defaultRouteIface = undefined;
   }

@@ -156,7 +156,7 @@ describe('overlayd with the alloc backend on three nodes', () => {
     // for two more of the daemon's 1 s retries: still one line. (There is no retry counter to
     // wait on, so on a machine too slow to retry in that time this part checks less, never
     // fails wrongly.)
-    await expect.poll(missing, { timeout: 15_000 }).toBe(1);
+    await expect.poll(missing, { timeout: 30_000 }).toBe(1);
     await new Promise((r) => setTimeout(r, 2500));
     expect(await missing()).toBe(1);
     expect((await n.health('/readyz')).status).toBe(503);
@@ -191,7 +191,8 @@ describe('overlayd with the alloc backend on three nodes', () => {
                 'network config: SubnetLen is /31, above the maximum /30; use 30 or less',
               ),
             ),
-          { timeout: 10_000 },
+          // the daemon's start, which takes seconds on a busy machine
+          { timeout: 30_000 },
         )
         .toBe(true);
       expect((await n.health('/readyz')).status).toBe(503);
@@ -201,9 +202,51 @@ describe('overlayd with the alloc backend on three nodes', () => {
         .value('{"Network":"10.50.0.0/16","Backend":{"Type":"alloc"}}')
         .exec();
       await n.waitReady();
-      await n.stopDaemon();
     } finally {
       c.close();
+      await n.stopDaemon(); // also after a failure, so the next test finds the node free
+    }
+  });
+
+  it('is not ready while a conflict forces a new lease that cannot be had yet, then moves and is ready', async () => {
+    const n = lab.nodes[2]!;
+    const prefix = '/conflict/network';
+    // Two subnets only: once another node holds the second, a move has nowhere to go.
+    const config =
+      '{"Network":"10.60.0.0/16","SubnetMin":"10.60.1.0","SubnetMax":"10.60.2.0","Backend":{"Type":"alloc"}}';
+    const c = lab.client();
+    try {
+      await c.put(`${prefix}/config`).value(config).exec();
+      const watching = async (): Promise<number> =>
+        (await n.logs()).filter((l) => l['msg'] === 'watching our lease key').length;
+      const watchingBefore = await watching();
+      await n.startDaemon({ flags: [`--etcd-prefix=${prefix}`] });
+      const ours = (await n.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/24', '.0-24');
+      // Ready comes before the watch of our key is armed; a put before it would only be seen by
+      // the 30 s periodic check.
+      await expect.poll(watching, { timeout: 30_000 }).toBeGreaterThan(watchingBefore);
+      const other = ours === '10.60.1.0-24' ? '10.60.2.0-24' : '10.60.1.0-24';
+      await c.put(`${prefix}/subnets/${other}`).value('{"PublicIP":"198.18.200.9","PublicIPv6":null}').exec();
+      // Another node takes our subnet (we were "away"): we must move, and there is no free subnet.
+      await c.put(`${prefix}/subnets/${ours}`).value('{"PublicIP":"198.18.200.8","PublicIPv6":null}').exec();
+      await expect.poll(async () => (await n.health('/readyz')).status, { timeout: 10_000 }).toBe(503);
+      await expect
+        .poll(async () => (await n.logs()).some((l) => String(l['msg']).startsWith('out of subnets')), {
+          timeout: 10_000,
+        })
+        .toBe(true);
+      expect(await n.metric('overlayd_ready')).toBe(0);
+      expect(await n.metric('overlayd_lease_conflicts_total')).toBe(1);
+      // The other subnet frees up: the move completes on it.
+      await c.delete().key(`${prefix}/subnets/${other}`).exec();
+      await expect.poll(async () => (await n.health('/readyz')).status, { timeout: 60_000 }).toBe(200);
+      expect((await n.subnetEnv())['FLANNEL_SUBNET']).toBe(other.replace('.0-24', '.1/24'));
+      const held = await c.get(`${prefix}/subnets/${other}`).string();
+      expect(held).toBe(`{"PublicIP":"${n.ip}","PublicIPv6":null,"BackendType":"alloc"}`);
+      expect(n.running).toBe(true);
+    } finally {
+      c.close();
+      await n.stopDaemon();
     }
   });
 
@@ -229,7 +272,7 @@ describe('overlayd with the alloc backend on three nodes', () => {
       const before = msg === 'ready' ? 0 : await seen(msg);
       await n.startDaemon({ waitReady: msg === 'ready' });
       if (msg !== 'ready')
-        await expect.poll(() => seen(msg), { timeout: 15_000, interval: 5 }).toBeGreaterThan(before);
+        await expect.poll(() => seen(msg), { timeout: 30_000, interval: 5 }).toBeGreaterThan(before);
       const t0 = Date.now();
       expect(await n.stopDaemon('SIGTERM'), `SIGTERM after "${msg}"`).toBe(0);
       // a hang, not a speed target: stopping is a few ms of work

@@ -15,7 +15,7 @@ import { DAEMON_MAIN } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { must, run } from './lab/shell.js';
 import { transfer } from './lab/traffic.js';
-import { readyFile } from './support/ready-file.js';
+import { readyFile } from './lab/ready-file.js';
 
 const STEERING_PROBE = join(dirname(DAEMON_MAIN), '..', 'test', 'lab', 'steering-probe.js');
 

@@ -91,7 +91,7 @@ describe('layer check', () => {
     ).toEqual([
       'core/a.ts node:fs | core may import no package but none',
       'core/a.ts pino | core may import no package but none',
-      'core/a.ts ../sys/native.js | imports sys/native.ts, which only sys/, bench/js-forwarder.ts may import',
+      'core/a.ts ../sys/native.js | imports sys/native.ts, which only sys/, bench/js-forwarder.ts, test/support/native-hostile.ts may import',
       'core/a.ts ../sys/native.js | core may not import sys (it may import: nothing of ours)',
     ]);
   });
@@ -101,13 +101,15 @@ describe('layer check', () => {
       check({
         'daemon/d.ts': "import { Etcd3 } from 'etcd3';",
         'subnet-lease/registry.ts': "import type { Etcd3 } from 'etcd3';",
+        'subnet-lease/peer-watch.ts': "import type { EtcdRegistry } from './registry.js';",
         'encap/udp/w.ts': "import { nativeSys } from '../../sys/native.js';",
         'sys/batch-io.ts': "import { nativeSys } from './native.js';",
         'sys/native.ts': '',
       }),
     ).toEqual([
       'daemon/d.ts etcd3 | imports etcd3, which only subnet-lease/, test/ may import',
-      'encap/udp/w.ts ../../sys/native.js | imports sys/native.ts, which only sys/, bench/js-forwarder.ts may import',
+      'subnet-lease/peer-watch.ts ./registry.js | imports subnet-lease/registry.ts, which only subnet-lease/etcd-client.ts, subnet-lease/peer-watch.test.ts, test/ may import',
+      'encap/udp/w.ts ../../sys/native.js | imports sys/native.ts, which only sys/, bench/js-forwarder.ts, test/support/native-hostile.ts may import',
     ]);
   });
 

@@ -39,6 +39,7 @@ export const C = {
   icmpUnreachable: 10,
   heapBytes: 11, // this worker's heap used (sampled)
   gcCount: 12, // this worker's garbage collections
+  heartbeat: 13, // +1 per pass of the worker's loop (≤ ~150 ms apart): the main thread's stuck check
   gsoDisabled: 15, // 1 after the kernel refused UDP_SEGMENT
 } as const;
 

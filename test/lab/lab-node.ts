@@ -8,7 +8,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sumMetric } from '../support/prom-text.js';
+import { sumMetric } from './prom-text.js';
 import type { Lab } from './lab.js';
 import { inNs, mustInNs, type RunResult } from './shell.js';
 
@@ -47,6 +47,10 @@ export class LabNode {
   get subnetFile(): string {
     return join(this.lab.dir, `n${this.index}`, 'subnet.env');
   }
+  /** Per node: lab nodes share one filesystem, so the default /run/flannel/overlayd.sock would clash. */
+  get statusSocket(): string {
+    return join(this.lab.dir, `n${this.index}`, 'overlayd.sock');
+  }
   get logFile(): string {
     return join(this.lab.dir, `n${this.index}.log`);
   }
@@ -77,11 +81,12 @@ export class LabNode {
 
   defaultFlags(): string[] {
     return [
-      `--etcd-endpoints=${this.lab.etcdEndpoint}`,
+      ...this.lab.etcdFlags(this.index),
       `--etcd-prefix=${this.lab.prefix}`,
       `--subnet-file=${this.subnetFile}`,
       `--healthz-ip=0.0.0.0`,
       `--healthz-port=${HEALTHZ_PORT}`,
+      `--status-socket=${this.statusSocket}`,
       '--iface=eth0',
       '--log-level=debug',
     ];
@@ -115,6 +120,13 @@ export class LabNode {
     this.proc = proc;
     this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
     if (opts.waitReady ?? true) await this.waitReady();
+  }
+
+  /** Runs `overlayd status|diagnose …` in this node's namespace with the daemon's default flags. */
+  tool(cmd: 'status' | 'diagnose', args: readonly string[] = [], timeoutMs = 60_000): Promise<RunResult> {
+    return inNs(this.ns, process.execPath, [DAEMON_MAIN, cmd, ...args, ...this.defaultFlags()], {
+      timeoutMs,
+    });
   }
 
   /** Stops the daemon (SIGTERM: clean; SIGKILL: a crash) and returns its exit code. */

@@ -8,6 +8,8 @@
  *   <id>-n2    eth0 198.18.K.2  ──┘   …
  *
  * Every eth0 also has a ULA address, fd00:198:18:K::<i>/64 (the IPv6 underlay of dual-stack runs).
+ * With `etcd: 'tls-cluster'` etcd is three TLS members <id>-etcd1..3 at 198.18.K.101-103 instead
+ * (etcd-cluster.ts), and every node gets all three endpoints and a client certificate.
  *
  * Names carry the creating pid, so a later run can remove what a crashed run left (`cleanupStale`).
  * All traffic stays inside these namespaces and the host's veth into them.
@@ -17,7 +19,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { EtcdCluster } from './etcd-cluster.js';
 import { EtcdServer } from './etcd-server.js';
+import type { CertFiles } from './certs.js';
 import { LabNode } from './lab-node.js';
 import { must, run } from './shell.js';
 
@@ -26,6 +30,8 @@ export interface LabOptions {
   /** Network config written to etcd before any daemon starts (omit to write none). */
   readonly networkConfig?: object;
   readonly etcdPrefix?: string;
+  /** One plain member (default, the fast tests) or a three-member mutual-TLS cluster. */
+  readonly etcd?: 'single' | 'tls-cluster';
 }
 
 const PREFIX = 'ovl-';
@@ -78,6 +84,10 @@ async function pickUnderlayOctet(): Promise<number> {
 export class Lab {
   readonly nodes: LabNode[] = [];
   etcd!: EtcdServer;
+  /** Set for a tls-cluster lab; `etcd` is then its first member. */
+  cluster: EtcdCluster | undefined;
+  /** Each node's client certificate in a tls-cluster lab, by node index. */
+  readonly nodeCerts = new Map<number, CertFiles>();
   private destroyed = false;
 
   private constructor(
@@ -137,28 +147,51 @@ export class Lab {
     await must('ip', ['addr', 'add', `198.18.${this.octet}.254/24`, 'dev', this.hostIf]);
     await must('ip', ['link', 'set', this.hostIf, 'up']);
 
-    await this.attach(this.etcdNs, 'etcd', this.etcdIp, undefined, this.underlayIpv6(100));
-    this.etcd = await EtcdServer.start({
-      netns: this.etcdNs,
-      host: this.etcdIp,
-      clientPort: 2379,
-      peerPort: 2380,
-    });
+    if (opts.etcd === 'tls-cluster') {
+      this.cluster = await EtcdCluster.start({
+        id: this.id,
+        octet: this.octet,
+        dir: this.dir,
+        attach: (ns, port, ip) => this.attach(ns, port, ip, undefined),
+      });
+      this.etcd = this.cluster.members[0]!;
+    } else {
+      await this.attach(this.etcdNs, 'etcd', this.etcdIp, undefined, this.underlayIpv6(100));
+      this.etcd = await EtcdServer.start({
+        netns: this.etcdNs,
+        host: this.etcdIp,
+        clientPort: 2379,
+        peerPort: 2380,
+      });
+    }
     if (opts.networkConfig) await this.putConfig(opts.networkConfig);
     for (let i = 1; i <= opts.nodes; i++) {
       const ns = `${this.id}-n${i}`;
       await this.attach(ns, `n${i}`, this.underlayIp(i), this.etcdIp, this.underlayIpv6(i));
+      if (this.cluster) this.nodeCerts.set(i, await this.cluster.issue(`node${i}`, { cn: `node${i}` }));
       this.nodes.push(new LabNode(this, i, ns, this.underlayIp(i), this.underlayIpv6(i)));
     }
   }
 
+  /** The etcd flags a node of this lab starts with: endpoints, and the TLS files in a cluster lab. */
+  etcdFlags(index: number): string[] {
+    const cert = this.nodeCerts.get(index);
+    if (!this.cluster || !cert) return [`--etcd-endpoints=${this.etcdEndpoint}`];
+    return [
+      `--etcd-endpoints=${this.etcdEndpoint}`,
+      `--etcd-cafile=${this.cluster.ca.cert}`,
+      `--etcd-certfile=${cert.cert}`,
+      `--etcd-keyfile=${cert.key}`,
+    ];
+  }
+
   /** A namespace with eth0 on the switch; its default route (if any) points at a host that does not forward. */
-  private async attach(
+  async attach(
     ns: string,
     port: string,
     ip: string,
     defaultVia: string | undefined,
-    ip6: string,
+    ip6?: string,
   ): Promise<void> {
     await must('ip', ['netns', 'add', ns]);
     await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
@@ -179,17 +212,17 @@ export class Lab {
     await must('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
     await must('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     // nodad: the address is usable at once (no duplicate-address probe to wait out).
-    await must('ip', ['-n', ns, 'addr', 'add', `${ip6}/64`, 'dev', 'eth0', 'nodad']);
+    if (ip6) await must('ip', ['-n', ns, 'addr', 'add', `${ip6}/64`, 'dev', 'eth0', 'nodad']);
     await must('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     if (defaultVia) await must('ip', ['-n', ns, 'route', 'add', 'default', 'via', defaultVia]);
   }
 
   get etcdEndpoint(): string {
-    return `http://${this.etcdIp}:2379`;
+    return this.cluster ? this.cluster.endpoints.join(',') : `http://${this.etcdIp}:2379`;
   }
 
   client(): Etcd3 {
-    return new Etcd3({ hosts: this.etcdEndpoint, dialTimeout: 3000 });
+    return this.cluster?.client() ?? new Etcd3({ hosts: this.etcdEndpoint, dialTimeout: 3000 });
   }
 
   async putConfig(config: object | string): Promise<void> {
@@ -208,7 +241,8 @@ export class Lab {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const n of this.nodes) await n.stopDaemon('SIGKILL').catch(() => undefined);
-    await this.etcd?.stop().catch(() => undefined);
+    if (this.cluster) await this.cluster.stop().catch(() => undefined);
+    else await this.etcd?.stop().catch(() => undefined);
     // Every namespace of this lab (nodes, pods, etcd, switch) carries its id.
     const all = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '');
     for (const ns of all.filter((n) => n.startsWith(`${this.id}-`)).sort((a, b) => b.length - a.length))
