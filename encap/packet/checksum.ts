@@ -65,3 +65,18 @@ export function writeU32(buf: Uint8Array, off: number, v: number): void {
   buf[off + 2] = (v >>> 8) & 0xff;
   buf[off + 3] = v & 0xff;
 }
+
+/**
+ * Copies len bytes between byte arrays without allocating: within one array (the datapath's slab)
+ * it is copyWithin, a memmove; only across arrays (tests, one-off tools) does it make a view.
+ */
+export function copyBytes(
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+  len: number,
+): void {
+  if (src === dst) dst.copyWithin(dstOff, srcOff, srcOff + len);
+  else dst.set(src.subarray(srcOff, srcOff + len), dstOff);
+}

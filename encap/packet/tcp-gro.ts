@@ -8,7 +8,7 @@
  * last) flags; each segment's seq follows the previous one; every segment but the last carries
  * exactly the first one's payload size; the result stays under 64 KiB.
  */
-import { pseudoHeaderSum, readU16, readU32, writeU16 } from './checksum.js';
+import { copyBytes, pseudoHeaderSum, readU16, readU32, writeU16 } from './checksum.js';
 import { refreshHeaderChecksum, PROTO_TCP } from './ipv4-packet.js';
 import { GSO_TCPV4, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, writeEmptyVnetHdr } from './vnet-hdr.js';
 
@@ -46,7 +46,7 @@ export class TcpCoalescer {
     this.total = len;
     this.segs = 1;
     this.closed = false;
-    out.set(buf.subarray(off, off + len), base + VNET_HDR_LEN);
+    copyBytes(buf, off, out, base + VNET_HDR_LEN, len);
     this.hdrLen = coalescibleHeaderLen(buf, off, len);
     if (this.hdrLen > 0) {
       this.mss = len - this.hdrLen;
@@ -76,7 +76,7 @@ export class TcpCoalescer {
     for (let i = 28; i < 32; i++) if (buf[off + i] !== o[first + i]) return false;
     if (buf[off + 34] !== o[first + 34] || buf[off + 35] !== o[first + 35]) return false;
     for (let i = 40; i < h; i++) if (buf[off + i] !== o[first + i]) return false;
-    o.set(buf.subarray(off + h, off + len), first + this.total);
+    copyBytes(buf, off + h, o, first + this.total, plen);
     this.total += plen;
     this.segs++;
     this.nextSeq = (this.nextSeq + plen) >>> 0;

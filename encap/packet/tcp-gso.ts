@@ -5,7 +5,7 @@
  * i*MSS, FIN/PSH only on the last, CWR only on the first, full TCP checksum (the wire carries
  * complete packets: flanneld peers write them to their TUN as they are).
  */
-import { checksum, pseudoHeaderSum, readU16, readU32, writeU16, writeU32 } from './checksum.js';
+import { checksum, copyBytes, pseudoHeaderSum, readU16, readU32, writeU16, writeU32 } from './checksum.js';
 import { headerLenOf, PROTO_TCP } from './ipv4-packet.js';
 
 /** Sum function: ones' complement sum, folded, not complemented (native csum or the TS sum16). */
@@ -57,8 +57,8 @@ export function splitTcp4(
   for (let i = 0; i < count; i++) {
     const seg = outOff + i * stride;
     const plen = i === count - 1 ? payload - i * mss : mss;
-    out.set(src.subarray(off, off + hdrLen), seg);
-    out.set(src.subarray(off + hdrLen + i * mss, off + hdrLen + i * mss + plen), seg + hdrLen);
+    copyBytes(src, off, out, seg, hdrLen);
+    copyBytes(src, off + hdrLen + i * mss, out, seg + hdrLen, plen);
     writeU16(out, seg + 2, hdrLen + plen);
     writeU16(out, seg + 4, (id0 + i) & 0xffff);
     writeU16(out, seg + 10, 0);
