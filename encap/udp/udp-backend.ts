@@ -65,6 +65,8 @@ class UdpBackend implements Backend {
   private udpFds: number[] = [];
   private vnet = false;
   private gro = false;
+  /** Scatter-gather GSO sends and GRO writes (probed; --udp-sg=off for the copying path). */
+  private sg = false;
   private readonly workers: Worker[] = [];
   private readonly exits: Promise<unknown>[] = [];
   private readonly batching: boolean;
@@ -118,6 +120,7 @@ class UdpBackend implements Backend {
     this.udpFds = udp.fds;
     this.vnet = tun.vnet;
     this.gro = this.vnet && this.udpFds.every((fd) => sys.udpSetGro(fd, true));
+    this.sg = this.vnet && this.ctx.options['udpSg'] !== 'off' && this.probeSg(sys.sgProbe());
     const roles = this.roles();
     const names = this.tunFds.flatMap((_, q) => roles.map((role) => `${role}-${q}`));
     this.counters = counterBlocks(names.length);
@@ -129,6 +132,7 @@ class UdpBackend implements Backend {
         tunOffloads: this.vnet,
         udpGso: this.vnet,
         udpGro: this.gro,
+        scatterGather: this.sg,
         batching: this.batching,
         queues: this.tunFds.length,
         onlineCpus,
@@ -149,6 +153,16 @@ class UdpBackend implements Backend {
       },
       names,
     );
+  }
+
+  /** sgProbe's answer (0 or an errno); a refusal is logged and the copying path used. */
+  private probeSg(errno: number): boolean {
+    if (errno !== 0)
+      this.ctx.log.warn(
+        { errno },
+        'this kernel does not send a UDP_SEGMENT message made of iovecs intact; GSO segments are copied instead (scatter-gather off)',
+      );
+    return errno === 0;
   }
 
   private roles(): readonly WorkerInit['role'][] {
@@ -205,7 +219,13 @@ class UdpBackend implements Backend {
           block: block++,
           // One queue serves every CPU: the scheduler places its worker best.
           cpus: queues > 1 ? cpusOfQueue(q, queues, onlineCpus) : [],
-          options: { vnet: this.vnet, gso: this.vnet, batch: this.batching ? BATCH : 1, maxPacket: this.mtu },
+          options: {
+            vnet: this.vnet,
+            gso: this.vnet,
+            sg: this.sg,
+            batch: this.batching ? BATCH : 1,
+            maxPacket: this.mtu,
+          },
           slots: (this.batching ? BATCH : 1) * 2 + 8,
           slotSize,
         };
