@@ -149,6 +149,7 @@ class UdpBackend implements Backend {
         udpGro: this.gro,
         udpGso: () => this.vnet && sumOf(blocks, C.gsoDisabled) === 0,
         batching: this.batching,
+        scatterGather: this.sg,
         queues: this.tunFds.length,
       },
       names,
