@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupOf, parseReport } from './profile-groups.js';
+import { groupOf, parseReport, scopeOf } from './profile-groups.js';
 
 // Lines as perf 6.x prints them with --sort comm,dso,sym -g none.
 const REPORT = `# Samples: 40K of event 'cpu-clock:ppp'
@@ -23,6 +23,7 @@ describe('perf report grouping', () => {
     expect(rows).toHaveLength(9);
     expect(rows[4]).toEqual({
       percent: 2.75,
+      tid: 0,
       comm: 'V8 DefaultWorke',
       dso: 'perf-4242.map',
       kernel: false,
@@ -42,5 +43,18 @@ describe('perf report grouping', () => {
       'native',
       'native',
     ]);
+  });
+
+  it('reads thread ids (--sort pid) and tells overlayd, its traffic and other processes apart', () => {
+    const rows = parseReport(`     3.00%    4243:node             [kernel.kallsyms]  [k] _copy_to_iter
+     2.00%       0:swapper          [kernel.kallsyms]  [k] __netif_receive_skb_core
+     1.00%    9999:node             node               [.] Builtins_LoadIC
+`);
+    expect(rows.map((r) => [r.tid, r.comm])).toEqual([
+      [4243, 'node'],
+      [0, 'swapper'],
+      [9999, 'node'],
+    ]);
+    expect(rows.map((r) => scopeOf(r, new Set([4242, 4243])))).toEqual(['overlayd', 'traffic', 'other']);
   });
 });

@@ -11,6 +11,8 @@ export type Group = (typeof GROUPS)[number];
 export interface SymbolShare {
   /** Share of all samples, in percent. */
   readonly percent: number;
+  /** Thread id (with --sort pid), else 0. */
+  readonly tid: number;
   readonly comm: string;
   readonly dso: string;
   /** perf's [k] (kernel) or [.] (user) mark. */
@@ -18,8 +20,8 @@ export interface SymbolShare {
   readonly sym: string;
 }
 
-// "    12.34%  comm with spaces  dso  [k] symbol" — columns are separated by two or more spaces.
-const LINE = /^\s*([\d.]+)%\s+(.+?)\s{2,}(\S+)\s+\[([k.gHu])\]\s+(.*?)\s*$/;
+// "    12.34%  [tid:]comm with spaces  dso  [k] symbol": columns are separated by two or more spaces.
+const LINE = /^\s*([\d.]+)%\s+(?:(\d+):)?(.+?)\s{2,}(\S+)\s+\[([k.gHu])\]\s+(.*?)\s*$/;
 
 export function parseReport(text: string): SymbolShare[] {
   const rows: SymbolShare[] = [];
@@ -27,7 +29,14 @@ export function parseReport(text: string): SymbolShare[] {
     if (line.startsWith('#') || line.trim() === '') continue;
     const m = LINE.exec(line);
     if (!m) continue;
-    rows.push({ percent: Number(m[1]), comm: m[2]!.trim(), dso: m[3]!, kernel: m[4] === 'k', sym: m[5]! });
+    rows.push({
+      percent: Number(m[1]),
+      tid: m[2] ? Number(m[2]) : 0,
+      comm: m[3]!.trim(),
+      dso: m[4]!,
+      kernel: m[5] === 'k',
+      sym: m[6]!,
+    });
   }
   return rows;
 }
@@ -48,4 +57,16 @@ export function groupOf(r: SymbolShare): Group {
   if (r.kernel) return KERNEL_COPY.test(r.sym) ? 'kernel copy' : 'kernel other';
   if (JS_DSO.test(r.dso) || JS_SYM.test(r.sym)) return 'JS';
   return 'native';
+}
+
+/**
+ * Whose time a sample is: overlayd's threads, the traffic around it (iperf3, and the kernel's own
+ * threads that run network softirqs and idle), or another process on a shared machine.
+ */
+export type Scope = 'overlayd' | 'traffic' | 'other';
+const TRAFFIC_COMM = /^(iperf3|swapper|ksoftirqd|kworker|ping|forwarder)/;
+
+export function scopeOf(r: SymbolShare, overlaydTids: ReadonlySet<number>): Scope {
+  if (overlaydTids.has(r.tid)) return 'overlayd';
+  return TRAFFIC_COMM.test(r.comm) ? 'traffic' : 'other';
 }

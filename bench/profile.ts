@@ -9,13 +9,21 @@
  *   npm run bench:profile -- [--backend udp] [--duration S] [--top N] [--json FILE]
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cleanupStale } from '../test/lab/lab.js';
 import { eachOption, iperf, parseOrExit } from './measure.js';
-import { groupOf, GROUPS, parseReport, type Group, type SymbolShare } from './profile-groups.js';
+import {
+  groupOf,
+  GROUPS,
+  parseReport,
+  scopeOf,
+  type Group,
+  type Scope,
+  type SymbolShare,
+} from './profile-groups.js';
 import { BACKENDS, setUp, type BenchBackend } from './scenarios.js';
 
 const run = promisify(execFile);
@@ -66,6 +74,7 @@ async function main(): Promise<void> {
   process.stderr.write(`setting up ${o.backend}\n`);
   const setup = await setUp(o.backend, { NODE_OPTIONS: '--perf-basic-prof' });
   let gbps = 0;
+  const tids = new Set<number>();
   try {
     await iperf(setup.a, setup.b, 2, 1); // warm-up: the JIT has compiled the hot path
     const traffic = iperf(setup.a, setup.b, o.duration + 2, 1);
@@ -74,6 +83,9 @@ async function main(): Promise<void> {
     await run('perf', ['record', '-a', '-g', '-F', '499', '-o', data, '--', 'sleep', String(o.duration)], {
       maxBuffer: 64 << 20,
     });
+    // The daemons' threads (workers included), while they all exist: perf names samples by thread.
+    for (const pid of setup.pids)
+      for (const t of await readdir(`/proc/${pid}/task`).catch(() => [])) tids.add(Number(t));
     gbps = (await traffic).gbps;
   } finally {
     // perf report needs the JIT maps, which live as long as the daemons' /tmp/perf-<pid>.map.
@@ -86,7 +98,7 @@ async function main(): Promise<void> {
         '--stdio',
         '--no-children',
         '--sort',
-        'comm,dso,sym',
+        'pid,dso,sym',
         '-g',
         'none',
         '--percent-limit',
@@ -97,33 +109,55 @@ async function main(): Promise<void> {
     await setup.teardown();
     for (const pid of setup.pids) await rm(`/tmp/perf-${pid}.map`, { force: true });
     const rows = parseReport(stdout);
-    if (rows.length > 0) report(o, rows, gbps);
+    if (rows.length > 0) report(o, rows, gbps, tids);
     else process.stderr.write('perf report gave no samples\n');
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-function report(o: Options, rows: readonly SymbolShare[], gbps: number): void {
-  const byGroup = new Map<Group, number>(GROUPS.map((g) => [g, 0]));
-  for (const r of rows) byGroup.set(groupOf(r), byGroup.get(groupOf(r))! + r.percent);
+function report(o: Options, rows: readonly SymbolShare[], gbps: number, tids: ReadonlySet<number>): void {
+  const scopes: Scope[] = ['overlayd', 'traffic', 'other'];
+  const table = new Map<Group, Record<Scope, number>>(
+    GROUPS.map((g) => [g, { overlayd: 0, traffic: 0, other: 0 }]),
+  );
+  for (const r of rows) table.get(groupOf(r))![scopeOf(r, tids)] += r.percent;
   const model = cpus()[0]?.model.trim() ?? 'unknown';
+  const pct = (v: number): string => `${v.toFixed(1)} %`;
   const out: string[] = [];
   out.push(`${o.backend}, 1 TCP stream: ${gbps.toFixed(2)} Gbit/s; CPU ${model}, ${cpus().length} CPUs`);
-  out.push('', '| group | share of all CPU time |', '|---|---|');
-  for (const g of GROUPS) out.push(`| ${g} | ${byGroup.get(g)!.toFixed(1)} % |`);
-  out.push('', `| top symbols | group | process | share |`, '|---|---|---|---|');
-  for (const r of [...rows].sort((x, y) => y.percent - x.percent).slice(0, o.top))
-    out.push(`| ${r.sym.slice(0, 70)} | ${groupOf(r)} | ${r.comm} | ${r.percent.toFixed(2)} % |`);
+  out.push(
+    '',
+    'Share of all CPU time on the machine (overlayd = its threads; traffic = iperf3, softirq and idle threads; other = other processes)',
+    '',
+    '| group | overlayd | traffic | other | all |',
+    '|---|---|---|---|---|',
+  );
+  for (const g of GROUPS) {
+    const t = table.get(g)!;
+    out.push(
+      `| ${g} | ${scopes.map((s) => pct(t[s])).join(' | ')} | ${pct(t.overlayd + t.traffic + t.other)} |`,
+    );
+  }
+  out.push(
+    '',
+    `Top symbols outside other processes`,
+    '',
+    '| symbol | group | thread | share |',
+    '|---|---|---|---|',
+  );
+  const mine = rows.filter((r) => scopeOf(r, tids) !== 'other').sort((x, y) => y.percent - x.percent);
+  for (const r of mine.slice(0, o.top))
+    out.push(
+      `| ${r.sym.slice(0, 70)} | ${groupOf(r)} | ${scopeOf(r, tids)} ${r.comm} | ${r.percent.toFixed(2)} % |`,
+    );
   process.stdout.write(out.join('\n') + '\n');
-  if (o.json)
+  if (o.json) {
+    const groups = Object.fromEntries(table);
     void writeFile(
       o.json,
-      JSON.stringify(
-        { backend: o.backend, cpuModel: model, gbps, groups: Object.fromEntries(byGroup), rows },
-        null,
-        2,
-      ),
+      JSON.stringify({ backend: o.backend, cpuModel: model, gbps, groups, rows }, null, 2),
     );
+  }
 }
 
 await main();
