@@ -49,12 +49,21 @@ describe('perf report grouping', () => {
     const rows = parseReport(`     3.00%    4243:node             [kernel.kallsyms]  [k] _copy_to_iter
      2.00%       0:swapper          [kernel.kallsyms]  [k] __netif_receive_skb_core
      1.00%    9999:node             node               [.] Builtins_LoadIC
+     0.50%    4242:node             [JIT] tid 4242     [.] JS:*forward file:///x/tx-engine.js:170:10
 `);
     expect(rows.map((r) => [r.tid, r.comm])).toEqual([
       [4243, 'node'],
       [0, 'swapper'],
       [9999, 'node'],
+      [4242, 'node'],
     ]);
-    expect(rows.map((r) => scopeOf(r, new Set([4242, 4243])))).toEqual(['overlayd', 'traffic', 'other']);
+    expect(rows.map((r) => scopeOf(r, new Set([4242, 4243])))).toEqual([
+      'overlayd',
+      'traffic',
+      'other',
+      'overlayd',
+    ]);
+    expect(groupOf(rows[3]!)).toBe('JS');
+    expect(rows[3]!.dso).toBe('[JIT] tid 4242');
   });
 });

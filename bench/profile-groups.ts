@@ -21,7 +21,8 @@ export interface SymbolShare {
 }
 
 // "    12.34%  [tid:]comm with spaces  dso  [k] symbol": columns are separated by two or more spaces.
-const LINE = /^\s*([\d.]+)%\s+(?:(\d+):)?(.+?)\s{2,}(\S+)\s+\[([k.gHu])\]\s+(.*?)\s*$/;
+// perf names JIT code's object "[JIT] tid N", the one shared object with spaces.
+const LINE = /^\s*([\d.]+)%\s+(?:(\d+):)?(.+?)\s{2,}(\[JIT\] tid \d+|\S+)\s+\[([k.gHu])\]\s+(.*?)\s*$/;
 
 export function parseReport(text: string): SymbolShare[] {
   const rows: SymbolShare[] = [];
