@@ -10,7 +10,8 @@
         "encap/sys/native/mmsg.c",
         "encap/sys/native/sockets.c",
         "encap/sys/native/csum.c",
-        "encap/sys/native/steering.c"
+        "encap/sys/native/steering.c",
+        "encap/sys/native/sg-io.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "defines": ["NAPI_VERSION=8"]

@@ -67,17 +67,38 @@ const rawTun: TunIo = {
   read: (slab, offs, lens, count, cap, timeoutMs) =>
     sys.readBatch(init.tunFd, slab, offs, lens, count, cap, timeoutMs),
   write: (slab, offs, lens, count, errs) => sys.writeBatch(init.tunFd, slab, offs, lens, count, errs),
+  writev: (slab, iovs, count, errs) =>
+    sys.writevBatch(init.tunFd, slab, iovs.offs, iovs.lens, iovs.first, iovs.counts, count, errs),
 };
 const rawUdp: UdpIo = {
   recv: (slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs) =>
     sys.recvBatch(udpFd, slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
   send: (slab, offs, lens, start, count, addrs, ports, gso) =>
     sys.sendBatch(udpFd, slab, offs, lens, start, count, addrs, ports, gso),
+  sendv: (slab, iovs, start, count, addrs, ports, gso) =>
+    sys.sendvBatch(
+      udpFd,
+      slab,
+      iovs.offs,
+      iovs.lens,
+      iovs.first,
+      iovs.counts,
+      start,
+      count,
+      addrs,
+      ports,
+      gso,
+    ),
 };
 const { tun, udp } = watchIo(rawTun, rawUdp, init.tunName);
 
 const csum = (b: Uint8Array, o: number, l: number, s: number): number => sys.csum(b, o, l, s);
-const tx = init.role !== 'rx' ? new TxEngine(init.options, pool, table, tun, udp, counters, csum) : undefined;
+const chunkSums = (b: Uint8Array, o: number, l: number, c: number, out: Uint32Array): number =>
+  sys.csumChunks(b, o, l, c, out);
+const tx =
+  init.role !== 'rx'
+    ? new TxEngine(init.options, pool, table, tun, udp, counters, csum, chunkSums)
+    : undefined;
 // A duplex worker's engines each have a pool of their own, as they would in two workers.
 const rxPool = init.role === 'duplex' ? new SlotPool(init.slots, init.slotSize, HEADROOM) : pool;
 const rx = init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters) : undefined;
