@@ -7,7 +7,7 @@
  * Layout (Int32 words): [0] version, [1] count, [2] own subnet ip, [3] own prefix len,
  * [4] stop flag, then count × {subnet ip, prefix len, public ip, port}.
  */
-import type { Ipv4Net } from '../../subnet-lease/ipv4.js';
+import type { Ipv4Net } from '../../core/ipv4.js';
 
 const HEADER = 8;
 const ENTRY = 4;

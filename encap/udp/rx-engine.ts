@@ -17,10 +17,10 @@ import { checkIpv4, decrementTtl, dstOf, srcOf, Verdict } from '../packet/ipv4-p
 import { coalescibleHeaderLen, TcpCoalescer } from '../packet/tcp-gro.js';
 import { MAX_MERGED_SEGMENTS, MERGED_HEADER_MAX, TcpRangeCoalescer } from '../packet/tcp-gro-ranges.js';
 import { VNET_HDR_LEN, writeEmptyVnetHdr } from '../packet/vnet-hdr.js';
-import { maskOf } from '../../subnet-lease/ipv4.js';
+import { maskOf } from '../../core/ipv4.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
-import type { TunIo, UdpIo } from './io.js';
+import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { IovList } from './iov-list.js';
 import type { EngineOptions } from './tx-engine.js';
 import type { PeerEntry, SharedPeerTable } from './peer-table.js';

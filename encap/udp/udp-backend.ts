@@ -18,12 +18,12 @@
  * run out the backend reports `failed` and the daemon exits non-zero. Every 10 s the peer table
  * is compared with the daemon's lease set and re-published if it drifted.
  */
-import { OverlaydError, describeError } from '../../daemon/errors.js';
-import { parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
-import type { Lease } from '../../subnet-lease/lease.js';
-import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
+import { OverlaydError, describeError } from '../../core/errors.js';
+import { parseIpv4, type Ipv4Net } from '../../core/ipv4.js';
+import type { Lease, LeaseEvent } from '../../core/lease.js';
+import { subnetKeyOf } from '../../core/subnet-key.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
-import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
+import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import { samePeerSet, SharedPeerTable, type PeerEntry } from './peer-table.js';
 import { RepairPolicy, type Fault } from './repair-policy.js';
 import type { TunSpec } from './tun-state.js';
@@ -151,7 +151,7 @@ class UdpBackend implements Backend {
   private reconcilePeers(): void {
     const all = this.ctx.peerSet();
     if (!all) return;
-    const want = new Map(all.map((l) => [UdpBackend.key(l), this.entryOf(l)] as const));
+    const want = new Map(all.map((l) => [subnetKeyOf(l.subnet), this.entryOf(l)] as const));
     const same = samePeerSet(want, this.peers);
     if (same && this.tableInSync) return;
     if (!same)
@@ -246,10 +246,6 @@ class UdpBackend implements Backend {
     this.tableInSync = true;
   }
 
-  private static key(l: Lease): string {
-    return `${l.subnet.ip}/${l.subnet.prefixLen}`;
-  }
-
   private entryOf(l: Lease): PeerEntry {
     return {
       subnetIp: l.subnet.ip,
@@ -262,15 +258,15 @@ class UdpBackend implements Backend {
   /** All changes of the run go to the workers in one table update. */
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
     for (const e of events) {
-      if (e.type === 'added') this.peers.set(UdpBackend.key(e.lease), this.entryOf(e.lease));
-      else this.peers.delete(UdpBackend.key(e.lease));
+      if (e.type === 'added') this.peers.set(subnetKeyOf(e.lease.subnet), this.entryOf(e.lease));
+      else this.peers.delete(subnetKeyOf(e.lease.subnet));
     }
     this.publish();
   }
 
   async reconcile(all: readonly Lease[]): Promise<void> {
     this.peers.clear();
-    for (const l of all) this.peers.set(UdpBackend.key(l), this.entryOf(l));
+    for (const l of all) this.peers.set(subnetKeyOf(l.subnet), this.entryOf(l));
     this.publish();
   }
 
