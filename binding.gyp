@@ -10,7 +10,8 @@
         "sys/native/mmsg.c",
         "sys/native/sockets.c",
         "sys/native/csum.c",
-        "sys/native/steering.c"
+        "sys/native/steering.c",
+        "sys/native/sg-io.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "defines": ["NAPI_VERSION=8"]

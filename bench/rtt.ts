@@ -4,7 +4,7 @@
  * VXLAN (by hand), the udp backend, and the udp backend with V8's default JIT tier-up, all set up
  * at once and pinged in interleaved rounds, so drift on a noisy machine hits every setup alike.
  *
- *   npm run bench:rtt -- [--rounds N] [--interval S] [--json FILE]
+ *   npm run bench:rtt -- [--rounds N] [--interval S] [--configs kernel-vxlan,udp,...] [--json FILE]
  */
 import { writeFile } from 'node:fs/promises';
 import { cleanupStale } from '../test/lab/lab.js';
@@ -31,6 +31,7 @@ const CONFIGS: readonly Config[] = [
     description: 'baseline: the C forwarder loop in JS, no checks',
   },
   { name: 'udp', backend: 'udp', description: 'overlayd udp as shipped' },
+  { name: 'udp-copy', backend: 'udp-copy', description: 'overlayd udp with --udp-sg=off (copying)' },
   { name: 'udp-percpu', backend: 'udp-percpu', description: 'overlayd udp with --udp-queues=auto' },
   { name: 'udp-split', backend: 'udp-split', description: 'overlayd udp with --udp-workers=2' },
   {
@@ -45,15 +46,23 @@ const PINGS_PER_ROUND = 50;
 interface Options {
   rounds: number;
   interval: number;
+  /** The setups to ping (kernel-vxlan, the ratios' base, always first). */
+  configs: readonly Config[];
   json?: string;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rounds: 8, interval: 0.01 };
-  eachOption(argv, ['--rounds', '--interval', '--json'], (k, v) => {
+  const o: Options = { rounds: 8, interval: 0.01, configs: CONFIGS };
+  eachOption(argv, ['--rounds', '--interval', '--configs', '--json'], (k, v) => {
     if (k === '--rounds') o.rounds = Number(v);
     else if (k === '--interval') o.interval = Number(v);
-    else o.json = v;
+    else if (k === '--configs') {
+      const names = v.split(',');
+      for (const n of names)
+        if (!CONFIGS.some((c) => c.name === n))
+          throw new Error(`--configs: unknown "${n}"; use ${CONFIGS.map((c) => c.name).join(', ')}`);
+      o.configs = CONFIGS.filter((c, i) => i === 0 || names.includes(c.name));
+    } else o.json = v;
   });
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error('--rounds: a whole number ≥ 1');
   // ping refuses intervals below 2 ms without a flood flag.
@@ -65,14 +74,15 @@ async function main(): Promise<void> {
   const o = parseOrExit('bench/rtt', parseArgs);
   await cleanupStale();
   const setups: Setup[] = [];
-  const samples = CONFIGS.map(() => [] as number[]);
+  const configs = o.configs;
+  const samples = configs.map(() => [] as number[]);
   try {
-    for (const c of CONFIGS) {
+    for (const c of configs) {
       process.stderr.write(`\r\x1b[Ksetting up ${c.name}`);
       setups.push(await setUp(c.backend, c.env));
     }
     for (let r = 1; r <= o.rounds; r++)
-      for (const [i, c] of CONFIGS.entries()) {
+      for (const [i, c] of configs.entries()) {
         process.stderr.write(`\r\x1b[Kround ${r}/${o.rounds}: ${c.name}`);
         const s = setups[i]!;
         const res = await pingRtt(s.a, s.b, PINGS_PER_ROUND, o.interval);
@@ -84,7 +94,7 @@ async function main(): Promise<void> {
     process.stderr.write('\r\x1b[K');
     for (const s of setups) await s.teardown();
   }
-  const rows = CONFIGS.map((c, i) => {
+  const rows = configs.map((c, i) => {
     const t = [...samples[i]!].sort((a, b) => a - b);
     return {
       name: c.name,

@@ -12,6 +12,7 @@ import { must } from '../test/lab/shell.js';
 
 export const BACKENDS = [
   'udp',
+  'udp-copy',
   'udp-percpu',
   'udp-split',
   'udp-batch',
@@ -27,6 +28,7 @@ export type BenchBackend = (typeof BACKENDS)[number];
 
 export const DESCRIPTIONS: Record<BenchBackend, string> = {
   udp: 'overlayd udp: TUN offloads (TSO split, GRO merge), UDP GSO/GRO, batching',
+  'udp-copy': 'overlayd udp with --udp-sg=off: GSO segments and GRO merges copied, not scatter-gather',
   'udp-percpu': 'overlayd udp with --udp-queues=auto: a queue and pinned worker per CPU',
   'udp-split': 'overlayd udp with --udp-workers=2: a tx and an rx thread per queue',
   'udp-batch': 'overlayd udp with --udp-offloads=off: recvmmsg/sendmmsg batches only',
@@ -69,15 +71,17 @@ async function overlayd(
 ): Promise<Setup> {
   const type = backend.startsWith('udp') ? 'udp' : backend;
   const flags =
-    backend === 'udp-split'
-      ? ['--udp-workers=2']
-      : backend === 'udp-percpu'
-        ? ['--udp-queues=auto']
-        : backend === 'udp-batch'
-          ? ['--udp-offloads=off']
-          : backend === 'udp-plain'
-            ? ['--udp-offloads=off', '--udp-batch=off']
-            : [];
+    backend === 'udp-copy'
+      ? ['--udp-sg=off']
+      : backend === 'udp-split'
+        ? ['--udp-workers=2']
+        : backend === 'udp-percpu'
+          ? ['--udp-queues=auto']
+          : backend === 'udp-batch'
+            ? ['--udp-offloads=off']
+            : backend === 'udp-plain'
+              ? ['--udp-offloads=off', '--udp-batch=off']
+              : [];
   const lab = await Lab.create({
     nodes: 2,
     networkConfig: { Network: '10.244.0.0/16', Backend: { Type: type } },

@@ -252,6 +252,7 @@ export class Daemon {
       options: {
         tunName: flags.tunName,
         udpOffloads: flags.udpOffloads,
+        udpSg: flags.udpSg,
         udpBatch: flags.udpBatch,
         udpWorkers: flags.udpWorkers,
         udpQueues: flags.udpQueues,

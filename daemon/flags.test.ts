@@ -94,6 +94,7 @@ describe('flags', () => {
     [['--tun-name=a-very-long-tun-name'], {}, /^--tun-name: invalid value/],
     [['--udp-offloads=fast'], {}, /^--udp-offloads: invalid value "fast"; expected auto or off$/],
     [['--udp-workers=4'], {}, /^--udp-workers: invalid value "4"; expected 1 or 2$/],
+    [['--udp-sg=on'], {}, /^--udp-sg: invalid value "on"; expected auto or off$/],
     [
       ['--udp-queues=9'],
       {},

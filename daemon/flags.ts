@@ -170,6 +170,14 @@ const SPECS: readonly FlagSpec[] = [
     form: 'auto or off',
   },
   {
+    name: 'udp-sg',
+    kind: 'string',
+    dflt: 'auto',
+    choices: ['auto', 'off'],
+    help: 'udp backend: scatter-gather GSO sends and GRO writes, no payload copies (auto probes the kernel; off copies, for A/B)',
+    form: 'auto or off',
+  },
+  {
     name: 'udp-batch',
     kind: 'string',
     dflt: 'auto',
@@ -230,6 +238,7 @@ export interface Flags {
   statusSocket: string;
   tunName: string;
   udpOffloads: 'auto' | 'off';
+  udpSg: 'auto' | 'off';
   udpBatch: 'auto' | 'off';
   udpWorkers: '1' | '2';
   udpQueues: string;

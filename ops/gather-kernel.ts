@@ -1,5 +1,5 @@
 /**
- * I/O: the kernel's view over rtnetlink, with the daemon's own codec (encap/sys/rtnetlink): every
+ * I/O: the kernel's view over rtnetlink, with the daemon's own codec (sys/rtnetlink): every
  * link with its master and IPv4 addresses, the main table's IPv4 routes, permanent neighbours and
  * the FDB entries that point at a remote VTEP.
  */

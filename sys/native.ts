@@ -72,6 +72,33 @@ export interface NativeSys {
     ports: Int32Array,
     gso: Int32Array,
   ): number;
+  /** Scatter-gather (sg-io.c): message/packet i is iovecs first[i] .. first[i]+counts[i]-1 of (iovOffs, iovLens). */
+  sendvBatch(
+    fd: number,
+    slab: Uint8Array,
+    iovOffs: Int32Array,
+    iovLens: Int32Array,
+    first: Int32Array,
+    counts: Int32Array,
+    start: number,
+    count: number,
+    addrs: Uint32Array,
+    ports: Int32Array,
+    gso: Int32Array,
+  ): number;
+  writevBatch(
+    fd: number,
+    slab: Uint8Array,
+    iovOffs: Int32Array,
+    iovLens: Int32Array,
+    first: Int32Array,
+    counts: Int32Array,
+    count: number,
+    errs: Int32Array,
+  ): number;
+  csumChunks(buf: Uint8Array, off: number, len: number, chunk: number, out: Uint32Array): number;
+  /** 0 when a UDP_SEGMENT message of several iovecs arrives intact over loopback; else the errno. */
+  sgProbe(): number;
   /** Bit 0: fdA readable, bit 1: fdB readable; 0 on timeout. */
   waitReadable(fdA: number, fdB: number, timeoutMs: number): number;
   close(fd: number): void;

@@ -35,15 +35,22 @@ export function updateChecksum(oldChecksum: number, oldWord: number, newWord: nu
 
 /** Pseudo-header sum for TCP/UDP over IPv4 (src, dst, zero, proto, L4 length), not complemented. */
 export function pseudoHeaderSum(buf: Uint8Array, ipOff: number, proto: number, l4Len: number): number {
+  // A plain sum, not addFold(...): a rest array per call would be an allocation per segment.
   const src = ipOff + 12;
-  return addFold(
-    (buf[src]! << 8) | buf[src + 1]!,
-    (buf[src + 2]! << 8) | buf[src + 3]!,
-    (buf[src + 4]! << 8) | buf[src + 5]!,
-    (buf[src + 6]! << 8) | buf[src + 7]!,
-    proto,
-    l4Len,
-  );
+  const s =
+    ((buf[src]! << 8) | buf[src + 1]!) +
+    ((buf[src + 2]! << 8) | buf[src + 3]!) +
+    ((buf[src + 4]! << 8) | buf[src + 5]!) +
+    ((buf[src + 6]! << 8) | buf[src + 7]!) +
+    proto +
+    l4Len;
+  return fold16(s);
+}
+
+/** Folds a sum of 16-bit words (below 2^31) to 16 bits, ones' complement. */
+export function fold16(s: number): number {
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
 }
 
 export function readU16(buf: Uint8Array, off: number): number {
@@ -64,4 +71,19 @@ export function writeU32(buf: Uint8Array, off: number, v: number): void {
   buf[off + 1] = (v >>> 16) & 0xff;
   buf[off + 2] = (v >>> 8) & 0xff;
   buf[off + 3] = v & 0xff;
+}
+
+/**
+ * Copies len bytes between byte arrays without allocating: within one array (the datapath's slab)
+ * it is copyWithin, a memmove; only across arrays (tests, one-off tools) does it make a view.
+ */
+export function copyBytes(
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+  len: number,
+): void {
+  if (src === dst) dst.copyWithin(dstOff, srcOff, srcOff + len);
+  else dst.set(src.subarray(srcOff, srcOff + len), dstOff);
 }

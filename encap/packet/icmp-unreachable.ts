@@ -4,7 +4,7 @@
  * the offending IP header plus 8 bytes of its payload. Not sent for ICMP packets or non-first
  * fragments (no ICMP about ICMP; fragments lack the L4 header).
  */
-import { checksum, writeU16, writeU32 } from './checksum.js';
+import { checksum, copyBytes, writeU16, writeU32 } from './checksum.js';
 import { headerLenOf, isNonFirstFragment, protoOf, PROTO_ICMP, srcOf, totalLenOf } from './ipv4-packet.js';
 
 export const ICMP_UNREACH_MAX = 20 + 8 + 60 + 8;
@@ -39,7 +39,7 @@ export function buildNetUnreachable(
   const icmp = outOff + 20;
   out[icmp] = 3; // destination unreachable
   out[icmp + 1] = 0; // net unreachable
-  out.set(buf.subarray(off, off + quoted), icmp + 8);
+  copyBytes(buf, off, out, icmp + 8, quoted);
   writeU16(out, icmp + 2, checksum(out, icmp, 8 + quoted));
   return len;
 }

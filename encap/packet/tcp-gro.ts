@@ -8,7 +8,7 @@
  * last) flags; each segment's seq follows the previous one; every segment but the last carries
  * exactly the first one's payload size; the result stays under 64 KiB.
  */
-import { pseudoHeaderSum, readU16, readU32, writeU16 } from './checksum.js';
+import { copyBytes, pseudoHeaderSum, readU16, readU32, writeU16 } from './checksum.js';
 import { refreshHeaderChecksum, PROTO_TCP } from './ipv4-packet.js';
 import { GSO_TCPV4, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, writeEmptyVnetHdr } from './vnet-hdr.js';
 
@@ -46,7 +46,7 @@ export class TcpCoalescer {
     this.total = len;
     this.segs = 1;
     this.closed = false;
-    out.set(buf.subarray(off, off + len), base + VNET_HDR_LEN);
+    copyBytes(buf, off, out, base + VNET_HDR_LEN, len);
     this.hdrLen = coalescibleHeaderLen(buf, off, len);
     if (this.hdrLen > 0) {
       this.mss = len - this.hdrLen;
@@ -67,16 +67,8 @@ export class TcpCoalescer {
     if (readU32(buf, off + 24) !== this.nextSeq) return false;
     const first = this.base + VNET_HDR_LEN;
     const o = this.out;
-    // TOS (1), flags/frag (6-7), TTL (8), addresses (12-19)
-    if (buf[off + 1] !== o[first + 1] || buf[off + 6] !== o[first + 6] || buf[off + 8] !== o[first + 8])
-      return false;
-    for (let i = 12; i < 20; i++) if (buf[off + i] !== o[first + i]) return false;
-    // ports (20-23), ack (28-31), window (34-35), options (40..h)
-    for (let i = 20; i < 24; i++) if (buf[off + i] !== o[first + i]) return false;
-    for (let i = 28; i < 32; i++) if (buf[off + i] !== o[first + i]) return false;
-    if (buf[off + 34] !== o[first + 34] || buf[off + 35] !== o[first + 35]) return false;
-    for (let i = 40; i < h; i++) if (buf[off + i] !== o[first + i]) return false;
-    o.set(buf.subarray(off + h, off + len), first + this.total);
+    if (!sameFlow(buf, off, o, first, h)) return false;
+    copyBytes(buf, off + h, o, first + this.total, plen);
     this.total += plen;
     this.segs++;
     this.nextSeq = (this.nextSeq + plen) >>> 0;
@@ -93,22 +85,55 @@ export class TcpCoalescer {
     if (this.segs <= 1 || this.hdrLen === 0) {
       writeEmptyVnetHdr(o, this.base);
     } else {
-      const ihl = 20;
-      writeU16(o, first + 2, this.total);
-      refreshHeaderChecksum(o, first);
-      const tcpLen = this.total - ihl;
-      writeU16(o, first + ihl + 16, pseudoHeaderSum(o, first, PROTO_TCP, tcpLen));
-      o[this.base] = VNET_F_NEEDS_CSUM;
-      o[this.base + 1] = GSO_TCPV4;
-      writeLe16(o, this.base + 2, this.hdrLen);
-      writeLe16(o, this.base + 4, this.mss);
-      writeLe16(o, this.base + 6, ihl);
-      writeLe16(o, this.base + 8, 16);
+      fixMergedHeader(o, first, this.total);
+      writeMergedVnetHdr(o, this.base, this.hdrLen, this.mss);
     }
     const n = VNET_HDR_LEN + this.total;
     this.segs = 0;
     return n;
   }
+}
+
+/**
+ * Whether the segment at (buf, off) may follow the one at (ref, refOff), both with h bytes of IP+TCP
+ * header: same TOS, IP flags, TTL, addresses, ports, ACK number, window and TCP options.
+ */
+export function sameFlow(buf: Uint8Array, off: number, ref: Uint8Array, refOff: number, h: number): boolean {
+  // TOS (1), flags/frag (6-7), TTL (8)
+  if (
+    buf[off + 1] !== ref[refOff + 1] ||
+    buf[off + 6] !== ref[refOff + 6] ||
+    buf[off + 8] !== ref[refOff + 8]
+  )
+    return false;
+  // addresses and ports (12-23)
+  for (let i = 12; i < 24; i++) if (buf[off + i] !== ref[refOff + i]) return false;
+  // ack (28-31), window (34-35), options (40..h)
+  for (let i = 28; i < 32; i++) if (buf[off + i] !== ref[refOff + i]) return false;
+  if (buf[off + 34] !== ref[refOff + 34] || buf[off + 35] !== ref[refOff + 35]) return false;
+  for (let i = 40; i < h; i++) if (buf[off + i] !== ref[refOff + i]) return false;
+  return true;
+}
+
+/** Writes the vnet header of a merged TCPv4 super-packet with h header bytes and the given MSS. */
+export function writeMergedVnetHdr(o: Uint8Array, at: number, h: number, mss: number): void {
+  o[at] = VNET_F_NEEDS_CSUM;
+  o[at + 1] = GSO_TCPV4;
+  writeLe16(o, at + 2, h);
+  writeLe16(o, at + 4, mss);
+  writeLe16(o, at + 6, 20);
+  writeLe16(o, at + 8, 16);
+}
+
+/**
+ * Fixes the IP/TCP header at `first` of a merged packet of `total` bytes: IP total length and
+ * header checksum, and the TCP checksum field set to the pseudo-header sum, so the kernel
+ * completes it (NEEDS_CSUM: the payload is summed by the kernel only if the packet leaves the node).
+ */
+export function fixMergedHeader(o: Uint8Array, first: number, total: number): void {
+  writeU16(o, first + 2, total);
+  refreshHeaderChecksum(o, first);
+  writeU16(o, first + 20 + 16, pseudoHeaderSum(o, first, PROTO_TCP, total - 20));
 }
 
 function writeLe16(b: Uint8Array, o: number, v: number): void {

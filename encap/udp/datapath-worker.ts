@@ -12,7 +12,13 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TunIo, UdpIo } from '../../sys/batch-io.js';
-import { nativeChecksum, nativeTunIo, nativeUdpIo, waitReadable } from '../../sys/native-io.js';
+import {
+  nativeChecksum,
+  nativeChunkSums,
+  nativeTunIo,
+  nativeUdpIo,
+  waitReadable,
+} from '../../sys/native-io.js';
 import { pinThisThread } from '../../sys/open-queues.js';
 import { SlotPool } from '../pool.js';
 import { blockOf, C } from './counters.js';
@@ -71,11 +77,16 @@ const rawUdp: UdpIo = {
     udpNow.recv(slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
   send: (slab, offs, lens, start, count, addrs, ports, gso) =>
     udpNow.send(slab, offs, lens, start, count, addrs, ports, gso),
+  sendv: (slab, iovs, start, count, addrs, ports, gso) =>
+    udpNow.sendv(slab, iovs, start, count, addrs, ports, gso),
 };
 const { tun, udp } = watchIo(rawTun, rawUdp, init.tunName);
 
 const csum = nativeChecksum;
-const tx = init.role !== 'rx' ? new TxEngine(init.options, pool, table, tun, udp, counters, csum) : undefined;
+const tx =
+  init.role !== 'rx'
+    ? new TxEngine(init.options, pool, table, tun, udp, counters, csum, nativeChunkSums)
+    : undefined;
 // A duplex worker's engines each have a pool of their own, as they would in two workers.
 const rxPool = init.role === 'duplex' ? new SlotPool(init.slots, init.slotSize, HEADROOM) : pool;
 const rx = init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters) : undefined;

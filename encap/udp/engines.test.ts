@@ -24,23 +24,23 @@ import { TxEngine } from './tx-engine.js';
 const ip = (s: string): number => parseIpv4(s)!;
 const PORT = 8285;
 
-function node(netw: MemoryNetwork, publicIp: string, subnet: string, vnet: boolean, batch = 64) {
+function node(netw: MemoryNetwork, publicIp: string, subnet: string, vnet: boolean, sg: boolean, batch = 64) {
   const table = new SharedPeerTable(64);
   const counters = new Float64Array(128);
   const tun = new MemoryTun();
   const udp = new MemoryUdp(netw, ip(publicIp), PORT, vnet);
   const slot = vnet ? 65536 + 16 : 2048;
-  const opts = { vnet, gso: vnet, batch, maxPacket: 1472 };
+  const opts = { vnet, gso: vnet, sg, batch, maxPacket: 1472 };
   const tx = new TxEngine(opts, new SlotPool(batch * 2, slot, 16), table, tun, udp, counters, sum16);
   const rx = new RxEngine(opts, new SlotPool(batch * 2, slot, 16), table, tun, udp, counters);
   const own = parseCidr(subnet)!;
   return { table, counters, tun, udp, tx, rx, own, publicIp: ip(publicIp) };
 }
 
-function pair(vnet: boolean) {
+function pair(vnet: boolean, sg = false) {
   const netw = new MemoryNetwork();
-  const a = node(netw, '198.18.0.1', '10.244.1.0/24', vnet);
-  const b = node(netw, '198.18.0.2', '10.244.2.0/24', vnet);
+  const a = node(netw, '198.18.0.1', '10.244.1.0/24', vnet, sg);
+  const b = node(netw, '198.18.0.2', '10.244.2.0/24', vnet, sg);
   a.table.publish(a.own, [{ subnetIp: b.own.ip, prefixLen: 24, publicIp: b.publicIp, port: PORT }]);
   b.table.publish(b.own, [{ subnetIp: a.own.ip, prefixLen: 24, publicIp: a.publicIp, port: PORT }]);
   return { a, b };
@@ -55,10 +55,15 @@ const withVnet = (p: Uint8Array, h = newVnetHdr()): Uint8Array => {
   return out;
 };
 
-for (const vnet of [false, true]) {
-  describe(`udp engines back to back (offloads ${vnet ? 'on' : 'off'})`, () => {
+const VARIANTS = [
+  { vnet: false, sg: false, name: 'offloads off' },
+  { vnet: true, sg: false, name: 'offloads on, copying' },
+  { vnet: true, sg: true, name: 'offloads on, scatter-gather' },
+];
+for (const { vnet, sg, name } of VARIANTS) {
+  describe(`udp engines back to back (${name})`, () => {
     it('carries packets with only the TTL changed, as raw IPv4 in UDP (flannel wire format)', () => {
-      const { a, b } = pair(vnet);
+      const { a, b } = pair(vnet, sg);
       const sent = Array.from({ length: 100 }, (_, i) =>
         makeUdp4(ip('10.244.1.5'), ip('10.244.2.9'), randomBytes(1 + i * 13)),
       );
@@ -83,7 +88,7 @@ for (const vnet of [false, true]) {
     });
 
     it('answers an unknown destination with ICMP net unreachable into the TUN', () => {
-      const { a } = pair(vnet);
+      const { a } = pair(vnet, sg);
       const p = makeUdp4(ip('10.244.1.5'), ip('10.99.0.1'), randomBytes(20));
       a.tun.toEngine.push(vnet ? withVnet(p) : p);
       a.tx.step(0);
@@ -95,7 +100,7 @@ for (const vnet of [false, true]) {
     });
 
     it('drops hostile datagrams by reason and still delivers the legitimate ones', () => {
-      const { a, b } = pair(vnet);
+      const { a, b } = pair(vnet, sg);
       const good = makeUdp4(ip('10.244.1.5'), ip('10.244.2.9'), randomBytes(100));
       const inj = (from: string, port: number, data: Uint8Array) => b.udp.inject(ip(from), port, data);
       inj('203.0.113.9', PORT, good); // unknown sender
@@ -128,7 +133,7 @@ for (const vnet of [false, true]) {
     });
 
     it("is not fooled by a second lease claiming a peer's PublicIP", () => {
-      const { a, b } = pair(vnet);
+      const { a, b } = pair(vnet, sg);
       b.table.publish(b.own, [
         { subnetIp: a.own.ip, prefixLen: 24, publicIp: a.publicIp, port: PORT },
         { subnetIp: ip('10.244.204.0'), prefixLen: 24, publicIp: a.publicIp, port: PORT },
@@ -142,7 +147,7 @@ for (const vnet of [false, true]) {
 
     it('survives a fuzz of random datagrams from a known peer (seeded; rx-validation.test.ts reaches past the checksum)', () => {
       const rng = seededRandom();
-      const { b } = pair(vnet);
+      const { b } = pair(vnet, sg);
       for (let i = 0; i < 3000; i++) {
         const d = rng.bytes(rng.int(200));
         if (d.length > 0 && rng.chance(0.7)) d[0] = 0x45;
@@ -155,7 +160,7 @@ for (const vnet of [false, true]) {
     });
 
     it('applies peer changes between batches without a restart', () => {
-      const { a, b } = pair(vnet);
+      const { a, b } = pair(vnet, sg);
       const p = () => makeUdp4(ip('10.244.1.5'), ip('10.244.2.9'), randomBytes(10));
       a.tun.toEngine.push(vnet ? withVnet(p()) : p());
       a.tx.step(0);
@@ -171,84 +176,129 @@ for (const vnet of [false, true]) {
   });
 }
 
-describe('udp engines with TUN offloads', () => {
-  it('splits a TSO super-packet, sends it with UDP GSO, and merges it back for the TUN', () => {
-    const { a, b } = pair(true);
-    const mss = 1400;
-    const payload = randomBytes(mss * 40 + 123);
-    const pkt = makeTcp4({ src: ip('10.244.1.5'), dst: ip('10.244.2.9'), seq: 1, flags: 0x18, payload });
-    // The kernel hands TSO packets with a partial checksum: the field holds the pseudo-header sum.
-    const pseudo = sum16(pkt, 12, 8, 6 + (pkt.length - 20));
-    writeU16(pkt, 36, pseudo);
-    const h = newVnetHdr();
-    Object.assign(h, {
-      flags: VNET_F_NEEDS_CSUM,
-      gsoType: GSO_TCPV4,
-      hdrLen: 40,
-      gsoSize: mss,
-      csumStart: 20,
-      csumOffset: 16,
-    });
-    a.tun.toEngine.push(withVnet(pkt, h));
-    a.tx.step(0);
-    expect(a.counters[C.txSuperPackets]).toBe(1);
-    expect(a.counters[C.txPackets]).toBe(41);
-    expect(a.udp.sendCalls).toBe(1);
-    // every datagram on the wire is a complete, valid packet
-    for (const d of b.udp.inbox) {
-      expect(checkIpv4(d.data, 0, d.data.length)).toBe(Verdict.Ok);
-      expect(tcpChecksumOk(d.data)).toBe(true);
-    }
-    while (b.rx.step(0) > 0);
-    expect(b.counters[C.rxPackets]).toBe(41);
-    expect(b.tun.fromEngine).toHaveLength(1);
-    const out = b.tun.fromEngine[0]!;
-    const vh = readVnetHdr(out, 0, newVnetHdr());
-    expect(vh.gsoType).toBe(GSO_TCPV4);
-    expect(vh.gsoSize).toBe(mss);
-    const merged = out.slice(VNET_HDR_LEN);
-    expect(Buffer.from(merged.subarray(40)).equals(Buffer.from(payload))).toBe(true);
-    completeChecksum(merged, 0, merged.length, vh.csumStart, vh.csumOffset, sum16);
-    expect(tcpChecksumOk(merged)).toBe(true);
-    expect(b.counters[C.rxMerged]).toBe(1);
-  });
-
-  it('falls back to one datagram per segment when the kernel refuses UDP GSO', () => {
-    const { a, b } = pair(true);
-    let first = true;
-    const send = a.udp.send.bind(a.udp);
-    a.udp.send = (...args) => {
-      if (first && args[6][0]! > 0) {
-        first = false;
-        return -5; // EIO
+for (const sg of [false, true])
+  describe(`udp engines with TUN offloads (${sg ? 'scatter-gather' : 'copying'})`, () => {
+    it('splits a TSO super-packet, sends it with UDP GSO, and merges it back for the TUN', () => {
+      const { a, b } = pair(true, sg);
+      const mss = 1400;
+      const payload = randomBytes(mss * 40 + 123);
+      const pkt = makeTcp4({ src: ip('10.244.1.5'), dst: ip('10.244.2.9'), seq: 1, flags: 0x18, payload });
+      // The kernel hands TSO packets with a partial checksum: the field holds the pseudo-header sum.
+      const pseudo = sum16(pkt, 12, 8, 6 + (pkt.length - 20));
+      writeU16(pkt, 36, pseudo);
+      const h = newVnetHdr();
+      Object.assign(h, {
+        flags: VNET_F_NEEDS_CSUM,
+        gsoType: GSO_TCPV4,
+        hdrLen: 40,
+        gsoSize: mss,
+        csumStart: 20,
+        csumOffset: 16,
+      });
+      a.tun.toEngine.push(withVnet(pkt, h));
+      a.tx.step(0);
+      expect(a.counters[C.txSuperPackets]).toBe(1);
+      expect(a.counters[C.txPackets]).toBe(41);
+      expect(a.udp.sendCalls).toBe(1);
+      // every datagram on the wire is a complete, valid packet
+      for (const d of b.udp.inbox) {
+        expect(checkIpv4(d.data, 0, d.data.length)).toBe(Verdict.Ok);
+        expect(tcpChecksumOk(d.data)).toBe(true);
       }
-      return send(...args);
-    };
-    const payload = randomBytes(1400 * 10);
-    const pkt = makeTcp4({ src: ip('10.244.1.5'), dst: ip('10.244.2.9'), payload });
-    const h = newVnetHdr();
-    Object.assign(h, { gsoType: GSO_TCPV4, hdrLen: 40, gsoSize: 1400 });
-    a.tun.toEngine.push(withVnet(pkt, h));
-    a.tx.step(0);
-    expect(a.tx.gsoEnabled).toBe(false);
-    expect(a.counters[C.gsoDisabled]).toBe(1);
-    expect(a.counters[C.txPackets]).toBe(10);
-    expect(b.udp.inbox).toHaveLength(10);
-  });
-
-  it("does not leak pool slots across batches (only the engines' own read slots stay taken)", () => {
-    const { a, b } = pair(true);
-    const inUse = (e: unknown): number => (e as { pool: SlotPool }).pool.inUse;
-    const [txResident, rxResident] = [inUse(a.tx), inUse(b.rx)];
-    expect(txResident).toBeGreaterThan(0);
-    for (let round = 0; round < 50; round++) {
-      for (let i = 0; i < 70; i++)
-        a.tun.toEngine.push(withVnet(makeUdp4(ip('10.244.1.5'), ip('10.244.2.9'), randomBytes(100))));
-      while (a.tx.step(0) > 0);
       while (b.rx.step(0) > 0);
-    }
-    expect(b.tun.fromEngine).toHaveLength(3500);
-    expect(inUse(a.tx)).toBe(txResident);
-    expect(inUse(b.rx)).toBe(rxResident);
+      expect(b.counters[C.rxPackets]).toBe(41);
+      expect(b.tun.fromEngine).toHaveLength(1);
+      const out = b.tun.fromEngine[0]!;
+      const vh = readVnetHdr(out, 0, newVnetHdr());
+      expect(vh.gsoType).toBe(GSO_TCPV4);
+      expect(vh.gsoSize).toBe(mss);
+      const merged = out.slice(VNET_HDR_LEN);
+      expect(Buffer.from(merged.subarray(40)).equals(Buffer.from(payload))).toBe(true);
+      completeChecksum(merged, 0, merged.length, vh.csumStart, vh.csumOffset, sum16);
+      expect(tcpChecksumOk(merged)).toBe(true);
+      expect(b.counters[C.rxMerged]).toBe(1);
+      // Scatter-gather writes the merged packet as a header plus the payload ranges, uncopied.
+      expect(b.tun.gathered).toBe(sg ? 1 : 0);
+    });
+
+    it('sends a batch of super-packets at the smallest MSS, with small packets between, across call limits', () => {
+      const { a, b } = pair(true, sg);
+      a.udp.sendvLimit = 3; // the native call's limit, made small: the engine must send the rest
+      const tso = (seq: number, mss: number, size: number) => {
+        const payload = randomBytes(size);
+        const pkt = makeTcp4({ src: ip('10.244.1.5'), dst: ip('10.244.2.9'), seq, flags: 0x10, payload });
+        writeU16(pkt, 36, sum16(pkt, 12, 8, 6 + (pkt.length - 20)));
+        const h = newVnetHdr();
+        Object.assign(h, { flags: VNET_F_NEEDS_CSUM, gsoType: GSO_TCPV4, hdrLen: 40, gsoSize: mss });
+        Object.assign(h, { csumStart: 20, csumOffset: 16 });
+        return { pkt: withVnet(pkt, h), payload };
+      };
+      const big = [tso(1, 536, 60_000), tso(60_001, 1400, 1400 * 20), tso(88_001, 88, 9_000)];
+      for (const p of big) {
+        a.tun.toEngine.push(p.pkt);
+        a.tun.toEngine.push(withVnet(makeUdp4(ip('10.244.1.5'), ip('10.244.2.9'), randomBytes(50))));
+      }
+      a.tx.step(0);
+      const segments = Math.ceil(60_000 / 536) + 20 + Math.ceil(9_000 / 88);
+      expect(a.counters[C.txPackets]).toBe(segments + 3);
+      expect(a.counters[C.txSuperPackets]).toBe(3);
+      expect(dropped(a, 'tx', 'send_error')).toBe(0);
+      const wire = b.udp.inbox.map((d) => d.data);
+      expect(wire).toHaveLength(segments + 3);
+      for (const d of wire) {
+        expect(checkIpv4(d, 0, d.length)).toBe(Verdict.Ok);
+        if (d[9] === 6) expect(tcpChecksumOk(d)).toBe(true);
+      }
+      // The TCP payloads on the wire, in order, are the super-packets' payloads.
+      const tcp = wire.filter((d) => d[9] === 6).map((d) => d.subarray(40));
+      expect(Buffer.concat(tcp).equals(Buffer.concat(big.map((p) => p.payload)))).toBe(true);
+    });
+
+    it('falls back to one datagram per segment when the kernel refuses UDP GSO', () => {
+      const { a, b } = pair(true, sg);
+      let first = true;
+      const send = a.udp.send.bind(a.udp);
+      a.udp.send = (...args) => {
+        if (first && args[6][0]! > 0) {
+          first = false;
+          return -5; // EIO
+        }
+        return send(...args);
+      };
+      const sendv = a.udp.sendv.bind(a.udp);
+      a.udp.sendv = (...args) => {
+        if (first && args[6][args[2]]! > 0) {
+          first = false;
+          return -5; // EIO
+        }
+        return sendv(...args);
+      };
+      const payload = randomBytes(1400 * 10);
+      const pkt = makeTcp4({ src: ip('10.244.1.5'), dst: ip('10.244.2.9'), payload });
+      const h = newVnetHdr();
+      Object.assign(h, { gsoType: GSO_TCPV4, hdrLen: 40, gsoSize: 1400 });
+      a.tun.toEngine.push(withVnet(pkt, h));
+      a.tx.step(0);
+      expect(a.tx.gsoEnabled).toBe(false);
+      expect(a.counters[C.gsoDisabled]).toBe(1);
+      expect(a.counters[C.txPackets]).toBe(10);
+      expect(b.udp.inbox).toHaveLength(10);
+      for (const d of b.udp.inbox) expect(tcpChecksumOk(d.data)).toBe(true);
+    });
+
+    it("does not leak pool slots across batches (only the engines' own read slots stay taken)", () => {
+      const { a, b } = pair(true, sg);
+      const inUse = (e: unknown): number => (e as { pool: SlotPool }).pool.inUse;
+      const [txResident, rxResident] = [inUse(a.tx), inUse(b.rx)];
+      expect(txResident).toBeGreaterThan(0);
+      for (let round = 0; round < 50; round++) {
+        for (let i = 0; i < 70; i++)
+          a.tun.toEngine.push(withVnet(makeUdp4(ip('10.244.1.5'), ip('10.244.2.9'), randomBytes(100))));
+        while (a.tx.step(0) > 0);
+        while (b.rx.step(0) > 0);
+      }
+      expect(b.tun.fromEngine).toHaveLength(3500);
+      expect(inUse(a.tx)).toBe(txResident);
+      expect(inUse(b.rx)).toBe(rxResident);
+    });
   });
-});

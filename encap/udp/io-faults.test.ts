@@ -12,7 +12,7 @@ function sysError(errno: number, code: string): Error {
 function scripted(script: Array<() => number>): TunIo & UdpIo {
   let i = 0;
   const next = (): number => script[Math.min(i++, script.length - 1)]!();
-  return { read: next, write: next, recv: next, send: next };
+  return { read: next, write: next, writev: next, recv: next, send: next, sendv: next };
 }
 
 const slab = new Uint8Array(64);

@@ -6,17 +6,22 @@
  *      one well-formed IPv4 packet whose source is in that peer's subnet and whose destination is
  *      in ours; TTL decrement. Anything else is dropped and counted by reason.
  *   3. with offloads: consecutive segments of a TCP flow are merged into one super-packet with a
- *      virtio_net_hdr (GRO toward the TUN); without: packets are written from their receive slot
+ *      virtio_net_hdr (GRO toward the TUN); without: packets are written from their receive slot.
+ *      Scatter-gather (opts.sg): a merged packet is a header built in a small header slot plus the
+ *      payload ranges left in the receive slots, written with one writev; nothing is copied.
+ *      Copying (the fallback): the segments are copied together into an output slot.
  *   4. one write batch to the TUN, then release every slot the batch took
  * flannel's proxy checked nothing here; an overlay port open to the network must not be a way in.
  */
 import { checkIpv4, decrementTtl, dstOf, srcOf, Verdict } from '../packet/ipv4-packet.js';
 import { coalescibleHeaderLen, TcpCoalescer } from '../packet/tcp-gro.js';
+import { MAX_MERGED_SEGMENTS, MERGED_HEADER_MAX, TcpRangeCoalescer } from '../packet/tcp-gro-ranges.js';
 import { VNET_HDR_LEN, writeEmptyVnetHdr } from '../packet/vnet-hdr.js';
 import { maskOf } from '../../core/ipv4.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from '../../sys/batch-io.js';
+import { IovList } from './iov-list.js';
 import type { EngineOptions } from './tx-engine.js';
 import type { PeerEntry, SharedPeerTable } from './peer-table.js';
 
@@ -47,6 +52,10 @@ export class RxEngine {
   private ownValid = false;
   private readonly entries: PeerEntry[] = [];
   private readonly co = new TcpCoalescer();
+  private readonly rco = new TcpRangeCoalescer();
+  /** Scatter-gather writes (offloads on and opts.sg). */
+  private readonly sg: boolean;
+  private readonly iovs: IovList;
   private coOpen = false;
   /** Output cursor: packets are packed back to back in output slots. */
   private outSlot = -1;
@@ -85,6 +94,10 @@ export class RxEngine {
     this.wOffs = new Int32Array(w);
     this.wLens = new Int32Array(w);
     this.wSegs = new Int32Array(w);
+    this.sg = opts.vnet && opts.sg;
+    // A packet is at most a header and MAX_MERGED_SEGMENTS ranges; sized for a full batch of
+    // merges, flushed early if a batch of tiny datagrams needs more.
+    this.iovs = new IovList(this.sg ? w * 2 : 0, this.sg ? w : 0);
     // Half the pool (at most a batch) receives; the rest is for output (GRO merges, copies).
     const recv = Math.min(b, pool.slotCount - Math.ceil(pool.slotCount / 2));
     this.nRecv = pool.acquireResident(this.rOffs, recv, 'RxEngine');
@@ -98,11 +111,13 @@ export class RxEngine {
     for (let i = 0; i < snap.count; i++) {
       const e = this.entries[i]!;
       const mask = maskOf(e.prefixLen);
-      this.senders.set(e.publicIp, {
+      // Keyed by the address as an int32: a Uint32Array element above 2^31 is a double, which
+      // Map.get would box into a new heap number for every datagram.
+      this.senders.set(e.publicIp | 0, {
         port: e.port,
         net: (e.subnetIp & mask) >>> 0,
         mask,
-        next: this.senders.get(e.publicIp),
+        next: this.senders.get(e.publicIp | 0),
       });
     }
     this.ownValid = snap.ownLen >= 0;
@@ -147,7 +162,7 @@ export class RxEngine {
       counters[drop('oversized')]! += 1;
       return;
     }
-    const sender = this.senders.get(this.rAddrs[i]!);
+    const sender = this.senders.get(this.rAddrs[i]! | 0);
     // max(len, 1): an empty datagram is one (too short) segment, not 0/0 segments
     const seg = this.rGso[i]! > 0 ? this.rGso[i]! : Math.max(len, 1);
     if (!sender || sender.port !== this.rPorts[i]!) {
@@ -194,6 +209,10 @@ export class RxEngine {
       else this.copyOut(pkt, len);
       return;
     }
+    if (this.sg) {
+      this.datagramSg(pkt, len, alone);
+      return;
+    }
     if (this.coOpen && this.co.tryAppend(slab, pkt, len)) return;
     this.closeCoalesced();
     if (alone && this.pool.headroom >= VNET_HDR_LEN && coalescibleHeaderLen(slab, pkt, len) === 0) {
@@ -208,6 +227,52 @@ export class RxEngine {
     this.coOpen = true;
     this.coBase = at;
     this.co.open(slab, at, this.outRoom(), slab, pkt, len);
+  }
+
+  /** Scatter-gather: merge into the open packet, or write it as a header plus its range. */
+  private datagramSg(pkt: number, len: number, alone: boolean): void {
+    const slab = this.pool.slab;
+    if (this.coOpen && this.rco.tryAppend(slab, pkt, len)) return;
+    this.closeCoalesced();
+    if (coalescibleHeaderLen(slab, pkt, len) > 0) {
+      this.rco.open(slab, pkt, len);
+      this.coOpen = true;
+      return;
+    }
+    if (!this.iovs.fits(1, 2)) this.flushWrites();
+    if (alone && this.pool.headroom >= VNET_HDR_LEN) {
+      writeEmptyVnetHdr(slab, pkt - VNET_HDR_LEN);
+      this.iovs.begin();
+      this.iovs.add(pkt - VNET_HDR_LEN, len + VNET_HDR_LEN);
+      return;
+    }
+    // Inside a GRO message the bytes before it are the previous datagram's: the vnet header goes
+    // into a header slot instead.
+    const at = this.reserveOut(VNET_HDR_LEN);
+    if (at < 0) return;
+    writeEmptyVnetHdr(slab, at);
+    this.outPos += 16;
+    this.iovs.begin();
+    this.iovs.add(at, VNET_HDR_LEN);
+    this.iovs.add(pkt, len);
+  }
+
+  private closeCoalescedSg(): void {
+    const segs = this.rco.segments;
+    if (!this.iovs.fits(1, 1 + MAX_MERGED_SEGMENTS)) this.flushWrites();
+    const at = this.reserveOut(MERGED_HEADER_MAX);
+    if (at < 0) {
+      this.rco.discard(); // counted by reserveOut
+      return;
+    }
+    const h = this.rco.finish(this.pool.slab, at);
+    this.outPos += (h + 7) & ~7;
+    if (segs > 1) this.counters[C.rxMerged]! += 1;
+    const iovs = this.iovs;
+    iovs.begin();
+    iovs.add(at, h);
+    const { offs, lens } = this.rco;
+    for (let r = 0; r < this.rco.rangeCount; r++) iovs.add(offs[r]!, lens[r]!);
   }
 
   /** Offset of `need` free bytes at the output cursor (a new slot when the current one is full); -1 when the pool is empty. */
@@ -239,6 +304,11 @@ export class RxEngine {
 
   private closeCoalesced(): void {
     if (!this.coOpen) return;
+    if (this.sg) {
+      this.closeCoalescedSg();
+      this.coOpen = false;
+      return;
+    }
     const segs = this.co.segments;
     const n = this.co.finish();
     if (segs > 1) this.counters[C.rxMerged]! += 1;
@@ -255,11 +325,25 @@ export class RxEngine {
   }
 
   private flushWrites(): void {
+    if (this.sg) {
+      this.flushWritesSg();
+      return;
+    }
     if (this.nWrite === 0) return;
     this.errs[0] = 0;
     this.tun.write(this.pool.slab, this.wOffs, this.wLens, this.nWrite, this.errs);
     this.counters[C.rxSyscalls]! += this.nWrite;
     if (this.errs[0]! > 0) this.counters[drop('tun_write_error')]! += this.errs[0]!;
     this.nWrite = 0;
+  }
+
+  private flushWritesSg(): void {
+    const iovs = this.iovs;
+    if (iovs.packets === 0) return;
+    this.errs[0] = 0;
+    this.tun.writev(this.pool.slab, iovs, iovs.packets, this.errs);
+    this.counters[C.rxSyscalls]! += iovs.packets;
+    if (this.errs[0]! > 0) this.counters[drop('tun_write_error')]! += this.errs[0]!;
+    iovs.reset();
   }
 }

@@ -30,7 +30,7 @@ function receiver(vnet: boolean) {
   const counters = new Float64Array(128);
   const tun = new MemoryTun();
   const udp = new MemoryUdp(new MemoryNetwork(), 0xc6120002, PORT, vnet);
-  const opts = { vnet, gso: vnet, batch: 64, maxPacket: MAX_PACKET };
+  const opts = { vnet, gso: vnet, sg: false, batch: 64, maxPacket: MAX_PACKET };
   const rx = new RxEngine(opts, new SlotPool(128, vnet ? 65536 + 16 : 2048, 16), table, tun, udp, counters);
   return { counters, tun, udp, rx };
 }

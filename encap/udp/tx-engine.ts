@@ -2,8 +2,11 @@
  * TUN → UDP, one batch per step():
  *   1. acquire read slots, read a batch from the TUN (with a virtio_net_hdr when offloads are on)
  *   2. per packet: IPv4 check, longest-prefix peer lookup (none: ICMP net unreachable back into
- *      the TUN), TTL decrement; a TSO super-packet is split into MSS segments in a fresh slot and
- *      queued as one UDP_SEGMENT message; a partial checksum is completed in place
+ *      the TUN), TTL decrement; a TSO super-packet is split into MSS segments and queued as one
+ *      UDP_SEGMENT message; a partial checksum is completed in place. Scatter-gather (opts.sg):
+ *      only the segments' headers are built, in a small header slot, and the message's iovecs
+ *      alternate them with the payload ranges left in the TUN read slot. Copying (the fallback):
+ *      the segments are written whole into a fresh slot.
  *   3. one sendmmsg for the whole batch; one write batch for the ICMP replies
  *   4. release every slot the batch took
  * Per-packet problems are counted by reason, never thrown. Nothing is allocated per packet.
@@ -11,7 +14,18 @@
 import { constants } from 'node:os';
 import { decrementTtl, dstOf } from '../packet/ipv4-packet.js';
 import { buildNetUnreachable, ICMP_UNREACH_MAX, wantsUnreachable } from '../packet/icmp-unreachable.js';
-import { completeChecksum, splitTcp4, type SplitResult, type SumFn } from '../packet/tcp-gso.js';
+import {
+  chunkSums16,
+  completeChecksum,
+  SEGMENT_BAD,
+  SEGMENT_NO_ROOM,
+  segmentTcp4,
+  splitTcp4,
+  type ChunkSumFn,
+  type SegmentPlan,
+  type SplitResult,
+  type SumFn,
+} from '../packet/tcp-gso.js';
 import {
   GSO_NONE,
   GSO_TCPV4,
@@ -24,12 +38,18 @@ import {
 import { SlotBatch, type SlotPool } from '../pool.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from '../../sys/batch-io.js';
+import { IovList } from './iov-list.js';
 import { RouteTable } from './route-table.js';
 import type { PeerEntry, SharedPeerTable } from './peer-table.js';
+
+/** EIO, EINVAL, EOPNOTSUPP: what a kernel or device that cannot do UDP GSO answers. */
+const refusesGso = (errno: number): boolean => errno === 5 || errno === 22 || errno === 95;
 
 /** UDP payloads above this are refused by the kernel (64 KiB minus IP/UDP headers, with margin). */
 const MAX_UDP_MESSAGE = 65000;
 const MAX_GSO_SEGMENTS = 64;
+/** Segments one TSO packet may be cut into (64 KiB at the smallest MSS the kernel allows, 88). */
+const MAX_SPLIT = 1024;
 
 export interface EngineOptions {
   /** TUN opened with IFF_VNET_HDR (offloads on). */
@@ -40,6 +60,8 @@ export interface EngineOptions {
   readonly batch: number;
   /** Largest inner packet accepted from the wire (the TUN MTU). */
   readonly maxPacket: number;
+  /** Scatter-gather: GSO segments and GRO merges as iovecs instead of copies (with vnet only). */
+  readonly sg: boolean;
 }
 
 interface Peer {
@@ -58,6 +80,14 @@ export class TxEngine {
   private gso: boolean;
   private readonly hdr = newVnetHdr();
   private readonly split: SplitResult = { count: 0, stride: 0, bytes: 0 };
+  private readonly plan: SegmentPlan = { count: 0, hdrLen: 0, mss: 0, payloadOff: 0, payloadLen: 0 };
+  private readonly sums = new Uint32Array(MAX_SPLIT);
+  private readonly sg: boolean;
+  /** Scatter-gather messages (sg): message i's iovecs; its peer, gso and segments in sAddrs.. below. */
+  private readonly iovs: IovList;
+  /** Header slot being filled (sg), and the next free byte in it. */
+  private hdrSlot = -1;
+  private hdrPos = 0;
   // batch state, allocated once
   /** Split and ICMP slots this batch took (read slots are the engine's own, below). */
   private readonly batch: SlotBatch;
@@ -88,8 +118,10 @@ export class TxEngine {
     private readonly udp: UdpIo,
     private readonly counters: Float64Array,
     private readonly sum: SumFn,
+    private readonly chunkSum: ChunkSumFn = chunkSums16,
   ) {
     this.gso = opts.gso;
+    this.sg = opts.vnet && opts.sg;
     const b = opts.batch;
     this.batch = new SlotBatch(pool);
     this.inOffs = new Int32Array(b);
@@ -102,6 +134,7 @@ export class TxEngine {
     this.sPorts = new Int32Array(maxSend);
     this.sGso = new Int32Array(maxSend);
     this.sSegs = new Int32Array(maxSend);
+    this.iovs = new IovList(this.sg ? maxSend * 2 : 0, this.sg ? maxSend : 0);
     this.wOffs = new Int32Array(b);
     this.wLens = new Int32Array(b);
     this.nRead = pool.acquireResident(this.inOffs, b, 'TxEngine');
@@ -131,6 +164,8 @@ export class TxEngine {
     const slab = pool.slab;
     this.nSend = 0;
     this.nWrite = 0;
+    this.iovs.reset();
+    this.hdrSlot = -1;
     // Packets land after each read slot's headroom, so nothing has to move later.
     const n = this.tun.read(slab, this.inOffs, this.inLens, this.nRead, pool.dataCapacity, timeoutMs);
     if (n > 0) {
@@ -182,7 +217,8 @@ export class TxEngine {
       return;
     }
     if (gsoType === GSO_TCPV4) {
-      this.sendSplit(pkt, plen, peer);
+      if (this.sg) this.sendSegments(pkt, plen, peer);
+      else this.sendSplit(pkt, plen, peer);
       return;
     }
     if (gsoType !== GSO_NONE) {
@@ -237,7 +273,91 @@ export class TxEngine {
     }
   }
 
+  /**
+   * Scatter-gather GSO: the segments' headers go into a header slot, their payloads stay in the
+   * read slot; each message's iovecs alternate the two.
+   */
+  private sendSegments(pkt: number, plen: number, peer: Peer): void {
+    const slab = this.pool.slab;
+    let wrote = SEGMENT_NO_ROOM;
+    for (let attempt = 0; attempt < 3 && wrote === SEGMENT_NO_ROOM; attempt++) {
+      if (attempt === 1) {
+        this.hdrSlot = this.batch.take();
+        this.hdrPos = 0;
+      } else if (attempt === 2) {
+        // Pool empty: send what is queued (its headers are in the batch's slots), then reuse them.
+        this.flush();
+        this.batch.releaseAll();
+        this.hdrSlot = this.batch.take();
+        this.hdrPos = 0;
+      }
+      if (this.hdrSlot < 0) continue;
+      const at = this.pool.offsetOf(this.hdrSlot) + this.hdrPos;
+      const room = this.pool.slotSize - this.hdrPos;
+      wrote = segmentTcp4(
+        slab,
+        pkt,
+        plen,
+        this.hdr.gsoSize,
+        slab,
+        at,
+        room,
+        this.sums,
+        this.chunkSum,
+        this.plan,
+      );
+    }
+    if (wrote === SEGMENT_BAD) {
+      this.counters[drop('bad_vnet_header')]! += 1;
+      return;
+    }
+    if (wrote === SEGMENT_NO_ROOM) {
+      this.counters[drop('send_error')]! += 1;
+      return;
+    }
+    const hdrs = this.pool.offsetOf(this.hdrSlot) + this.hdrPos;
+    this.hdrPos += (wrote + 7) & ~7;
+    this.counters[C.txSuperPackets]! += 1;
+    const { count, hdrLen, mss, payloadOff, payloadLen } = this.plan;
+    const stride = hdrLen + mss;
+    const perMsg = this.gso
+      ? Math.max(1, Math.min(MAX_GSO_SEGMENTS, Math.floor(MAX_UDP_MESSAGE / stride)))
+      : 1;
+    for (let i = 0; i < count; i += perMsg) {
+      const segs = Math.min(perMsg, count - i);
+      if (!this.iovs.fits(1, 2 * segs) || this.nSend === this.sOffs.length) this.flushSends();
+      this.iovs.begin();
+      let bytes = 0;
+      for (let k = i; k < i + segs; k++) {
+        const len = k === count - 1 ? payloadLen - k * mss : mss;
+        this.iovs.add(hdrs + k * hdrLen, hdrLen);
+        this.iovs.add(payloadOff + k * mss, len);
+        bytes += hdrLen + len;
+      }
+      this.queueMessage(bytes, peer, segs > 1 ? stride : 0, segs);
+    }
+  }
+
+  /** Records the peer, GSO size and segment count of the scatter-gather message begun last. */
+  private queueMessage(bytes: number, peer: Peer, gso: number, segs: number): void {
+    const i = this.nSend++;
+    this.sOffs[i] = -1; // the message is in this.iovs
+    this.sLens[i] = bytes;
+    this.sAddrs[i] = peer.publicIp;
+    this.sPorts[i] = peer.port;
+    this.sGso[i] = gso;
+    this.sSegs[i] = segs;
+  }
+
   private queueSend(off: number, len: number, peer: Peer, gso: number, segs: number): void {
+    if (this.sg) {
+      // The payload stays where it is until the send: flushing early is safe here.
+      if (!this.iovs.fits(1, 1) || this.nSend === this.sOffs.length) this.flushSends();
+      this.iovs.begin();
+      this.iovs.add(off, len);
+      this.queueMessage(len, peer, gso, segs);
+      return;
+    }
     // Sized so a batch never fills it (b * 8 messages + a GSO fallback's segments).
     if (this.nSend === this.sOffs.length) {
       this.counters[drop('send_error')]! += segs;
@@ -280,6 +400,10 @@ export class TxEngine {
   }
 
   private flushSends(): void {
+    if (this.sg) {
+      this.flushSendsSg();
+      return;
+    }
     const counters = this.counters;
     let from = 0;
     while (from < this.nSend) {
@@ -337,5 +461,52 @@ export class TxEngine {
     }
     for (let k = 0; k < segs; k++)
       this.queueSend(off + k * stride, k === segs - 1 ? total - k * stride : stride, peer, 0, 1);
+  }
+
+  private flushSendsSg(): void {
+    const counters = this.counters;
+    let from = 0;
+    // Each round sends at least one message or counts one dropped: at most nSend rounds.
+    while (from < this.nSend) {
+      const n = this.nSend - from;
+      const sent = this.udp.sendv(this.pool.slab, this.iovs, from, n, this.sAddrs, this.sPorts, this.sGso);
+      counters[C.txSyscalls]! += 1;
+      if (sent <= 0) {
+        if (this.gso && this.sGso[from]! > 0 && refusesGso(-sent)) {
+          this.gso = false;
+          counters[C.gsoDisabled] = 1;
+          this.resendSegmentsWithoutGso(from);
+        } else counters[drop('send_error')]! += this.sSegs[from]!;
+        from++;
+        continue;
+      }
+      for (let i = from; i < from + sent; i++) {
+        counters[C.txPackets]! += this.sSegs[i]!;
+        counters[C.txBytes]! += this.sLens[i]!;
+      }
+      // Fewer than asked: a call's limit or an error on the next one; the next call tells which.
+      from += sent;
+    }
+    this.nSend = 0;
+    this.iovs.reset();
+  }
+
+  /** Once per process life (GSO is then off): message i's segments again, one message each. */
+  private resendSegmentsWithoutGso(i: number): void {
+    const segs = this.sSegs[i]!;
+    const iovs = this.iovs;
+    const first = iovs.first[i]!;
+    const peer = { publicIp: this.sAddrs[i]!, port: this.sPorts[i]! };
+    if (!iovs.fits(segs, 2 * segs) || this.nSend + segs > this.sOffs.length) {
+      this.counters[drop('send_error')]! += segs;
+      return;
+    }
+    for (let k = 0; k < segs; k++) {
+      const h = first + 2 * k;
+      iovs.begin();
+      iovs.add(iovs.offs[h]!, iovs.lens[h]!);
+      iovs.add(iovs.offs[h + 1]!, iovs.lens[h + 1]!);
+      this.queueMessage(iovs.lens[h]! + iovs.lens[h + 1]!, peer, 0, 1);
+    }
   }
 }

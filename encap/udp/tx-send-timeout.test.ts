@@ -30,7 +30,7 @@ describe('tx engine on a socket that stays full', () => {
     const counters = new Float64Array(128);
     const tun = new MemoryTun();
     const udp = new FullUdp(new MemoryNetwork(), ip('198.18.0.1'), 8285);
-    const opts = { vnet: false, gso: false, batch: 64, maxPacket: 1472 };
+    const opts = { vnet: false, gso: false, sg: false, batch: 64, maxPacket: 1472 };
     const tx = new TxEngine(opts, new SlotPool(128, 2048, 16), table, tun, udp, counters, sum16);
     table.publish(parseCidr('10.244.1.0/24')!, [
       { subnetIp: ip('10.244.2.0'), prefixLen: 24, publicIp: ip('198.18.0.2'), port: 8285 },

@@ -16,6 +16,7 @@ import { OverlaydError, describeError } from '../../core/errors.js';
 import type { Registry } from 'prom-client';
 import type { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import { C, counterBlocks, sumOf } from './counters.js';
+import { probeScatterGather } from '../../sys/native-io.js';
 import { keepQueues, openTun, openUdp, type TunQueues, enableUdpGro } from '../../sys/open-queues.js';
 import type { SharedPeerTable } from './peer-table.js';
 import { cpusOfQueue, queueCount } from './queues.js';
@@ -61,6 +62,8 @@ export class UdpDatapath {
   private udpFds: number[] = [];
   private tunIndex = 0;
   private vnet = false;
+  /** Scatter-gather GSO sends and GRO writes (probed; --udp-sg=off for the copying path). */
+  private sg = false;
   private counters: ReturnType<typeof counterBlocks> | undefined;
   private offloads: OffloadState | undefined;
   /** Queues wanted: from --udp-queues at the first open, then what that open got. */
@@ -106,6 +109,7 @@ export class UdpDatapath {
     this.queues = tun.fds.length;
     this.vnet = tun.vnet;
     const gro = this.vnet && enableUdpGro(this.udpFds);
+    this.sg = this.vnet && s.options['udpSg'] !== 'off' && this.probeSg(probeScatterGather());
     const names = this.workerNames();
     s.log.info(
       {
@@ -115,6 +119,7 @@ export class UdpDatapath {
         tunOffloads: this.vnet,
         udpGso: this.vnet,
         udpGro: gro,
+        scatterGather: this.sg,
         batching: this.batching,
         queues: this.queues,
         onlineCpus,
@@ -131,12 +136,28 @@ export class UdpDatapath {
         udpGro: gro,
         udpGso: () => this.vnet && sumOf(counters.blocks, C.gsoDisabled) === 0,
         batching: this.batching,
+        scatterGather: this.sg,
         queues: this.queues,
       };
       registerUdpMetrics(s.metrics, counters.blocks, this.offloads, names);
     } else {
-      Object.assign(this.offloads!, { tunVnetHdr: this.vnet, udpGro: gro, queues: this.queues });
+      Object.assign(this.offloads!, {
+        tunVnetHdr: this.vnet,
+        udpGro: gro,
+        scatterGather: this.sg,
+        queues: this.queues,
+      });
     }
+  }
+
+  /** sgProbe's answer (0 or an errno); a refusal is logged and the copying path used. */
+  private probeSg(errno: number): boolean {
+    if (errno !== 0)
+      this.s.log.warn(
+        { errno },
+        'this kernel does not send a UDP_SEGMENT message made of iovecs intact; GSO segments are copied instead (scatter-gather off)',
+      );
+    return errno === 0;
   }
 
   private roles(): readonly WorkerInit['role'][] {
@@ -180,7 +201,13 @@ export class UdpDatapath {
           block: block++,
           // One queue serves every CPU: the scheduler places its worker best.
           cpus: queues > 1 ? cpusOfQueue(q, queues, onlineCpus) : [],
-          options: { vnet: this.vnet, gso: this.vnet, batch: this.batching ? BATCH : 1, maxPacket: s.mtu },
+          options: {
+            vnet: this.vnet,
+            gso: this.vnet,
+            sg: this.sg,
+            batch: this.batching ? BATCH : 1,
+            maxPacket: s.mtu,
+          },
           slots: (this.batching ? BATCH : 1) * 2 + 8,
           slotSize,
           tunName: s.tunName,

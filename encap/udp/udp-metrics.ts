@@ -7,6 +7,8 @@ export interface OffloadState {
   udpGro: boolean;
   udpGso: () => boolean;
   batching: boolean;
+  /** GSO segments and GRO merges sent as iovecs, not copied (--udp-sg, probed). */
+  scatterGather: boolean;
   /** Datapath queues in use (more than one: steered by CPU). */
   queues: number;
 }
@@ -110,13 +112,14 @@ export function registerUdpMetrics(
   });
   new Gauge({
     name: 'overlayd_udp_offload_enabled',
-    help: '1 when a datapath technique is in use (tun_vnet_hdr = TSO/checksum offload, udp_gso, udp_gro, batching, cpu_steering = per-CPU queues)',
+    help: '1 when a datapath technique is in use (tun_vnet_hdr = TSO/checksum offload, udp_gso, udp_gro, scatter_gather = no payload copies, batching, cpu_steering = per-CPU queues)',
     labelNames: ['feature'],
     registers: [registry],
     collect() {
       this.set({ feature: 'tun_vnet_hdr' }, offloads.tunVnetHdr ? 1 : 0);
       this.set({ feature: 'udp_gso' }, offloads.udpGso() ? 1 : 0);
       this.set({ feature: 'udp_gro' }, offloads.udpGro ? 1 : 0);
+      this.set({ feature: 'scatter_gather' }, offloads.scatterGather ? 1 : 0);
       this.set({ feature: 'batching' }, offloads.batching ? 1 : 0);
       this.set({ feature: 'cpu_steering' }, offloads.queues > 1 ? 1 : 0);
     },

@@ -65,6 +65,7 @@ static napi_value init(napi_env env, napi_value exports) {
   ovl_register_sockets(env, exports);
   ovl_register_csum(env, exports);
   ovl_register_steering(env, exports);
+  ovl_register_sg_io(env, exports);
   return exports;
 }
 

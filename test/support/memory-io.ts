@@ -4,7 +4,22 @@
  * (cutting a message into datagrams) and, when asked, UDP GRO (coalescing a sender's equal-size
  * datagrams into one message).
  */
-import type { TunIo, UdpIo } from '../../sys/batch-io.js';
+import type { IovBatch, TunIo, UdpIo } from '../../sys/batch-io.js';
+
+/** Packet p of an IovBatch gathered into one array (what writev/sendmsg would hand the kernel). */
+export function gather(slab: Uint8Array, iovs: IovBatch, p: number): Uint8Array {
+  const first = iovs.first[p]!;
+  const end = first + iovs.counts[p]!;
+  let n = 0;
+  for (let r = first; r < end; r++) n += iovs.lens[r]!;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (let r = first; r < end; r++) {
+    out.set(slab.subarray(iovs.offs[r]!, iovs.offs[r]! + iovs.lens[r]!), at);
+    at += iovs.lens[r]!;
+  }
+  return out;
+}
 
 export class MemoryTun implements TunIo {
   /** Packets the "kernel" hands to the engine (already including a vnet header when used). */
@@ -23,8 +38,21 @@ export class MemoryTun implements TunIo {
     return n;
   }
 
+  /** Scatter-gather writes (writev calls) seen, and packets written with more than one range. */
+  writevCalls = 0;
+  gathered = 0;
+
   write(slab: Uint8Array, offs: Int32Array, lens: Int32Array, count: number): number {
     for (let i = 0; i < count; i++) this.fromEngine.push(slab.slice(offs[i]!, offs[i]! + lens[i]!));
+    return count;
+  }
+
+  writev(slab: Uint8Array, iovs: IovBatch, count: number): number {
+    this.writevCalls++;
+    for (let p = 0; p < count; p++) {
+      if (iovs.counts[p]! > 1) this.gathered++;
+      this.fromEngine.push(gather(slab, iovs, p));
+    }
     return count;
   }
 }
@@ -125,6 +153,35 @@ export class MemoryUdp implements UdpIo {
     }
     return count;
   }
+
+  sendv(
+    slab: Uint8Array,
+    iovs: IovBatch,
+    start: number,
+    count: number,
+    addrs: Uint32Array,
+    _ports: Int32Array,
+    gso: Int32Array,
+  ): number {
+    this.sendCalls++;
+    // As the native call: at most this many messages a call, the caller sends the rest.
+    const n = Math.min(count, this.sendvLimit);
+    for (let i = start; i < start + n; i++) {
+      const dst = this.net.sockets.get(addrs[i]!);
+      const data = gather(slab, iovs, i);
+      const seg = gso[i]! > 0 ? gso[i]! : data.length;
+      for (let o = 0; o < data.length; o += seg)
+        dst?.inbox.push({
+          from: this.ip,
+          port: this.port,
+          data: data.slice(o, Math.min(o + seg, data.length)),
+        });
+    }
+    return n;
+  }
+
+  /** Messages one sendv call takes (the native call's limit is 256). */
+  sendvLimit = 256;
 
   /** Injects a datagram as if from (ip, port): for hostile-input tests. */
   inject(fromIp: number, fromPort: number, data: Uint8Array): void {
