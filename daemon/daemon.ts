@@ -24,13 +24,16 @@ import { LeaseMove } from './lease-move.js';
 import { componentLogger } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
 import type { Backend, BackendHealth, Registration } from '../encap/backend.js';
-import type { IptablesKeeper } from '../sys/iptables.js';
+import type { RulesKeeper } from './traffic-rules-setup.js';
 import { readHostView, type HostView } from '../sys/host-view.js';
 import { sdNotify } from '../sys/sd-notify.js';
 import { realSleep } from '../subnet-lease/backoff.js';
 import { openEtcdRegistry } from '../subnet-lease/etcd-client.js';
 import { formatCidr, formatIpv4, parseIpv4 } from '../core/ipv4.js';
+import { formatCidr6, parseIpv6 } from '../core/ipv6.js';
+import { routeTo } from '../sys/route-lookup.js';
 import type { Lease } from '../core/lease.js';
+import type { LeaseSubnets } from '../core/subnet-key.js';
 import { LeaseManager } from '../subnet-lease/lease-manager.js';
 import type { NetworkConfig } from '../core/network.js';
 import type { PeerWatch } from '../subnet-lease/peer-watch.js';
@@ -57,7 +60,7 @@ export class Daemon {
   private watch: PeerWatch | undefined;
   private registry: LeaseRegistry | undefined;
   private leaseAttrs: Lease['attrs'] | undefined;
-  private iptables: IptablesKeeper | undefined;
+  private iptables: RulesKeeper | undefined;
   /** backend.register() in flight: stop() lets it settle before closing the backend. */
   private registering: Promise<unknown> | undefined;
   private leaseMove: LeaseMove | undefined;
@@ -209,9 +212,21 @@ export class Daemon {
       iface: flags.iface,
       ifaceRegex: flags.ifaceRegex,
       publicIp: flags.publicIp,
+      publicIpv6: flags.publicIpv6,
+      ipv6: config.ipv6 !== undefined,
+      ...(flags.ifaceCanReach
+        ? { canReach: { addr: flags.ifaceCanReach, route: routeTo(flags.ifaceCanReach) } }
+        : {}),
     });
     this.log.info(
-      { iface: ext.name, ifaceAddr: ext.ifaceAddr, publicIp: ext.publicIp, mtu: ext.mtu, why: ext.reason },
+      {
+        iface: ext.name,
+        ifaceAddr: ext.ifaceAddr,
+        publicIp: ext.publicIp,
+        ...(ext.publicIpv6 ? { ifaceV6Addr: ext.ifaceV6Addr, publicIpv6: ext.publicIpv6 } : {}),
+        mtu: ext.mtu,
+        why: ext.reason,
+      },
       'external interface selected',
     );
 
@@ -296,18 +311,26 @@ export class Daemon {
     const previous = await this.untilStopped(readSubnetFile(this.flags.subnetFile));
     this.leaseAttrs = {
       publicIp: parseIpv4(ext.publicIp)!,
+      ...(config.ipv6 && ext.publicIpv6 ? { publicIpv6: parseIpv6(ext.publicIpv6)! } : {}),
       // flannel's udp backend publishes no BackendType; keep that so flanneld peers parse us alike.
       ...(reg.backendType && reg.backendType !== 'udp' ? { backendType: reg.backendType } : {}),
       ...(reg.backendData !== undefined ? { backendData: reg.backendData } : {}),
+      ...(reg.backendV6Data !== undefined ? { backendV6Data: reg.backendV6Data } : {}),
     };
-    this.leases = this.newLeaseManager(registry, config, previous.subnet);
+    this.leases = this.newLeaseManager(
+      registry,
+      config,
+      previous.subnet
+        ? { subnet: previous.subnet, ...(previous.ipv6Subnet ? { ipv6Subnet: previous.ipv6Subnet } : {}) }
+        : undefined,
+    );
     return this.acquireUntilDone(this.leases);
   }
 
   private newLeaseManager(
     registry: LeaseRegistry,
     config: NetworkConfig,
-    previousSubnet?: Lease['subnet'],
+    previousSubnets?: LeaseSubnets,
   ): LeaseManager {
     return new LeaseManager({
       registry,
@@ -315,7 +338,7 @@ export class Daemon {
       attrs: this.leaseAttrs!,
       log: componentLogger(this.rootLog, 'lease'),
       renewMarginSeconds: this.flags.subnetLeaseRenewMargin * 60,
-      ...(previousSubnet ? { previousSubnet } : {}),
+      ...(previousSubnets ? { previousSubnets } : {}),
     });
   }
 
@@ -328,7 +351,11 @@ export class Daemon {
         const lease = await leases.acquire(this.abort.signal);
         this.metrics.leaseExpiration.set((lease.expiration?.getTime() ?? 0) / 1000);
         this.log.info(
-          { subnet: formatCidr(lease.subnet), publicIp: formatIpv4(lease.attrs.publicIp) },
+          {
+            subnet: formatCidr(lease.subnet),
+            publicIp: formatIpv4(lease.attrs.publicIp),
+            ...(lease.ipv6Subnet ? { ipv6Subnet: formatCidr6(lease.ipv6Subnet) } : {}),
+          },
           'lease acquired',
         );
         return lease;
@@ -358,11 +385,19 @@ export class Daemon {
     await writeSubnetFile(this.flags.subnetFile, {
       network: config.network,
       subnet: lease.subnet,
+      ...(config.ipv6 && lease.ipv6Subnet
+        ? { ipv6: { network: config.ipv6.network, subnet: lease.ipv6Subnet } }
+        : {}),
       mtu,
       ipMasq: this.flags.ipMasq,
     });
     this.log.info(
-      { path: this.flags.subnetFile, subnet: formatCidr(lease.subnet), mtu },
+      {
+        path: this.flags.subnetFile,
+        subnet: formatCidr(lease.subnet),
+        ...(lease.ipv6Subnet ? { ipv6Subnet: formatCidr6(lease.ipv6Subnet) } : {}),
+        mtu,
+      },
       'subnet file written',
     );
   }

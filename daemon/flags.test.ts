@@ -73,6 +73,17 @@ describe('flags', () => {
     [['--public-ip=10.0.0'], {}, /^--public-ip: invalid value "10.0.0"; expected an IPv4 address/],
     [['--healthz-ip=localhost'], {}, /^--healthz-ip: invalid value "localhost"/],
     [
+      ['--public-ipv6=198.18.0.1'],
+      {},
+      /^--public-ipv6: invalid value "198.18.0.1"; expected an IPv6 address/,
+    ],
+    [['--public-ipv6=fd00::g'], {}, /^--public-ipv6: invalid value "fd00::g"; expected an IPv6 address/],
+    [
+      ['--iface-can-reach=eth0'],
+      {},
+      /^--iface-can-reach: invalid value "eth0"; expected an IPv4 or IPv6 address$/,
+    ],
+    [
       ['--etcd-endpoints=127.0.0.1:2379'],
       {},
       /^--etcd-endpoints: invalid endpoint "127.0.0.1:2379"; expected http/,
@@ -131,5 +142,17 @@ describe('flags', () => {
     ]) {
       expect(text).toContain(f);
     }
+  });
+});
+
+describe('dual-stack flags', () => {
+  it('takes --public-ipv6 and --iface-can-reach, also from FLANNELD_*', () => {
+    const r = parseFlags(['--public-ipv6=fd00:198:18::1', '--iface-can-reach', 'fd00:198:18::2'], {});
+    expect(r.ok && r.flags.publicIpv6).toBe('fd00:198:18::1');
+    expect(r.ok && r.flags.ifaceCanReach).toBe('fd00:198:18::2');
+    const e = parseFlags([], { FLANNELD_PUBLIC_IPV6: 'fd00::5', FLANNELD_IFACE_CAN_REACH: '198.18.0.9' });
+    expect(e.ok && [e.flags.publicIpv6, e.flags.ifaceCanReach]).toEqual(['fd00::5', '198.18.0.9']);
+    const d = parseFlags([], {});
+    expect(d.ok && [d.flags.publicIpv6, d.flags.ifaceCanReach]).toEqual(['', '']);
   });
 });

@@ -4,6 +4,7 @@
  * line (flannel's flagutil rule; an empty variable is ignored). Parsing is pure: argv and env in,
  * a typed result or one error line out.
  */
+import { parseIpv6 } from '../core/ipv6.js';
 
 export type FlagKind = 'string' | 'bool' | 'int' | 'list';
 
@@ -67,6 +68,20 @@ const SPECS: readonly FlagSpec[] = [
     dflt: '',
     help: 'IP accessible by other nodes for inter-host communication',
     form: 'an IPv4 address like 198.18.0.1',
+  },
+  {
+    name: 'public-ipv6',
+    kind: 'string',
+    dflt: '',
+    help: 'IPv6 accessible by other nodes for inter-host communication (dual-stack)',
+    form: 'an IPv6 address like fd00:198:18::1',
+  },
+  {
+    name: 'iface-can-reach',
+    kind: 'string',
+    dflt: '',
+    help: 'use the interface (and source address) the kernel routes this address by, as `ip route get` shows',
+    form: 'an IPv4 or IPv6 address',
   },
   {
     name: 'subnet-file',
@@ -209,6 +224,8 @@ export interface Flags {
   iface: string[];
   ifaceRegex: string[];
   publicIp: string;
+  publicIpv6: string;
+  ifaceCanReach: string;
   subnetFile: string;
   netConfigPath: string;
   subnetLeaseRenewMargin: number;
@@ -272,6 +289,10 @@ function convert(spec: FlagSpec, raw: string, source: string): { value: unknown 
 function checkSemantics(f: Flags): string | undefined {
   if (f.publicIp !== '' && !IPV4.test(f.publicIp))
     return `--public-ip: invalid value "${f.publicIp}"; expected an IPv4 address like 198.18.0.1`;
+  if (f.publicIpv6 !== '' && parseIpv6(f.publicIpv6) === undefined)
+    return `--public-ipv6: invalid value "${f.publicIpv6}"; expected an IPv6 address like fd00:198:18::1`;
+  if (f.ifaceCanReach !== '' && !IPV4.test(f.ifaceCanReach) && parseIpv6(f.ifaceCanReach) === undefined)
+    return `--iface-can-reach: invalid value "${f.ifaceCanReach}"; expected an IPv4 or IPv6 address`;
   if (!IPV4.test(f.healthzIp))
     return `--healthz-ip: invalid value "${f.healthzIp}"; expected an IPv4 address like 0.0.0.0`;
   if (!f.etcdPrefix.startsWith('/'))

@@ -56,6 +56,70 @@ describe('interface selection', () => {
   });
 });
 
+describe('interface selection, dual-stack', () => {
+  const dual: HostView = {
+    interfaces: [
+      { name: 'eth0', addrs: ['198.18.0.1'], addrs6: ['fd00:198:18::1', 'fd00:198:18::99'], mtu: 1500 },
+      { name: 'eth1', addrs: ['192.0.2.7'], addrs6: ['fd00:192:0:2::7'], mtu: 9000 },
+      { name: 'eth2', addrs: ['192.0.2.9'], addrs6: [], mtu: 1500 },
+    ],
+    defaultRouteIface: 'eth0',
+    defaultRouteIface6: 'eth0',
+  };
+  const v6 = { ...none, ipv6: true };
+
+  it('adds the first global IPv6 address as IfaceV6Addr and PublicIPv6, or --public-ipv6', () => {
+    expect(selectInterface(dual, v6)).toMatchObject({
+      ifaceV6Addr: 'fd00:198:18::1',
+      publicIpv6: 'fd00:198:18::1',
+    });
+    expect(selectInterface(dual, { ...v6, publicIpv6: 'fd00::77' })).toMatchObject({
+      ifaceV6Addr: 'fd00:198:18::1',
+      publicIpv6: 'fd00::77',
+    });
+    expect(selectInterface(dual, none).publicIpv6).toBeUndefined();
+  });
+
+  it('requires the IPv6 default route on the same interface, as flannel does', () => {
+    expect(() => selectInterface({ ...dual, defaultRouteIface6: 'eth1' }, v6)).toThrow(
+      /IPv6 default route interface eth1 must be the same as the IPv4 one eth0; give --iface NAME/,
+    );
+    expect(() => selectInterface({ ...dual, defaultRouteIface6: undefined }, v6)).toThrow(
+      /no IPv6 default route/,
+    );
+    expect(selectInterface({ ...dual, defaultRouteIface6: undefined }, { ...v6, iface: ['eth1'] }).name).toBe(
+      'eth1',
+    );
+  });
+
+  it('refuses an interface without a global IPv6 address', () => {
+    expect(() => selectInterface(dual, { ...v6, iface: ['eth2'] })).toThrow(
+      /interface eth2 has no global IPv6 address, and EnableIPv6 needs one/,
+    );
+  });
+
+  it('--iface-can-reach picks the route interface and its source address, for either family', () => {
+    const by4 = selectInterface(dual, {
+      ...v6,
+      canReach: { addr: '192.0.2.100', route: { dev: 'eth1', src: '192.0.2.7' } },
+    });
+    expect(by4).toMatchObject({ name: 'eth1', ifaceAddr: '192.0.2.7', ifaceV6Addr: 'fd00:192:0:2::7' });
+    const by6 = selectInterface(dual, {
+      ...v6,
+      canReach: { addr: 'fd00:198:18::50', route: { dev: 'eth0', src: 'fd00:198:18::99' } },
+    });
+    expect(by6).toMatchObject({ name: 'eth0', ifaceAddr: '198.18.0.1', ifaceV6Addr: 'fd00:198:18::99' });
+    expect(by6.reason).toBe('routes to --iface-can-reach fd00:198:18::50');
+    // --iface wins over --iface-can-reach, as flannel tries them in that order
+    expect(
+      selectInterface(dual, { ...v6, iface: ['eth0'], canReach: { addr: 'x', route: { dev: 'eth1' } } }).name,
+    ).toBe('eth0');
+    expect(() =>
+      selectInterface(dual, { ...none, canReach: { addr: '10.9.9.9', route: { dev: 'tun7' } } }),
+    ).toThrow(/no interface matches --iface-can-reach 10.9.9.9 \(via tun7\)/);
+  });
+});
+
 describe('reading the host', () => {
   const addr = (address: string) => ({
     address,

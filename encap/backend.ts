@@ -57,6 +57,8 @@ export type BackendHealth =
 export interface Registration {
   readonly backendType?: string;
   readonly backendData?: unknown;
+  /** BackendV6Data (dual-stack vxlan: the flannel-v6 device's VNI and VtepMAC). */
+  readonly backendV6Data?: unknown;
   /** MTU pods must use (FLANNEL_MTU). */
   readonly mtu: number;
 }

@@ -31,16 +31,20 @@ describe('allocation plan', () => {
       () => 0,
     );
     expect(plan.kind).toBe('create');
-    expect(plan.kind !== 'renew' && plan.deleteFirst).toEqual(parseCidr('10.244.0.0/24'));
+    expect(plan.kind !== 'renew' && plan.deleteFirst).toEqual({ subnet: parseCidr('10.244.0.0/24') });
     if (plan.kind === 'create') expect(formatCidr(plan.subnet)).toBe('10.244.1.0/24');
   });
 
   it('reuses the previous subnet.env subnet when free and compatible', () => {
-    const prev = parseCidr('10.244.42.0/24')!;
-    expect(planAllocation(cfg, [], 5, prev)).toEqual({ kind: 'create', subnet: prev, source: 'previous' });
+    const prev = { subnet: parseCidr('10.244.42.0/24')! };
+    expect(planAllocation(cfg, [], 5, prev)).toEqual({
+      kind: 'create',
+      subnet: prev.subnet,
+      source: 'previous',
+    });
     const taken = planAllocation(cfg, [lease('10.244.42.0/24', '9.9.9.9')], 5, prev, () => 0);
     expect(taken.kind === 'create' && taken.source).toBe('random');
-    const wrongLen = planAllocation(cfg, [], 5, parseCidr('10.244.42.0/25')!, () => 0);
+    const wrongLen = planAllocation(cfg, [], 5, { subnet: parseCidr('10.244.42.0/25')! }, () => 0);
     expect(wrongLen.kind === 'create' && wrongLen.source).toBe('random');
   });
 

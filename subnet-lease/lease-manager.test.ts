@@ -91,7 +91,7 @@ function setup(): { reg: FakeRegistry; m: LeaseManager; delays: number[] } {
     config: cfg,
     attrs,
     log: testLogger(),
-    previousSubnet: parseCidr('10.244.5.0/24')!,
+    previousSubnets: { subnet: parseCidr('10.244.5.0/24')! },
     sleep: async (ms) => {
       delays.push(ms);
     },

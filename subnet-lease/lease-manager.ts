@@ -11,9 +11,12 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { OverlaydError, describeError } from '../core/errors.js';
-import { planAllocation } from './allocate.js';
+import { planAllocation, subnetsOf } from './allocate.js';
+import { formatCidr6, formatIpv6, overlaps6 } from '../core/ipv6.js';
+import { leaseKeyOf, type LeaseSubnets } from '../core/subnet-key.js';
+import { ipv6SubnetCount } from './network-config-v6.js';
 import { Backoff, realSleep, type Sleep } from './backoff.js';
-import { formatCidr, formatIpv4, type Ipv4Net } from '../core/ipv4.js';
+import { formatCidr, formatIpv4, sameNet, type Ipv4Net } from '../core/ipv4.js';
 import type { Lease, LeaseAttrs } from '../core/lease.js';
 import type { NetworkConfig } from '../core/network.js';
 import { encodeLeaseAttrs } from './lease.js';
@@ -28,7 +31,7 @@ export interface LeaseManagerOptions {
   readonly config: NetworkConfig;
   readonly attrs: LeaseAttrs;
   /** FLANNEL_SUBNET from the previous subnet.env, if any. */
-  readonly previousSubnet?: Ipv4Net;
+  readonly previousSubnets?: LeaseSubnets;
   readonly log: Logger;
   readonly ttlSeconds?: number;
   readonly renewMarginSeconds?: number;
@@ -81,7 +84,7 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
    */
   async acquire(signal?: AbortSignal): Promise<Lease> {
     const { registry, config, attrs, log } = this.opts;
-    let previous = this.opts.previousSubnet;
+    let previous = this.opts.previousSubnets;
     for (let attempt = 1; attempt <= MAX_RACE_RETRIES; attempt++) {
       signal?.throwIfAborted();
       const listing = await registry.listLeases();
@@ -89,16 +92,25 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
       const plan = planAllocation(config, listing.leases, attrs.publicIp, previous, this.opts.random);
       if (plan.kind !== 'renew' && plan.deleteFirst) {
         log.info(
-          { subnet: formatCidr(plan.deleteFirst) },
+          { key: leaseKeyOf(plan.deleteFirst) },
           'deleting our lease: it no longer fits the network config',
         );
         await registry.deleteLease(plan.deleteFirst);
         signal?.throwIfAborted();
       }
       if (plan.kind === 'renew') {
-        this.current = await registry.updateLease(plan.subnet, attrs, this.ttl);
-        log.info({ subnet: formatCidr(plan.subnet) }, 'reusing the lease that holds our public IP');
+        this.current = await registry.updateLease(plan, attrs, this.ttl);
+        log.info({ key: leaseKeyOf(plan) }, 'reusing the lease that holds our public IP');
         return this.current;
+      }
+      if (plan.kind === 'exhausted' && plan.family === 'ipv6') {
+        const v6 = config.ipv6!;
+        throw new OverlaydError(
+          'OUT_OF_SUBNETS',
+          `out of IPv6 subnets: IPv6Network ${formatCidr6(v6.network)} holds ${ipv6SubnetCount(v6)} /${v6.subnetLen} subnets ` +
+            `(${formatIpv6(v6.subnetMin)}..${formatIpv6(v6.subnetMax)}) and all are leased; ` +
+            'free a stale lease or widen IPv6Network/IPv6SubnetMin/IPv6SubnetMax',
+        );
       }
       if (plan.kind === 'exhausted') {
         throw new OverlaydError(
@@ -108,19 +120,41 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
             'free a stale lease or widen Network/SubnetMin/SubnetMax',
         );
       }
-      const created = await registry.createLease(plan.subnet, attrs, this.ttl);
+      let created = await registry.createLease(plan, attrs, this.ttl);
+      if (created && !(await this.ownsIpv6(created))) created = undefined;
       if (created) {
         this.current = created;
-        log.info({ subnet: formatCidr(plan.subnet), source: plan.source, attempt }, 'acquired a new lease');
+        log.info({ key: leaseKeyOf(plan), source: plan.source, attempt }, 'acquired a new lease');
         return created;
       }
-      log.info({ subnet: formatCidr(plan.subnet), attempt }, 'lost the race for a subnet; picking again');
+      log.info({ key: leaseKeyOf(plan), attempt }, 'lost the race for a subnet; picking again');
       previous = undefined;
     }
     throw new OverlaydError(
       'LEASE_RACE',
       `lost the race for a subnet ${MAX_RACE_RETRIES} times in a row; will retry`,
     );
+  }
+
+  /**
+   * The etcd txn guards only our key, so two nodes can create different keys holding the same
+   * IPv6 subnet (flanneld has this race). Whoever created later sees the earlier one when it looks
+   * right after creating, deletes its key and picks again; the earlier creator keeps its lease.
+   */
+  private async ownsIpv6(created: Lease): Promise<boolean> {
+    const sn6 = created.ipv6Subnet;
+    if (!sn6 || created.createRevision === undefined) return true;
+    const { leases } = await this.opts.registry.listLeases();
+    const clash = leases.some(
+      (l) =>
+        l.ipv6Subnet !== undefined &&
+        !sameNet(l.subnet, created.subnet) &&
+        overlaps6(l.ipv6Subnet, sn6) &&
+        (l.createRevision ?? 0n) < created.createRevision!,
+    );
+    if (!clash) return true;
+    await this.opts.registry.deleteLease(created);
+    return false;
   }
 
   /**
@@ -160,7 +194,7 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     const lease = this.current;
     if (!lease || this.stopped) return;
     try {
-      const ok = await this.writeOwn(lease.subnet);
+      const ok = await this.writeOwn(subnetsOf(lease));
       if (ok) {
         this.opts.log.info(
           { subnet: formatCidr(lease.subnet), expiration: this.current?.expiration },
@@ -180,11 +214,12 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
    * Writes our lease for `subnet` unless another node holds the key. Returns false on conflict
    * (after emitting it).
    */
-  private async writeOwn(subnet: Ipv4Net): Promise<boolean> {
+  private async writeOwn(own: LeaseSubnets): Promise<boolean> {
+    const subnet = own.subnet;
     const { registry, attrs } = this.opts;
-    const entry = await registry.getLease(subnet);
+    const entry = await registry.getLease(own);
     if (entry === undefined) {
-      const created = await registry.createLease(subnet, attrs, this.ttl);
+      const created = await registry.createLease(own, attrs, this.ttl);
       if (created) {
         this.current = created;
         this.opts.log.warn(
@@ -193,14 +228,14 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
         );
         return true;
       }
-      return this.writeOwn(subnet); // someone created it between get and txn: look again
+      return this.writeOwn(own); // someone created it between get and txn: look again
     }
     if (entry.ok && entry.lease.attrs.publicIp !== attrs.publicIp) {
       this.emit('conflict', { subnet, holder: entry.lease.attrs.publicIp });
       return false;
     }
     // Ours (possibly with stale backend data, or garbled): put it back, as flannel's updateSubnet does.
-    this.current = await registry.updateLease(subnet, attrs, this.ttl);
+    this.current = await registry.updateLease(own, attrs, this.ttl);
     return true;
   }
 
@@ -209,9 +244,9 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     const lease = this.current;
     if (!lease || this.stopped) return;
     try {
-      const entry = await this.opts.registry.getLease(lease.subnet);
+      const entry = await this.opts.registry.getLease(lease);
       const ours = entry?.ok && encodeLeaseAttrs(entry.lease.attrs) === encodeLeaseAttrs(this.opts.attrs);
-      if (!ours) await this.writeOwn(lease.subnet);
+      if (!ours) await this.writeOwn(subnetsOf(lease));
     } catch (err) {
       this.emit('etcd-error', 'check');
       this.opts.log.debug({ err: describeError(err) }, 'lease check failed');
@@ -281,10 +316,10 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
   private async watchOwnKey(): Promise<void> {
     const lease = this.current;
     if (!lease) return;
-    const key = this.opts.registry.keyOf(lease.subnet);
+    const key = this.opts.registry.keyOf(lease);
     let watcher: RegistryWatch | undefined;
     const current = (): boolean => !this.stopped && watcher !== undefined && this.watcher === watcher;
-    watcher = await this.opts.registry.watchLease(lease.subnet, {
+    watcher = await this.opts.registry.watchLease(lease, {
       onDelete: () => {
         if (current()) void this.onOwnKeyDeleted(key);
       },

@@ -7,6 +7,7 @@
  */
 import type { Ipv4Net } from '../core/ipv4.js';
 import type { Lease, LeaseAttrs } from '../core/lease.js';
+import type { LeaseSubnets } from '../core/subnet-key.js';
 
 /** flannel's subnetTTL: a lease lives 24 h unless renewed. */
 export const SUBNET_TTL_SECONDS = 86400;
@@ -63,8 +64,12 @@ export interface LeaseRegistry {
   readonly configKey: string;
   /** The key prefix the leases live under, for reports. */
   readonly subnetsPrefix: string;
+  /**
+   * Methods naming one lease take its subnets: a dual-stack lease's key holds both
+   * (core/subnet-key.ts leaseKeyOf).
+   */
   /** The full key of a subnet's lease (for logs and malformed-entry reports). */
-  keyOf(subnet: Ipv4Net): string;
+  keyOf(subnets: LeaseSubnets): string;
   /** The raw config text, or undefined when the key does not exist (not an error: flannel polls). */
   getConfigText(): Promise<string | undefined>;
   /** Every lease; malformed entries are reported, never thrown. */
@@ -73,18 +78,18 @@ export interface LeaseRegistry {
    * Creates the lease only if its key does not exist, with a fresh TTL. Returns undefined when
    * another node won the race.
    */
-  createLease(subnet: Ipv4Net, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined>;
+  createLease(subnets: LeaseSubnets, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined>;
   /** flannel's updateSubnet: a fresh TTL and an unconditional write. */
-  updateLease(subnet: Ipv4Net, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease>;
-  deleteLease(subnet: Ipv4Net): Promise<void>;
+  updateLease(subnets: LeaseSubnets, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease>;
+  deleteLease(subnets: LeaseSubnets): Promise<void>;
   /** Whether a lease's TTL (its etcdLeaseId) is still running: false once expired or revoked. */
   leaseAlive(id: string): Promise<boolean>;
   /** One lease; undefined when its key is absent. */
-  getLease(subnet: Ipv4Net): Promise<DecodedEntry | undefined>;
+  getLease(subnets: LeaseSubnets): Promise<DecodedEntry | undefined>;
   /** Watches every lease from `fromRevision`; resolves once the watch is established. */
   watchSubnets(fromRevision: bigint, handlers: SubnetsWatchHandlers): Promise<RegistryWatch>;
   /** Watches one lease key from now; resolves once the watch is established. */
-  watchLease(subnet: Ipv4Net, handlers: LeaseWatchHandlers): Promise<RegistryWatch>;
+  watchLease(subnets: LeaseSubnets, handlers: LeaseWatchHandlers): Promise<RegistryWatch>;
   /** Closes the connection; the registry is unusable afterwards. */
   close(): void;
 }

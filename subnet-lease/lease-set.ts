@@ -3,7 +3,7 @@
  * watch or an etcd restart) replaces the whole set; `reset` returns only the difference, so the
  * backend never sees a remove/add flap for a peer that did not change.
  */
-import { sameAttrs, type Lease, type LeaseEvent } from '../core/lease.js';
+import { sameLease, type Lease, type LeaseEvent } from '../core/lease.js';
 import { subnetKeyOf } from '../core/subnet-key.js';
 
 export class LeaseSet {
@@ -22,7 +22,7 @@ export class LeaseSet {
     const key = subnetKeyOf(lease.subnet);
     const known = this.byKey.get(key);
     this.byKey.set(key, lease);
-    if (known && sameAttrs(known.attrs, lease.attrs)) return undefined;
+    if (known && sameLease(known, lease)) return undefined;
     return { type: 'added', lease };
   }
 
@@ -43,7 +43,7 @@ export class LeaseSet {
     }
     for (const [key, lease] of next) {
       const known = this.byKey.get(key);
-      if (!known || !sameAttrs(known.attrs, lease.attrs)) events.push({ type: 'added', lease });
+      if (!known || !sameLease(known, lease)) events.push({ type: 'added', lease });
     }
     this.byKey.clear();
     for (const [k, v] of next) this.byKey.set(k, v);

@@ -69,7 +69,7 @@ describe('network config', () => {
       /Backend.Type is unknown: "ipsec"/,
     ],
     ['backend not object', '{"Network":"10.0.0.0/16","Backend":"vxlan"}', /Backend must be an object/],
-    ['IPv6', '{"Network":"10.0.0.0/16","EnableIPv6":true}', /EnableIPv6 is true/],
+    ['IPv6 with udp', '{"Network":"10.0.0.0/16","EnableIPv6":true}', /carries IPv4 only/],
     ['not JSON', '{"Network":', /not valid JSON/],
     ['array', '[1]', /must be a JSON object/],
   ];

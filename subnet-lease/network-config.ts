@@ -14,41 +14,18 @@ import {
   sizeOf,
   type Ipv4Net,
 } from '../core/ipv4.js';
-import { BACKEND_TYPES, type BackendType, type NetworkConfig } from '../core/network.js';
+import { BACKEND_TYPES, IPV6_BACKENDS, type BackendType, type NetworkConfig } from '../core/network.js';
+import {
+  configError,
+  isObject,
+  lowerKeys,
+  optionalBool,
+  optionalPrefixLen,
+  optionalString,
+} from './config-fields.js';
+import { validateIpv6Config } from './network-config-v6.js';
 
-function configError(field: string, problem: string, fix: string): OverlaydError {
-  return new OverlaydError('BAD_CONFIG', `network config: ${field} ${problem}; ${fix}`);
-}
-
-/** Go's encoding/json matches struct fields case-insensitively; we do the same with one lowercased copy. */
-export function lowerKeys(obj: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) {
-    const lk = k.toLowerCase();
-    if (!(lk in out)) out[lk] = v;
-  }
-  return out;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function optionalString(obj: Record<string, unknown>, key: string, field: string): string | undefined {
-  const v = obj[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string')
-    throw configError(field, `must be a string, got ${JSON.stringify(v)}`, 'quote it');
-  return v;
-}
-
-function optionalBool(obj: Record<string, unknown>, key: string, field: string, dflt: boolean): boolean {
-  const v = obj[key];
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'boolean')
-    throw configError(field, `must be true or false, got ${JSON.stringify(v)}`, 'use a JSON boolean');
-  return v;
-}
+export { lowerKeys } from './config-fields.js';
 
 function optionalSubnetIp(obj: Record<string, unknown>, key: string, field: string): number | undefined {
   const text = optionalString(obj, key, field);
@@ -76,18 +53,14 @@ export function parseNetworkConfig(text: string): NetworkConfig {
 }
 
 function validateNetworkConfig(cfg: Record<string, unknown>): NetworkConfig {
-  if (optionalBool(cfg, 'enableipv6', 'EnableIPv6', false)) {
-    throw configError(
-      'EnableIPv6',
-      'is true but overlayd supports IPv4 only',
-      'remove EnableIPv6 or set it to false',
-    );
-  }
+  const enableIPv6 = optionalBool(cfg, 'enableipv6', 'EnableIPv6', false);
   if (!optionalBool(cfg, 'enableipv4', 'EnableIPv4', true)) {
+    // flannel's etcd keys always start with the IPv4 subnet (its key regex requires it) and every
+    // etcd event is marked EnableIPv4, so an IPv6-only lease cannot be stored in etcd mode.
     throw configError(
       'EnableIPv4',
-      'is false but overlayd supports IPv4 only',
-      'remove EnableIPv4 or set it to true',
+      "is false, but IPv6-only networks cannot be stored in etcd: flannel's lease keys always hold an IPv4 subnet",
+      'remove EnableIPv4 (or set it to true) and give Network; keep EnableIPv6 for dual-stack',
     );
   }
   const networkText = optionalString(cfg, 'network', 'Network');
@@ -141,6 +114,13 @@ function validateNetworkConfig(cfg: Record<string, unknown>): NetworkConfig {
   if (!(BACKEND_TYPES as readonly string[]).includes(typeText)) {
     throw configError('Backend.Type', `is unknown: "${typeText}"`, `use one of ${BACKEND_TYPES.join(', ')}`);
   }
+  if (enableIPv6 && !IPV6_BACKENDS.includes(typeText as BackendType)) {
+    throw configError(
+      'EnableIPv6',
+      `is true but Backend.Type ${typeText} carries IPv4 only`,
+      `use Backend.Type ${IPV6_BACKENDS.join(' or ')} for dual-stack, or set EnableIPv6 to false`,
+    );
+  }
   return {
     network,
     subnetLen,
@@ -148,20 +128,14 @@ function validateNetworkConfig(cfg: Record<string, unknown>): NetworkConfig {
     subnetMax,
     backendType: typeText as BackendType,
     backend,
+    ...(enableIPv6 ? { ipv6: validateIpv6Config(cfg) } : {}),
     enableNFTables: optionalBool(cfg, 'enablenftables', 'EnableNFTables', false),
   };
 }
 
 function resolveSubnetLen(cfg: Record<string, unknown>, network: Ipv4Net): number {
-  const v = cfg['subnetlen'];
-  if (v !== undefined && v !== null && v !== 0) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      throw configError(
-        'SubnetLen',
-        `must be a whole number, got ${JSON.stringify(v)}`,
-        'write e.g. "SubnetLen": 24',
-      );
-    }
+  const v = optionalPrefixLen(cfg, 'subnetlen', 'SubnetLen', 24);
+  if (v !== undefined) {
     if (v > 30) throw configError('SubnetLen', `is /${v}, above the maximum /30`, 'use 30 or less');
     if (v < network.prefixLen + 2) {
       throw configError(

@@ -175,7 +175,7 @@ export class PeerWatch {
       try {
         const listing = await this.opts.registry.listLeases();
         listing.malformed.forEach((m) => this.malformed(m));
-        const peers = listing.leases.filter((l) => this.usable(l, this.opts.registry.keyOf(l.subnet)));
+        const peers = listing.leases.filter((l) => this.usable(l, this.opts.registry.keyOf(l)));
         const dataLoss = this.delivered && listing.revision < this.revision;
         this.revision = listing.revision;
         const events = this.set.reset(peers);

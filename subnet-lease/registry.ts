@@ -6,9 +6,8 @@
 import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import { OverlaydError } from '../core/errors.js';
 import type { Lease, LeaseAttrs } from '../core/lease.js';
-import { parseSubnetKey, subnetKeyOf } from '../core/subnet-key.js';
+import { leaseKeyOf, parseLeaseKey, parseSubnetKey, type LeaseSubnets } from '../core/subnet-key.js';
 import { encodeLeaseAttrs, parseLeaseAttrs } from './lease.js';
-import type { Ipv4Net } from '../core/ipv4.js';
 import type {
   DecodedEntry,
   LeaseChange,
@@ -21,6 +20,11 @@ import type {
 } from './lease-registry.js';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
+
+/** A Lease passed as its subnets must not carry its old attrs into the new lease. */
+function subnetsOnly(s: LeaseSubnets): LeaseSubnets {
+  return s.ipv6Subnet ? { subnet: s.subnet, ipv6Subnet: s.ipv6Subnet } : { subnet: s.subnet };
+}
 
 function etcdError(what: string, err: unknown): OverlaydError {
   return new OverlaydError('ETCD', `etcd ${what} failed`, { cause: err });
@@ -40,8 +44,8 @@ export class EtcdRegistry implements LeaseRegistry {
     return `${this.prefix.replace(/\/+$/, '')}/config`;
   }
 
-  keyOf(subnet: Ipv4Net): string {
-    return this.subnetsPrefix + subnetKeyOf(subnet);
+  keyOf(subnets: LeaseSubnets): string {
+    return this.subnetsPrefix + leaseKeyOf(subnets);
   }
 
   /** The raw config text, or undefined when the key does not exist (not an error: flannel polls). */
@@ -56,11 +60,13 @@ export class EtcdRegistry implements LeaseRegistry {
   /** Decodes one key/value under subnets/; malformed entries are reported, never thrown. */
   private decode(kv: IKeyValue): DecodedEntry {
     const key = kv.key.toString();
-    const subnet = parseSubnetKey(key.slice(this.subnetsPrefix.length));
-    if (!subnet)
-      return { ok: false, entry: { key, reason: 'key does not name a subnet (want a.b.c.d-len)' } };
+    const parsed = parseLeaseKey(key.slice(this.subnetsPrefix.length));
+    if (!parsed.ok) return { ok: false, entry: { key, reason: parsed.reason } };
     try {
-      return { ok: true, lease: { subnet, attrs: parseLeaseAttrs(kv.value.toString()) } };
+      const attrs = parseLeaseAttrs(kv.value.toString());
+      // create_revision is what the IPv6 duplicate check orders by; a value without it is still a lease.
+      const rev = kv.create_revision ? { createRevision: BigInt(kv.create_revision) } : {};
+      return { ok: true, lease: { ...parsed.subnets, attrs, ...rev } };
     } catch (err) {
       return { ok: false, entry: { key, reason: (err as Error).message } };
     }
@@ -104,16 +110,22 @@ export class EtcdRegistry implements LeaseRegistry {
    * Creates the key only if it does not exist (txn on Version == 0), attached to a fresh etcd lease.
    * Returns undefined when another node won the race; the granted lease is then revoked.
    */
-  async createLease(subnet: Ipv4Net, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
+  async createLease(
+    subnets: LeaseSubnets,
+    attrs: LeaseAttrs,
+    ttlSeconds: number,
+  ): Promise<Lease | undefined> {
     const id = await this.grant(ttlSeconds);
-    const key = this.keyOf(subnet);
+    const key = this.keyOf(subnets);
     let succeeded: boolean;
+    let revision: bigint;
     try {
       const res = await this.client
         .if(key, 'Version', '==', 0)
         .then(this.client.put(key).value(encodeLeaseAttrs(attrs)).lease(id))
         .commit();
       succeeded = res.succeeded;
+      revision = BigInt(res.header.revision);
     } catch (err) {
       await this.revoke(id);
       throw etcdError(`create ${key}`, err);
@@ -122,27 +134,38 @@ export class EtcdRegistry implements LeaseRegistry {
       await this.revoke(id);
       return undefined;
     }
-    return { subnet, attrs, expiration: new Date(Date.now() + ttlSeconds * 1000), etcdLeaseId: id };
+    return {
+      ...subnetsOnly(subnets),
+      attrs,
+      expiration: new Date(Date.now() + ttlSeconds * 1000),
+      etcdLeaseId: id,
+      createRevision: revision!,
+    };
   }
 
   /** flannel's updateSubnet: a new etcd lease and an unconditional put (the old lease is left to expire). */
-  async updateLease(subnet: Ipv4Net, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease> {
+  async updateLease(subnets: LeaseSubnets, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease> {
     const id = await this.grant(ttlSeconds);
-    const key = this.keyOf(subnet);
+    const key = this.keyOf(subnets);
     try {
       await this.client.put(key).value(encodeLeaseAttrs(attrs)).lease(id).exec();
     } catch (err) {
       await this.revoke(id);
       throw etcdError(`put ${key}`, err);
     }
-    return { subnet, attrs, expiration: new Date(Date.now() + ttlSeconds * 1000), etcdLeaseId: id };
+    return {
+      ...subnetsOnly(subnets),
+      attrs,
+      expiration: new Date(Date.now() + ttlSeconds * 1000),
+      etcdLeaseId: id,
+    };
   }
 
-  async deleteLease(subnet: Ipv4Net): Promise<void> {
+  async deleteLease(subnets: LeaseSubnets): Promise<void> {
     try {
-      await this.client.delete().key(this.keyOf(subnet)).exec();
+      await this.client.delete().key(this.keyOf(subnets)).exec();
     } catch (err) {
-      throw etcdError(`delete ${this.keyOf(subnet)}`, err);
+      throw etcdError(`delete ${this.keyOf(subnets)}`, err);
     }
   }
 
@@ -158,12 +181,12 @@ export class EtcdRegistry implements LeaseRegistry {
   }
 
   /** Reads one lease key; undefined when absent. Malformed values come back as an entry. */
-  async getLease(subnet: Ipv4Net): Promise<DecodedEntry | undefined> {
+  async getLease(subnets: LeaseSubnets): Promise<DecodedEntry | undefined> {
     let res;
     try {
-      res = await this.client.get(this.keyOf(subnet)).exec();
+      res = await this.client.get(this.keyOf(subnets)).exec();
     } catch (err) {
-      throw etcdError(`get ${this.keyOf(subnet)}`, err);
+      throw etcdError(`get ${this.keyOf(subnets)}`, err);
     }
     const kv = res.kvs[0];
     return kv ? this.decode(kv) : undefined;
@@ -197,8 +220,8 @@ export class EtcdRegistry implements LeaseRegistry {
     return { cancel: () => watcher.cancel().catch(() => undefined) };
   }
 
-  async watchLease(subnet: Ipv4Net, h: LeaseWatchHandlers): Promise<RegistryWatch> {
-    const watcher = await this.client.watch().key(this.keyOf(subnet)).create();
+  async watchLease(subnets: LeaseSubnets, h: LeaseWatchHandlers): Promise<RegistryWatch> {
+    const watcher = await this.client.watch().key(this.keyOf(subnets)).create();
     watcher.on('delete', () => h.onDelete());
     watcher.on('put', (kv) => h.onPut(this.decode(kv)));
     watcher.on('error', (err: Error) => h.onError(err));

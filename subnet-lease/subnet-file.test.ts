@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCidr } from '../core/ipv4.js';
+import { parseCidr6 } from '../core/ipv6.js';
 import { parseSubnetEnv, readSubnetFile, renderSubnetEnv, writeSubnetFile } from './subnet-file.js';
 
 const env = {
@@ -53,5 +54,27 @@ describe('subnet.env', () => {
 
   it('returns nothing for a missing file', async () => {
     expect(await readSubnetFile('/nonexistent/overlayd/subnet.env')).toEqual({});
+  });
+});
+
+describe('subnet.env, dual-stack', () => {
+  const dual = {
+    ...env,
+    ipv6: { network: parseCidr6('fd00:10:244::/56')!, subnet: parseCidr6('fd00:10:244:3::/64')! },
+  };
+
+  it('writes the IPv6 pair after the IPv4 one, as flannel WriteSubnetFile does', () => {
+    expect(renderSubnetEnv(dual)).toBe(
+      'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\n' +
+        'FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\n' +
+        'FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n',
+    );
+  });
+
+  it('reads the previous IPv6 subnet back', () => {
+    const prev = parseSubnetEnv(renderSubnetEnv(dual));
+    expect(prev.ipv6Subnet).toEqual(parseCidr6('fd00:10:244:3::/64'));
+    expect(prev.ipv6Network).toEqual(parseCidr6('fd00:10:244::/56'));
+    expect(parseSubnetEnv('FLANNEL_IPV6_SUBNET=fd00::1/64,fd01::1/64\n').ipv6Subnet).toBeUndefined();
   });
 });

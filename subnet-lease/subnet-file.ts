@@ -7,12 +7,15 @@ import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { OverlaydError } from '../core/errors.js';
 import { formatCidr, formatIpv4, parseCidr, type Ipv4Net } from '../core/ipv4.js';
+import { formatCidr6, formatIpv6, parseCidr6, type Ipv6Net } from '../core/ipv6.js';
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 
 export interface SubnetEnv {
   readonly network: Ipv4Net;
   readonly subnet: Ipv4Net;
+  /** EnableIPv6: IPv6Network and our IPv6 subnet (FLANNEL_IPV6_NETWORK / FLANNEL_IPV6_SUBNET). */
+  readonly ipv6?: { readonly network: Ipv6Net; readonly subnet: Ipv6Net };
   readonly mtu: number;
   readonly ipMasq: boolean;
 }
@@ -21,6 +24,11 @@ export function renderSubnetEnv(env: SubnetEnv): string {
   return (
     `FLANNEL_NETWORK=${formatCidr(env.network)}\n` +
     `FLANNEL_SUBNET=${formatIpv4(env.subnet.ip + 1)}/${env.subnet.prefixLen}\n` +
+    // flannel writes the IPv6 pair after the IPv4 one, the subnet as its first usable address too.
+    (env.ipv6
+      ? `FLANNEL_IPV6_NETWORK=${formatCidr6(env.ipv6.network)}\n` +
+        `FLANNEL_IPV6_SUBNET=${formatIpv6(env.ipv6.subnet.ip + 1n)}/${env.ipv6.subnet.prefixLen}\n`
+      : '') +
     `FLANNEL_MTU=${env.mtu}\n` +
     `FLANNEL_IPMASQ=${env.ipMasq}\n`
   );
@@ -56,6 +64,8 @@ export async function writeSubnetFile(path: string, env: SubnetEnv): Promise<voi
 export interface PreviousSubnetEnv {
   readonly network?: Ipv4Net;
   readonly subnet?: Ipv4Net;
+  readonly ipv6Network?: Ipv6Net;
+  readonly ipv6Subnet?: Ipv6Net;
 }
 
 export function parseSubnetEnv(text: string): PreviousSubnetEnv {
@@ -75,11 +85,19 @@ export function parseSubnetEnv(text: string): PreviousSubnetEnv {
     const v = vars.get(k);
     return v === undefined || v.includes(',') ? undefined : parseCidr(v);
   };
-  const out: { network?: Ipv4Net; subnet?: Ipv4Net } = {};
+  const one6 = (k: string): Ipv6Net | undefined => {
+    const v = vars.get(k);
+    return v === undefined || v.includes(',') ? undefined : parseCidr6(v);
+  };
+  const out: { network?: Ipv4Net; subnet?: Ipv4Net; ipv6Network?: Ipv6Net; ipv6Subnet?: Ipv6Net } = {};
   const network = one('FLANNEL_NETWORK');
   const subnet = one('FLANNEL_SUBNET');
+  const ipv6Network = one6('FLANNEL_IPV6_NETWORK');
+  const ipv6Subnet = one6('FLANNEL_IPV6_SUBNET');
   if (network) out.network = network;
   if (subnet) out.subnet = subnet;
+  if (ipv6Network) out.ipv6Network = ipv6Network;
+  if (ipv6Subnet) out.ipv6Subnet = ipv6Subnet;
   return out;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultRouteFromProc } from './host-view.js';
+import { defaultRoute6FromProc, defaultRouteFromProc } from './host-view.js';
 
 describe('host view', () => {
   it('reads the default route from /proc/net/route', () => {
@@ -11,5 +11,17 @@ describe('host view', () => {
     ].join('\n');
     expect(defaultRouteFromProc(text)).toBe('eth0');
     expect(defaultRouteFromProc('Iface\tDestination\n')).toBeUndefined();
+  });
+
+  it('reads the IPv6 default route from /proc/net/ipv6_route, ignoring the unreachable one on lo', () => {
+    const z = '0'.repeat(32);
+    const text = [
+      `fd000000000000000000000000000000 40 ${z} 00 ${z} 00000100 00000001 00000000 00000001     eth0`,
+      `${z} 00 ${z} 00 fd000000000000000000000000000001 00000400 00000001 00000000 00000003     eth1`,
+      `${z} 00 ${z} 00 fd000000000000000000000000000002 00000200 00000001 00000000 00000003     eth0`,
+      `${z} 00 ${z} 00 ${z} ffffffff 00000001 00000000 00200200       lo`,
+    ].join('\n');
+    expect(defaultRoute6FromProc(text)).toBe('eth0');
+    expect(defaultRoute6FromProc(text.split('\n')[3]!)).toBeUndefined();
   });
 });

@@ -10,6 +10,8 @@ export interface HostInterface {
   readonly name: string;
   /** IPv4 addresses, primary first. */
   readonly addrs: readonly string[];
+  /** Global IPv6 addresses (no link-local: peers cannot be reached through one), primary first. */
+  readonly addrs6?: readonly string[];
   /** Undefined when it could not be read; `mtuProblem` then says why. */
   readonly mtu: number | undefined;
   readonly mtuProblem?: string;
@@ -19,6 +21,26 @@ export interface HostView {
   readonly interfaces: readonly HostInterface[];
   /** Interface of the IPv4 default route, if any. */
   readonly defaultRouteIface?: string;
+  /** Interface of the IPv6 default route, if any. */
+  readonly defaultRouteIface6?: string;
+}
+
+/**
+ * Parses /proc/net/ipv6_route: the interface of the ::/0 route with the lowest metric. Columns:
+ * dest, dest prefix len, src, src len, next hop, metric, refcnt, use, flags, device (hex fields).
+ */
+export function defaultRoute6FromProc(text: string): string | undefined {
+  let best: { iface: string; metric: number } | undefined;
+  for (const line of text.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 10) continue;
+    if (cols[0] !== '0'.repeat(32) || cols[1] !== '00') continue;
+    const iface = cols[9]!;
+    if (iface === 'lo') continue; // the kernel's unreachable default lives on lo
+    const m = parseInt(cols[5]!, 16);
+    if (!best || m < best.metric) best = { iface, metric: m };
+  }
+  return best?.iface;
 }
 
 /** Parses /proc/net/route: the interface of the 0.0.0.0/0 route with the lowest metric. */
@@ -75,6 +97,9 @@ export function readHostView(io: HostIo = realIo): HostView {
     interfaces.push({
       name,
       addrs: (addrs ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address),
+      addrs6: (addrs ?? [])
+        .filter((a) => a.family === 'IPv6' && !/^fe[89ab]/i.test(a.address))
+        .map((a) => a.address),
       ...readMtu(name, io),
     });
   }
@@ -84,5 +109,15 @@ export function readHostView(io: HostIo = realIo): HostView {
   } catch {
     defaultRouteIface = undefined;
   }
-  return defaultRouteIface === undefined ? { interfaces } : { interfaces, defaultRouteIface };
+  let defaultRouteIface6: string | undefined;
+  try {
+    defaultRouteIface6 = defaultRoute6FromProc(readFileSync('/proc/net/ipv6_route', 'utf8'));
+  } catch {
+    defaultRouteIface6 = undefined; // IPv6 disabled on this host
+  }
+  return {
+    interfaces,
+    ...(defaultRouteIface !== undefined ? { defaultRouteIface } : {}),
+    ...(defaultRouteIface6 !== undefined ? { defaultRouteIface6 } : {}),
+  };
 }

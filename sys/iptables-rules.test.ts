@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseCidr } from '../core/ipv4.js';
-import { checkSaved, forwardRules, masqRules, renderRestore } from './iptables-rules.js';
+import { parseCidr6 } from '../core/ipv6.js';
+import {
+  checkSaved,
+  forwardRules,
+  forwardRules6,
+  masqRules,
+  masqRules6,
+  renderRestore,
+} from './iptables-rules.js';
 
 const net = parseCidr('10.244.0.0/16')!;
 const pod = parseCidr('10.244.3.0/24')!;
@@ -53,5 +61,18 @@ describe('traffic rules', () => {
       jump: true,
     });
     expect(checkSaved(saved.replace(/-A FORWARD.*\n/, ''), s).jump).toBe(false);
+  });
+});
+
+describe('ip6tables rules (dual-stack)', () => {
+  it('uses the IPv6 network, subnet and ff00::/8, for ip6tables', () => {
+    const s = masqRules6(parseCidr6('fd00:10:244::/56')!, parseCidr6('fd00:10:244:3::/64')!, true);
+    expect(s.family).toBe(6);
+    expect(s.rules.map((r) => r.join(' '))).toContain(
+      '-s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully',
+    );
+    expect(forwardRules6(parseCidr6('fd00:10:244::/56')!).rules[0]!.join(' ')).toBe(
+      '-s fd00:10:244::/56 -m comment --comment "flanneld forward" -j ACCEPT',
+    );
   });
 });

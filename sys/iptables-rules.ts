@@ -6,8 +6,11 @@
  * the binaries.
  */
 import { formatCidr, type Ipv4Net } from '../core/ipv4.js';
+import { formatCidr6, type Ipv6Net } from '../core/ipv6.js';
 
 export interface RuleSet {
+  /** 4: iptables, 6: ip6tables (dual-stack: flannel writes the same chains with the v6 network). */
+  readonly family?: 4 | 6;
   readonly table: 'nat' | 'filter';
   /** Our chain, flushed and refilled as a whole. */
   readonly chain: string;
@@ -21,10 +24,19 @@ const MASQ_COMMENT = ['-m', 'comment', '--comment', '"flanneld masq"'];
 const FWD_COMMENT = ['-m', 'comment', '--comment', '"flanneld forward"'];
 
 export function masqRules(network: Ipv4Net, podCidr: Ipv4Net, fullyRandom: boolean): RuleSet {
-  const n = formatCidr(network);
-  const p = formatCidr(podCidr);
+  return masqRulesOf(4, formatCidr(network), formatCidr(podCidr), fullyRandom);
+}
+
+/** The ip6tables twin: the IPv6 network and subnet, and ff00::/8 as the multicast range. */
+export function masqRules6(network: Ipv6Net, podCidr: Ipv6Net, fullyRandom: boolean): RuleSet {
+  return masqRulesOf(6, formatCidr6(network), formatCidr6(podCidr), fullyRandom);
+}
+
+function masqRulesOf(family: 4 | 6, n: string, p: string, fullyRandom: boolean): RuleSet {
+  const multicast = family === 4 ? '224.0.0.0/4' : 'ff00::/8';
   const masq = ['-j', 'MASQUERADE', ...(fullyRandom ? ['--random-fully'] : [])];
   return {
+    family,
     table: 'nat',
     chain: 'FLANNEL-POSTRTG',
     hook: 'POSTROUTING',
@@ -35,15 +47,23 @@ export function masqRules(network: Ipv4Net, podCidr: Ipv4Net, fullyRandom: boole
       ['-s', p, '-d', n, ...MASQ_COMMENT, '-j', 'RETURN'],
       ['-s', n, '-d', p, ...MASQ_COMMENT, '-j', 'RETURN'],
       ['!', '-s', n, '-d', p, ...MASQ_COMMENT, '-j', 'RETURN'],
-      ['-s', n, '!', '-d', '224.0.0.0/4', ...MASQ_COMMENT, ...masq],
+      ['-s', n, '!', '-d', multicast, ...MASQ_COMMENT, ...masq],
       ['!', '-s', n, '-d', n, ...MASQ_COMMENT, ...masq],
     ],
   };
 }
 
 export function forwardRules(network: Ipv4Net): RuleSet {
-  const n = formatCidr(network);
+  return forwardRulesOf(4, formatCidr(network));
+}
+
+export function forwardRules6(network: Ipv6Net): RuleSet {
+  return forwardRulesOf(6, formatCidr6(network));
+}
+
+function forwardRulesOf(family: 4 | 6, n: string): RuleSet {
   return {
+    family,
     table: 'filter',
     chain: 'FLANNEL-FWD',
     hook: 'FORWARD',

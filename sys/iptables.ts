@@ -45,6 +45,8 @@ export async function iptablesAvailable(): Promise<boolean> {
   return (await run('iptables-restore', ['--version'])).code === 0;
 }
 
+const binOf = (family: 4 | 6): string => (family === 4 ? 'iptables' : 'ip6tables');
+
 export class IptablesKeeper {
   private timer: NodeJS.Timeout | undefined;
   private sets: readonly RuleSet[] = [];
@@ -71,19 +73,24 @@ export class IptablesKeeper {
     this.timer = undefined;
   }
 
+  /** One atomic iptables-restore per family: iptables for IPv4 sets, ip6tables for IPv6 ones. */
   private async install(): Promise<void> {
     const jumps = new Map<RuleSet, boolean>();
     for (const s of this.sets) jumps.set(s, !(await this.savedCheck(s)).jump);
-    const input = renderRestore(this.sets, (s) => jumps.get(s) === true);
-    const r = await run('iptables-restore', ['--noflush', '--wait'], input);
-    if (r.code !== 0)
-      throw new OverlaydError('IPTABLES', `iptables-restore failed (${r.code}): ${r.stderr.trim()}`);
+    for (const family of [4, 6] as const) {
+      const sets = this.sets.filter((s) => (s.family ?? 4) === family);
+      if (sets.length === 0) continue;
+      const input = renderRestore(sets, (s) => jumps.get(s) === true);
+      const bin = `${binOf(family)}-restore`;
+      const r = await run(bin, ['--noflush', '--wait'], input);
+      if (r.code !== 0) throw new OverlaydError('IPTABLES', `${bin} failed (${r.code}): ${r.stderr.trim()}`);
+    }
   }
 
   private async savedCheck(s: RuleSet): Promise<{ missing: number; extra: number; jump: boolean }> {
-    const r = await run('iptables-save', ['-t', s.table]);
-    if (r.code !== 0)
-      throw new OverlaydError('IPTABLES', `iptables-save -t ${s.table} failed: ${r.stderr.trim()}`);
+    const bin = `${binOf(s.family ?? 4)}-save`;
+    const r = await run(bin, ['-t', s.table]);
+    if (r.code !== 0) throw new OverlaydError('IPTABLES', `${bin} -t ${s.table} failed: ${r.stderr.trim()}`);
     return checkSaved(r.stdout, s);
   }
 
@@ -111,5 +118,25 @@ export class IptablesKeeper {
       }
     })();
     await this.applying;
+  }
+}
+
+/**
+ * Removes flannel's iptables chains and their jumps in both families (switching to nftables
+ * mode, as flannel cleans up the unused mode at start). Missing chains or binaries are fine.
+ */
+export async function removeIptablesChains(): Promise<void> {
+  for (const bin of ['iptables', 'ip6tables']) {
+    if ((await run(bin, ['--version'])).code !== 0) continue;
+    for (const [table, hook, chain, comment] of [
+      ['nat', 'POSTROUTING', 'FLANNEL-POSTRTG', 'flanneld masq'],
+      ['filter', 'FORWARD', 'FLANNEL-FWD', 'flanneld forward'],
+    ] as const) {
+      const jump = ['-t', table, '-D', hook, '-m', 'comment', '--comment', comment, '-j', chain, '--wait'];
+      // A jump added twice by hand is removed twice; stop at the first "no such rule".
+      for (let i = 0; i < 8 && (await run(bin, jump)).code === 0; i++);
+      await run(bin, ['-t', table, '-F', chain, '--wait']);
+      await run(bin, ['-t', table, '-X', chain, '--wait']);
+    }
   }
 }

@@ -5,7 +5,8 @@
 import type { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatCidr, overlaps, parseCidr, parseIpv4 } from '../core/ipv4.js';
-import { parseSubnetKey } from '../core/subnet-key.js';
+import { leaseKeyOf, parseSubnetKey } from '../core/subnet-key.js';
+import { formatCidr6, parseCidr6, parseIpv6 } from '../core/ipv6.js';
 import { LeaseManager } from '../subnet-lease/lease-manager.js';
 import type { NetworkConfig } from '../core/network.js';
 import { parseNetworkConfig } from '../subnet-lease/network-config.js';
@@ -88,7 +89,7 @@ describe('lease acquisition', () => {
 
   it('honours the previous subnet.env subnet when it is free', async () => {
     const cfg = parseNetworkConfig('{"Network":"10.244.0.0/16"}');
-    const l = await manager(cfg, 1, { previousSubnet: parseCidr('10.244.77.0/24')! }).acquire();
+    const l = await manager(cfg, 1, { previousSubnets: { subnet: parseCidr('10.244.77.0/24')! } }).acquire();
     expect(formatCidr(l.subnet)).toBe('10.244.77.0/24');
   });
 
@@ -132,6 +133,51 @@ describe('lease acquisition', () => {
   });
 });
 
+describe('dual-stack leases', () => {
+  const dualCfg = parseNetworkConfig(
+    '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"alloc"}}',
+  );
+  const dual = (
+    i: number,
+    extra: Partial<ConstructorParameters<typeof LeaseManager>[0]> = {},
+  ): LeaseManager =>
+    manager(dualCfg, i, {
+      attrs: { publicIp: nodeIp(i), publicIpv6: parseIpv6(`fd00:198:18::${i + 1}`)!, backendType: 'host-gw' },
+      ...extra,
+    });
+
+  it('writes one <v4>&<v6> key per node with PublicIPv6, distinct subnets of both families', async () => {
+    const leases = await Promise.all(Array.from({ length: 20 }, (_, i) => dual(i).acquire()));
+    expect(new Set(leases.map((l) => formatCidr6(l.ipv6Subnet!))).size).toBe(20);
+    const l = leases[3]!;
+    const kv = (await client.get(registry.keyOf(l)).exec()).kvs[0]!;
+    expect(kv.key.toString()).toBe(`${prefix}/subnets/${leaseKeyOf(l)}`);
+    expect(kv.key.toString()).toMatch(/\/subnets\/10\.244\.\d+\.0-24&fd00:10:244:[0-9a-f]+::-64$/);
+    expect(kv.value.toString()).toBe(
+      `{"PublicIP":"198.18.0.4","PublicIPv6":"fd00:198:18::4","BackendType":"host-gw"}`,
+    );
+  });
+
+  it('keeps both subnets across a restart (reuse by PublicIP) and honours the previous subnet.env pair', async () => {
+    const first = await dual(1).acquire();
+    const again = await dual(1).acquire();
+    expect(leaseKeyOf(again)).toBe(leaseKeyOf(first));
+    await client.delete().all().exec();
+    const prev = { subnet: parseCidr('10.244.77.0/24')!, ipv6Subnet: parseCidr6('fd00:10:244:77::/64')! };
+    const l = await dual(2, { previousSubnets: prev }).acquire();
+    expect(leaseKeyOf(l)).toBe('10.244.77.0-24&fd00:10:244:77::-64');
+  });
+
+  it('replaces a single-stack lease of ours with a dual-stack one when the network turns dual-stack', async () => {
+    const v4 = await manager(parseNetworkConfig('{"Network":"10.244.0.0/16"}'), 4).acquire();
+    const l = await dual(4).acquire();
+    expect(l.ipv6Subnet).toBeDefined();
+    const keys = (await client.getAll().prefix(`${prefix}/subnets/`).keys()).map((k) => k.split('/').pop());
+    expect(keys).toEqual([leaseKeyOf(l)]);
+    expect(keys).not.toContain(leaseKeyOf(v4));
+  });
+});
+
 describe('a stop during acquisition', () => {
   it('leaves no lease in etcd when the stop came first, or arrived while etcd listed the leases', async () => {
     const cfg = parseNetworkConfig('{"Network":"10.244.0.0/16"}');
@@ -154,11 +200,11 @@ describe('lease keep-alive', () => {
     // Test seam: a 4 s TTL renewed 3 s before expiry. The CLI cannot set a TTL.
     const m = manager(cfg, 1, { ttlSeconds: 4, renewMarginSeconds: 3 });
     const l = await m.acquire();
-    const before = (await client.get(registry.keyOf(l.subnet)).exec()).kvs[0]!.lease;
+    const before = (await client.get(registry.keyOf(l)).exec()).kvs[0]!.lease;
     const renewed = new Promise((r) => m.once('renewed', r));
     await m.keepAlive();
     await renewed;
-    const after = (await client.get(registry.keyOf(l.subnet)).exec()).kvs[0]!.lease;
+    const after = (await client.get(registry.keyOf(l)).exec()).kvs[0]!.lease;
     expect(after).not.toBe(before);
     await m.stop();
   });
@@ -169,7 +215,7 @@ describe('lease keep-alive', () => {
     const l = await m.acquire();
     await m.keepAlive();
     const revoked = new Promise((r) => m.once('revoked', () => r(true)));
-    await client.delete().key(registry.keyOf(l.subnet)).exec();
+    await client.delete().key(registry.keyOf(l)).exec();
     expect(await revoked).toBe(true);
     await m.stop();
   });
@@ -179,16 +225,16 @@ describe('lease keep-alive', () => {
     const m = manager(cfg, 1);
     const l = await m.acquire();
     // Data loss: the key vanishes without a watch event reaching us (no keepAlive watch here).
-    await client.delete().key(registry.keyOf(l.subnet)).exec();
+    await client.delete().key(registry.keyOf(l)).exec();
     await m.check();
-    expect((await registry.getLease(l.subnet))?.ok).toBe(true);
+    expect((await registry.getLease(l))?.ok).toBe(true);
     // Another node took the subnet while we were away.
-    await client.put(registry.keyOf(l.subnet)).value('{"PublicIP":"198.18.9.9","PublicIPv6":null}').exec();
+    await client.put(registry.keyOf(l)).value('{"PublicIP":"198.18.9.9","PublicIPv6":null}').exec();
     const conflict = new Promise<{ holder: number }>((r) => m.once('conflict', r));
     await m.check();
     expect((await conflict).holder).toBe(parseIpv4('198.18.9.9'));
     // and we did not overwrite it
-    const entry = await registry.getLease(l.subnet);
+    const entry = await registry.getLease(l);
     expect(entry?.ok && entry.lease.attrs.publicIp).toBe(parseIpv4('198.18.9.9'));
     await m.stop();
   });

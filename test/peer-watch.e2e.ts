@@ -3,6 +3,7 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdClient } from '../subnet-lease/etcd-client.js';
 import { formatCidr, formatIpv4, parseCidr } from '../core/ipv4.js';
+import { formatCidr6, formatIpv6 } from '../core/ipv6.js';
 import type { LeaseEvent } from '../core/lease.js';
 import { PeerWatch } from '../subnet-lease/peer-watch.js';
 import { EtcdRegistry } from '../subnet-lease/registry.js';
@@ -66,6 +67,58 @@ describe('peer watch', () => {
       'added 10.244.3.0/24 198.18.0.33',
     ]);
     expect(malformed).toBe(2);
+    await watch.stop();
+  });
+
+  it('carries single-stack and dual-stack leases in one watch; a bad IPv6 key part is skipped and counted', async () => {
+    await admin.delete().all().exec();
+    const dual = (ip: string, ip6: string): string =>
+      `{"PublicIP":"${ip}","PublicIPv6":"${ip6}","BackendType":"host-gw"}`;
+    // Exactly as flanneld v0.28 writes them: one single-stack node, one dual-stack node.
+    await admin.put(`${sub}10.244.1.0-24`).value(value('198.18.0.1')).exec();
+    await admin
+      .put(`${sub}10.244.5.0-24&fd00:10:244:5::-64`)
+      .value(dual('198.18.0.5', 'fd00:198:18::5'))
+      .exec();
+    await admin
+      .put(`${sub}10.244.6.0-24&fd00:10:244:6::1-64`)
+      .value(dual('198.18.0.6', 'fd00:198:18::6'))
+      .exec();
+    const got: LeaseEvent[] = [];
+    const bad: string[] = [];
+    const watch = new PeerWatch({
+      registry: new EtcdRegistry(admin, prefix),
+      ownSubnet: () => parseCidr('10.244.2.0/24'),
+      log: testLogger(),
+      hooks: { onEvents: (evs) => void got.push(...evs), onMalformed: (m) => void bad.push(m.reason) },
+    });
+    await watch.start();
+    await until(() => got.length === 2);
+    await admin
+      .put(`${sub}10.244.7.0-24&fd00:10:244:zz::-64`)
+      .value(dual('198.18.0.7', 'fd00:198:18::7'))
+      .exec();
+    await admin.put(`${sub}10.244.8.0-24&fd00:10:244:8::-64`).value(dual('198.18.0.8', 'not-v6')).exec();
+    await admin
+      .put(`${sub}10.244.9.0-24&fd00:10:244:9::-64`)
+      .value(dual('198.18.0.9', 'fd00:198:18::9'))
+      .exec();
+    await admin.delete().key(`${sub}10.244.5.0-24&fd00:10:244:5::-64`).exec();
+    await until(() => got.length === 4);
+    const text = got.map(
+      (e) =>
+        `${e.type} ${formatCidr(e.lease.subnet)} ${e.lease.ipv6Subnet ? formatCidr6(e.lease.ipv6Subnet) : '-'} ` +
+        `${e.lease.attrs.publicIpv6 === undefined ? '-' : formatIpv6(e.lease.attrs.publicIpv6)}`,
+    );
+    expect(text).toEqual([
+      'added 10.244.1.0/24 - -',
+      'added 10.244.5.0/24 fd00:10:244:5::/64 fd00:198:18::5',
+      'added 10.244.9.0/24 fd00:10:244:9::/64 fd00:198:18::9',
+      'removed 10.244.5.0/24 fd00:10:244:5::/64 fd00:198:18::5',
+    ]);
+    expect(bad).toHaveLength(3);
+    expect(bad.filter((r) => /IPv6 part of the key/.test(r))).toHaveLength(2);
+    expect(bad.filter((r) => /PublicIPv6/.test(r))).toHaveLength(1);
     await watch.stop();
   });
 

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import {
   AF_BRIDGE,
   AF_INET,
+  AF_INET6,
   NUD_PERMANENT,
   RT_TABLE_MAIN,
   RTM_NEWNEIGH,
@@ -35,6 +36,8 @@ import {
   type RouteSpec,
 } from '../../sys/rtnetlink/objects.js';
 import type { KernelMetrics } from './kernel-metrics.js';
+import { deleteRoute6, replaceRoute6 } from '../../sys/rtnetlink/objects6.js';
+import { fdb6Add, fdb6Del, neigh6Add, neigh6Del, reconcile6, type PeerEntries6 } from './kernel-sync6.js';
 
 export interface NeighEntry {
   readonly ifindex: number;
@@ -47,8 +50,8 @@ export interface FdbEntry {
   readonly dst: number;
 }
 
-/** Everything one peer needs in the kernel. */
-export interface PeerEntries {
+/** Everything one peer needs in the kernel (the IPv6 entries too when both are dual-stack). */
+export interface PeerEntries extends PeerEntries6 {
   readonly neighs: readonly NeighEntry[];
   readonly fdbs: readonly FdbEntry[];
   readonly routes: readonly RouteSpec[];
@@ -71,6 +74,10 @@ export interface ReconcileScope {
   readonly protocol: number;
   /** Device whose permanent neighbours and FDB entries are ours (vxlan), if any. */
   readonly device?: number;
+  /** The same for the IPv6 device (dual-stack vxlan: flannel-v6.<VNI>). */
+  readonly device6?: number;
+  /** Dual-stack: reconcile IPv6 routes (and device6's entries) too. */
+  readonly ipv6?: boolean;
 }
 
 export interface ReconcileResult {
@@ -96,6 +103,11 @@ export class KernelSync {
       for (const n of e.neighs) steps.push({ peer, op: 'neigh', add: neighAdd(n), undo: neighDel(n) });
       for (const f of e.fdbs) steps.push({ peer, op: 'fdb', add: fdbAdd(f), undo: fdbDel(f) });
       for (const r of e.routes) steps.push({ peer, op: 'route', add: replaceRoute(r), undo: deleteRoute(r) });
+      for (const n of e.neighs6 ?? [])
+        steps.push({ peer, op: 'neigh6', add: neigh6Add(n), undo: neigh6Del(n) });
+      for (const f of e.fdbs6 ?? []) steps.push({ peer, op: 'fdb6', add: fdb6Add(f), undo: fdb6Del(f) });
+      for (const r of e.routes6 ?? [])
+        steps.push({ peer, op: 'route6', add: replaceRoute6(r), undo: deleteRoute6(r) });
     });
     const out = new Array<string | undefined>(list.length).fill(undefined);
     if (steps.length === 0) return out;
@@ -122,6 +134,9 @@ export class KernelSync {
       ...e.routes.map(deleteRoute),
       ...e.fdbs.map(fdbDel),
       ...e.neighs.map(neighDel),
+      ...(e.routes6 ?? []).map(deleteRoute6),
+      ...(e.fdbs6 ?? []).map(fdb6Del),
+      ...(e.neighs6 ?? []).map(neigh6Del),
     ]);
     if (reqs.length === 0) return;
     const results = this.nl.batch(reqs);
@@ -201,9 +216,14 @@ export class KernelSync {
       });
       for (const [k, f] of wantFdbs) if (!haveFdbs.has(k)) missing.push(fdbAdd(f));
     }
+    if (scope.ipv6) reconcile6(this.nl, desired, scope.protocol, scope.device6, stale, missing);
     // Stale first (a moved subnet must not clash), then missing in flannel's order: neigh, fdb, route.
     const order = (r: Request): number =>
-      r.type === RTM_NEWNEIGH && r.header[0] === AF_INET ? 0 : r.type === RTM_NEWNEIGH ? 1 : 2;
+      r.type === RTM_NEWNEIGH && (r.header[0] === AF_INET || r.header[0] === AF_INET6)
+        ? 0
+        : r.type === RTM_NEWNEIGH
+          ? 1
+          : 2;
     missing.sort((a, b) => order(a) - order(b));
     const staleRes = stale.length ? this.nl.batch(stale) : [];
     const addRes = missing.length ? this.nl.batch(missing) : [];

@@ -49,7 +49,12 @@ export class PeerProgrammer {
       }
       // A changed lease (new MAC or IP) must not leave its old neighbour/FDB entries behind; the
       // route is replaced in place.
-      if (typeof old === 'object') removes.push({ ...old, routes: [] });
+      if (typeof old === 'object') {
+        // The IPv6 subnet can change under the same IPv4 key: drop an old v6 route not replaced.
+        const kept = (r: { dst: bigint; dstLen: number }): boolean =>
+          (entries.routes6 ?? []).some((n) => n.dst === r.dst && n.dstLen === r.dstLen);
+        removes.push({ ...old, routes: [], routes6: (old.routes6 ?? []).filter((r) => !kept(r)) });
+      }
       adds.push({ key, lease: ev.lease, entries });
     }
     sync.removeMany(removes);

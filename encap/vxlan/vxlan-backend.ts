@@ -12,6 +12,8 @@
  *   route      <peer subnet> via <peer subnet>.0 dev flannel.N onlink
  * With DirectRouting, a peer whose PublicIP is on our L2 (no gateway in `ip route get`) gets only
  *   route      <peer subnet> via <peer PublicIP>
+ * Dual-stack (EnableIPv6) adds flannel-v6.<VNI> and the per-peer IPv6 entries (vxlan6-device.ts);
+ * FLANNEL_MTU is then the smaller overlay MTU of the two, the IPv6 device's.
  * Routes carry overlayd's route protocol, the one difference from flanneld's (which uses "boot"):
  * it lets a restart find and remove exactly our stale routes and nothing else.
  */
@@ -26,6 +28,7 @@ import { parseMac } from '../../sys/rtnetlink/codec.js';
 import { ensureOnlyAddress, findLink, setUp } from '../../sys/rtnetlink/link-ops.js';
 import { refuseRouterAdvertisements } from '../../sys/sysctl.js';
 import { addVxlanLink, deleteLink, getRoute, parseRoute, type Link } from '../../sys/rtnetlink/objects.js';
+import { Vxlan6Device } from './vxlan6-device.js';
 import {
   LINUX_VXLAN_PORT,
   parseVtep,
@@ -49,6 +52,7 @@ class VxlanBackend extends KernelBackend {
   private device: Link | undefined;
   private own: Ipv4Net | undefined;
   private underlayIndex = 0;
+  private v6: Vxlan6Device | undefined;
 
   constructor(ctx: BackendContext) {
     super(ctx, { message: 'cannot program peer; the periodic reconcile will retry' });
@@ -67,7 +71,25 @@ class VxlanBackend extends KernelBackend {
     this.underlayIndex = underlay.index;
     const prev = parseVtep(this.ctx.previousLease?.attrs.backendData);
     this.ensureDevice(prev?.mac);
-    return { backendType: 'vxlan', backendData: { VNI: this.cfg.vni, VtepMAC: this.mac }, mtu: this.mtu };
+    const backendData = { VNI: this.cfg.vni, VtepMAC: this.mac };
+    const { config, extIface } = this.ctx;
+    if (!config.ipv6) return { backendType: 'vxlan', backendData, mtu: this.mtu };
+    this.v6 = new Vxlan6Device(
+      this.nl,
+      this.cfg,
+      extIface.publicIpv6!,
+      config.ipv6.network,
+      this.underlayIndex,
+      this.cfg.mtu ?? extIface.mtu,
+      this.ctx.log,
+    );
+    this.v6.ensure(parseVtep(this.ctx.previousLease?.attrs.backendV6Data)?.mac);
+    return {
+      backendType: 'vxlan',
+      backendData,
+      backendV6Data: { VNI: this.cfg.vni, VtepMAC: this.v6.mac },
+      mtu: Math.min(this.mtu, this.v6.mtu),
+    };
   }
 
   /** Keeps a compatible existing device (and its MAC); recreates an incompatible or missing one. */
@@ -122,10 +144,19 @@ class VxlanBackend extends KernelBackend {
   protected programLocal(own: Lease): void {
     this.own = own.subnet;
     this.configureDevice();
+    if (this.v6) {
+      if (!own.ipv6Subnet)
+        throw new OverlaydError('BACKEND', 'dual-stack vxlan: our lease has no IPv6 subnet');
+      this.v6.configure(own.ipv6Subnet);
+    }
   }
 
   protected scope(): ReconcileScope {
-    return { protocol: OVERLAYD_RTPROT, device: this.device!.index };
+    return {
+      protocol: OVERLAYD_RTPROT,
+      device: this.device!.index,
+      ...(this.v6 ? { ipv6: true, device6: this.v6.device!.index } : {}),
+    };
   }
 
   private configureDevice(): void {
@@ -140,8 +171,10 @@ class VxlanBackend extends KernelBackend {
     const vtep = parseVtep(peer.attrs.backendData);
     if (!vtep) return 'bad_backend_data';
     const { ip, prefixLen } = peer.subnet;
+    const v6 = this.v6 ? this.v6.entriesOf(peer) : {};
     if (this.cfg.directRouting && this.isDirect(peer.attrs.publicIp)) {
       return {
+        ...v6,
         neighs: [],
         fdbs: [],
         routes: [{ dst: ip, dstLen: prefixLen, gateway: peer.attrs.publicIp, protocol: OVERLAYD_RTPROT }],
@@ -149,6 +182,7 @@ class VxlanBackend extends KernelBackend {
     }
     const dev = this.device!.index;
     return {
+      ...v6,
       neighs: [{ ifindex: dev, ip, mac: vtep.mac }],
       fdbs: [{ ifindex: dev, mac: vtep.mac, dst: peer.attrs.publicIp }],
       routes: [
@@ -168,6 +202,11 @@ class VxlanBackend extends KernelBackend {
 
   /** The device watch: recreate flannel.N if it vanished or changed, then re-program every peer. */
   protected checkDevice(): void {
+    if (this.v6?.lost()) {
+      this.ctx.log.warn({ device: this.v6.name }, 'IPv6 vxlan device missing or replaced; recreating it');
+      this.v6.rebuild();
+      this.programmer.reconcile();
+    }
     const link = findLink(this.nl, this.name);
     if (link && link.index === this.device?.index) return;
     this.ctx.log.warn(

@@ -71,3 +71,6 @@ export const NDA_DST = 1;
 export const NDA_LLADDR = 2;
 export const NUD_PERMANENT = 0x80;
 export const NTF_SELF = 0x02;
+export const AF_INET6 = 10;
+export const IFLA_VXLAN_GROUP6 = 16;
+export const IFLA_VXLAN_LOCAL6 = 17;

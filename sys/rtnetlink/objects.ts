@@ -30,10 +30,13 @@ import {
   type Request,
 } from './codec.js';
 import * as C from './constants.js';
+import { ipv6At } from './objects6.js';
 
 export interface VxlanInfo {
   readonly vni: number;
   readonly local?: number;
+  /** IFLA_VXLAN_LOCAL6, for a device with an IPv6 underlay. */
+  readonly local6?: bigint;
   readonly group?: number;
   readonly link?: number;
   readonly port?: number;
@@ -167,6 +170,8 @@ export function parseLink(msg: Message): Link | undefined {
         gbp: d.has(C.IFLA_VXLAN_GBP),
         udpCsum: attrU8(d.get(C.IFLA_VXLAN_UDP_CSUM)) === 1,
       };
+      const l6 = d.get(C.IFLA_VXLAN_LOCAL6);
+      if (l6 && l6.length === 16) vxlan = { ...vxlan, local6: ipv6At(l6, 0) };
     }
   }
   const link: { -readonly [K in keyof Link]: Link[K] } = {

@@ -4,13 +4,17 @@
  * by the real CNI bridge plugin), shown step by step; then either stays up for exploring or, with
  * --check, verifies pod-to-pod connectivity and exits 0/1.
  *
- *   npm run demo -- [--backend udp|vxlan|host-gw] [--nodes N] [--check]
+ *   npm run demo -- [--backend udp|vxlan|host-gw] [--nodes N] [--ipv6] [--check]
+ *
+ * --ipv6: a dual-stack network (EnableIPv6, IPv6Network fd00:10:244::/56); pods get both families
+ * and the ping matrix is shown for each (vxlan and host-gw; udp is IPv4-only).
  */
 import { Lab, cleanupStale } from '../lab/lab.js';
 import { addPod, ping, type Pod } from '../lab/pods.js';
 
 const args = process.argv.slice(2);
 const check = args.includes('--check');
+const ipv6 = args.includes('--ipv6');
 const backendArg = args.find((a) => a.startsWith('--backend'));
 const backend = backendArg?.includes('=')
   ? backendArg.split('=')[1]!
@@ -25,6 +29,15 @@ if (!['udp', 'vxlan', 'host-gw'].includes(backend) || !(nodeCount >= 2 && nodeCo
   process.stderr.write('demo: use --backend udp|vxlan|host-gw and --nodes 2..8\n');
   process.exit(2);
 }
+if (ipv6 && backend === 'udp') {
+  process.stderr.write('demo: --ipv6 needs --backend vxlan or host-gw (udp carries IPv4 only)\n');
+  process.exit(2);
+}
+const networkConfig = {
+  Network: '10.244.0.0/16',
+  ...(ipv6 ? { EnableIPv6: true, IPv6Network: 'fd00:10:244::/56' } : {}),
+  Backend: { Type: backend },
+};
 
 const TOTAL = 6;
 const step = (n: number, msg: string): void => {
@@ -41,7 +54,7 @@ await cleanupStale();
 step(1, `starting etcd in its own namespace and ${nodeCount} node namespaces on one L2`);
 const lab = await Lab.create({
   nodes: nodeCount,
-  networkConfig: { Network: '10.244.0.0/16', Backend: { Type: backend } },
+  networkConfig,
 });
 let failed = false;
 const teardown = async (): Promise<void> => {
@@ -50,9 +63,7 @@ const teardown = async (): Promise<void> => {
 };
 try {
   process.stdout.write(
-    indent(
-      `etcd at ${lab.etcdEndpoint}; config ${lab.prefix}/config = {"Network":"10.244.0.0/16","Backend":{"Type":"${backend}"}}`,
-    ),
+    indent(`etcd at ${lab.etcdEndpoint}; config ${lab.prefix}/config = ${JSON.stringify(networkConfig)}`),
   );
 
   step(2, `starting overlayd (backend ${backend}) on every node`);
@@ -62,7 +73,9 @@ try {
     const env = await n.subnetEnv();
     process.stdout.write(
       indent(
-        `node ${n.index} (${n.ip}): ready, FLANNEL_SUBNET=${env['FLANNEL_SUBNET']} FLANNEL_MTU=${env['FLANNEL_MTU']}`,
+        `node ${n.index} (${n.ip}${ipv6 ? `, ${n.ip6}` : ''}): ready, FLANNEL_SUBNET=${env['FLANNEL_SUBNET']}` +
+          (ipv6 ? ` FLANNEL_IPV6_SUBNET=${env['FLANNEL_IPV6_SUBNET']}` : '') +
+          ` FLANNEL_MTU=${env['FLANNEL_MTU']}`,
       ),
     );
   }
@@ -97,6 +110,15 @@ try {
             await show('ip', ['route', 'show', 'dev', 'flannel0']),
           ]
         : [await show('ip', ['route', 'show', 'proto', '77'])];
+  if (ipv6 && backend === 'vxlan') {
+    views.push(
+      await show('ip', ['-d', 'link', 'show', 'flannel-v6.1']),
+      await show('ip', ['-6', 'route', 'show', 'dev', 'flannel-v6.1']),
+      await show('ip', ['-6', 'neigh', 'show', 'dev', 'flannel-v6.1']),
+      await show('bridge', ['fdb', 'show', 'dev', 'flannel-v6.1']),
+    );
+  }
+  if (ipv6 && backend === 'host-gw') views.push(await show('ip', ['-6', 'route', 'show', 'proto', '77']));
   process.stdout.write(indent(views.join('\n\n')));
 
   step(5, 'attaching a pod to every node (CNI bridge + host-local, fed from subnet.env)');
@@ -104,29 +126,32 @@ try {
   for (const n of lab.nodes) {
     const p = await addPod(n, 'p1');
     pods.push(p);
-    process.stdout.write(indent(`pod ${p.ns}: ${p.ip}`));
+    process.stdout.write(indent(`pod ${p.ns}: ${p.ip}${p.ip6 ? `, ${p.ip6}` : ''}`));
   }
 
-  step(6, 'pod → pod ping matrix (loss %, median RTT)');
-  const header = ['from \\ to', ...pods.map((p) => p.ip)];
-  const rows: string[][] = [];
-  for (const a of pods) {
-    const row = [a.ip];
-    for (const b of pods) {
-      if (a === b) {
-        row.push('—');
-        continue;
+  step(6, `pod → pod ping matrix (loss %, median RTT)${ipv6 ? ', IPv4 then IPv6' : ''}`);
+  const addrOf = (p: Pod, family: 4 | 6): string => (family === 4 ? p.ip : p.ip6!);
+  for (const family of ipv6 ? ([4, 6] as const) : ([4] as const)) {
+    const header = ['from \\ to', ...pods.map((p) => addrOf(p, family))];
+    const rows: string[][] = [];
+    for (const a of pods) {
+      const row = [addrOf(a, family)];
+      for (const b of pods) {
+        if (a === b) {
+          row.push('—');
+          continue;
+        }
+        const r = await ping(a, { ip: addrOf(b, family) }, 3);
+        if (r.loss > 0) failed = true;
+        const med = [...r.rtts].sort((x, y) => x - y)[Math.floor(r.rtts.length / 2)];
+        row.push(`${Math.round(r.loss * 100)}% ${med !== undefined ? med.toFixed(3) + ' ms' : ''}`.trim());
       }
-      const r = await ping(a, b, 3);
-      if (r.loss > 0) failed = true;
-      const med = [...r.rtts].sort((x, y) => x - y)[Math.floor(r.rtts.length / 2)];
-      row.push(`${Math.round(r.loss * 100)}% ${med !== undefined ? med.toFixed(3) + ' ms' : ''}`.trim());
+      rows.push(row);
     }
-    rows.push(row);
+    const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
+    const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+    process.stdout.write(indent([fmt(header), ...rows.map(fmt)].join('\n')));
   }
-  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  process.stdout.write(indent([fmt(header), ...rows.map(fmt)].join('\n')));
 
   if (check) {
     process.stdout.write(

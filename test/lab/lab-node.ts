@@ -40,6 +40,8 @@ export class LabNode {
     readonly index: number,
     readonly ns: string,
     readonly ip: string,
+    /** The node's ULA IPv6 underlay address on eth0. */
+    readonly ip6: string,
   ) {}
 
   get subnetFile(): string {

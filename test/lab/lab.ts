@@ -7,6 +7,7 @@
  *   <id>-n1    eth0 198.18.K.1  ──┤   overlayd, pods behind cni0
  *   <id>-n2    eth0 198.18.K.2  ──┘   …
  *
+ * Every eth0 also has a ULA address, fd00:198:18:K::<i>/64 (the IPv6 underlay of dual-stack runs).
  * With `etcd: 'tls-cluster'` etcd is three TLS members <id>-etcd1..3 at 198.18.K.101-103 instead
  * (etcd-cluster.ts), and every node gets all three endpoints and a client certificate.
  *
@@ -111,6 +112,10 @@ export class Lab {
   underlayIp(i: number): string {
     return `198.18.${this.octet}.${i}`;
   }
+  /** The node's IPv6 underlay address: ULA, only ever inside the lab's namespaces. */
+  underlayIpv6(i: number): string {
+    return `fd00:198:18:${this.octet.toString(16)}::${i.toString(16)}`;
+  }
 
   static async create(opts: LabOptions): Promise<Lab> {
     await cleanupStale();
@@ -151,7 +156,7 @@ export class Lab {
       });
       this.etcd = this.cluster.members[0]!;
     } else {
-      await this.attach(this.etcdNs, 'etcd', this.etcdIp, undefined);
+      await this.attach(this.etcdNs, 'etcd', this.etcdIp, undefined, this.underlayIpv6(100));
       this.etcd = await EtcdServer.start({
         netns: this.etcdNs,
         host: this.etcdIp,
@@ -162,9 +167,9 @@ export class Lab {
     if (opts.networkConfig) await this.putConfig(opts.networkConfig);
     for (let i = 1; i <= opts.nodes; i++) {
       const ns = `${this.id}-n${i}`;
-      await this.attach(ns, `n${i}`, this.underlayIp(i), this.etcdIp);
+      await this.attach(ns, `n${i}`, this.underlayIp(i), this.etcdIp, this.underlayIpv6(i));
       if (this.cluster) this.nodeCerts.set(i, await this.cluster.issue(`node${i}`, { cn: `node${i}` }));
-      this.nodes.push(new LabNode(this, i, ns, this.underlayIp(i)));
+      this.nodes.push(new LabNode(this, i, ns, this.underlayIp(i), this.underlayIpv6(i)));
     }
   }
 
@@ -181,7 +186,13 @@ export class Lab {
   }
 
   /** A namespace with eth0 on the switch; its default route (if any) points at a host that does not forward. */
-  async attach(ns: string, port: string, ip: string, defaultVia: string | undefined): Promise<void> {
+  async attach(
+    ns: string,
+    port: string,
+    ip: string,
+    defaultVia: string | undefined,
+    ip6?: string,
+  ): Promise<void> {
     await must('ip', ['netns', 'add', ns]);
     await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     await must('ip', [
@@ -200,6 +211,8 @@ export class Lab {
     ]);
     await must('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
     await must('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    // nodad: the address is usable at once (no duplicate-address probe to wait out).
+    if (ip6) await must('ip', ['-n', ns, 'addr', 'add', `${ip6}/64`, 'dev', 'eth0', 'nodad']);
     await must('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     if (defaultVia) await must('ip', ['-n', ns, 'route', 'add', 'default', 'via', defaultVia]);
   }

@@ -15,6 +15,8 @@ export interface Pod {
   readonly node: LabNode;
   readonly ns: string;
   readonly ip: string;
+  /** The pod's IPv6 address when the node's subnet.env is dual-stack. */
+  readonly ip6?: string;
 }
 
 /** The delegate config flannel's CNI plugin builds from subnet.env (flannel-cni-plugin's defaults). */
@@ -33,8 +35,18 @@ export function flannelDelegateConfig(env: Record<string, string>, dataDir: stri
     ipam: {
       type: 'host-local',
       dataDir,
-      ranges: [[{ subnet: env['FLANNEL_SUBNET']!.replace(/\.1\/(\d+)$/, '.0/$1') }]],
-      routes: [{ dst: env['FLANNEL_NETWORK'] }],
+      // Dual-stack: the flannel CNI plugin adds the IPv6 subnet as a second range, and its network
+      // as a second route.
+      ranges: [
+        [{ subnet: env['FLANNEL_SUBNET']!.replace(/\.1\/(\d+)$/, '.0/$1') }],
+        ...(env['FLANNEL_IPV6_SUBNET']
+          ? [[{ subnet: env['FLANNEL_IPV6_SUBNET'].replace(/::1\/(\d+)$/, '::/$1') }]]
+          : []),
+      ],
+      routes: [
+        { dst: env['FLANNEL_NETWORK'] },
+        ...(env['FLANNEL_IPV6_NETWORK'] ? [{ dst: env['FLANNEL_IPV6_NETWORK'] }] : []),
+      ],
     },
   };
 }
@@ -74,10 +86,24 @@ export async function addPod(node: LabNode, name: string): Promise<Pod> {
   const ns = `${node.ns}-${name}`;
   await must('ip', ['netns', 'add', ns]);
   await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  // IPv6 addresses (the pod's, and cni0's gateway address) are usable at once only without
+  // duplicate address detection; the lab's addresses are unique by construction.
+  for (const target of [ns, node.ns])
+    await must('ip', [
+      'netns',
+      'exec',
+      target,
+      'sysctl',
+      '-qw',
+      'net.ipv6.conf.all.accept_dad=0',
+      'net.ipv6.conf.default.accept_dad=0',
+    ]);
   const out = JSON.parse(await cni(node, 'ADD', ns, ns)) as { ips?: Array<{ address: string }> };
-  const ip = out.ips?.[0]?.address.split('/')[0];
+  const addrs = (out.ips ?? []).map((i) => i.address.split('/')[0]!);
+  const ip = addrs.find((a) => !a.includes(':'));
+  const ip6 = addrs.find((a) => a.includes(':'));
   if (!ip) throw new Error(`CNI ADD gave no IP for ${ns}: ${JSON.stringify(out)}`);
-  return { node, ns, ip };
+  return ip6 === undefined ? { node, ns, ip } : { node, ns, ip, ip6 };
 }
 
 export async function removePod(pod: Pod): Promise<void> {

@@ -1,4 +1,4 @@
-/** Traffic helpers for the end-to-end suites: a checked TCP transfer between pods. */
+/** Traffic helpers for the end-to-end suites: a checked TCP transfer between pods (either family). */
 import { readyFile } from './ready-file.js';
 import { inPod, type Pod } from './pods.js';
 
@@ -18,7 +18,7 @@ export async function transfer(from: Pod, to: Pod, mb: number): Promise<{ sent: 
       '-c',
       `
 import socket,hashlib
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('${to.ip}',${port})); s.listen(1)
+s=socket.socket(socket.AF_INET6 if ':' in '${to.ip}' else socket.AF_INET); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('${to.ip}',${port})); s.listen(1)
 ${ready.python}
 c,_=s.accept(); h=hashlib.sha256()
 while True:
