@@ -20,6 +20,12 @@ export const DROP_REASONS = [
   'bad_vnet_header',
   'send_error',
   'tun_write_error',
+  // the VXLAN wire's (encap/wire/vxlan-wire.ts)
+  'truncated',
+  'bad_vxlan_flags',
+  'wrong_vni',
+  'foreign_mac',
+  'bad_ethertype',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

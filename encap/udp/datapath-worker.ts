@@ -15,6 +15,7 @@ import type { TunIo, UdpIo } from './io.js';
 import { SharedPeerTable } from './peer-table.js';
 import { RxEngine } from './rx-engine.js';
 import { TxEngine, type EngineOptions } from './tx-engine.js';
+import { wireOf, type WireSpec } from '../wire/wire-spec.js';
 
 export interface WorkerInit {
   readonly role: 'tx' | 'rx' | 'duplex';
@@ -30,9 +31,12 @@ export interface WorkerInit {
   readonly options: EngineOptions;
   readonly slots: number;
   readonly slotSize: number;
+  /** The wire format (flannel's udp wire when absent). */
+  readonly wire?: WireSpec;
 }
 
-const HEADROOM = 16;
+/** Room in front of a packet for the virtio_net_hdr (10) or a wire header (VXLAN: 22). */
+const HEADROOM = 32;
 const init = workerData as WorkerInit;
 const sys = nativeSys();
 const table = new SharedPeerTable(init.tableCapacity, init.tableSab);
@@ -80,13 +84,14 @@ const udp: UdpIo = {
 const csum = (b: Uint8Array, o: number, l: number, s: number): number => sys.csum(b, o, l, s);
 const chunkSums = (b: Uint8Array, o: number, l: number, c: number, out: Uint32Array): number =>
   sys.csumChunks(b, o, l, c, out);
+const wire = wireOf(init.wire);
 const tx =
   init.role !== 'rx'
-    ? new TxEngine(init.options, pool, table, tun, udp, counters, csum, chunkSums)
+    ? new TxEngine(init.options, pool, table, tun, udp, counters, csum, chunkSums, wire)
     : undefined;
 // A duplex worker's engines each have a pool of their own, as they would in two workers.
 const rxPool = init.role === 'duplex' ? new SlotPool(init.slots, init.slotSize, HEADROOM) : pool;
-const rx = init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters) : undefined;
+const rx = init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters, wire) : undefined;
 
 const gc = new PerformanceObserver((list) => {
   counters[C.gcCount]! += list.getEntries().length;

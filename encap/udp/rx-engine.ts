@@ -11,6 +11,8 @@
  *      payload ranges left in the receive slots, written with one writev; nothing is copied.
  *      Copying (the fallback): the segments are copied together into an output slot.
  *   4. one write batch to the TUN, then release every slot the batch took
+ * The wire (encap/wire/wire.ts) checks and strips its header first (VXLAN: flags, VNI, inner MAC
+ * and EtherType); its drops are counted like the rest.
  * flannel's proxy checked nothing here; an overlay port open to the network must not be a way in.
  */
 import { checkIpv4, decrementTtl, dstOf, srcOf, Verdict } from '../packet/ipv4-packet.js';
@@ -19,6 +21,8 @@ import { MAX_MERGED_SEGMENTS, MERGED_HEADER_MAX, TcpRangeCoalescer } from '../pa
 import { VNET_HDR_LEN, writeEmptyVnetHdr } from '../packet/vnet-hdr.js';
 import { maskOf } from '../../subnet-lease/ipv4.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
+import { UDP_WIRE } from '../wire/udp-wire.js';
+import { WIRE_OK, type Wire } from '../wire/wire.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from './io.js';
 import { IovList } from './iov-list.js';
@@ -82,6 +86,7 @@ export class RxEngine {
     private readonly tun: TunIo,
     private readonly udp: UdpIo,
     private readonly counters: Float64Array,
+    private readonly wire: Wire = UDP_WIRE,
   ) {
     const b = opts.batch;
     this.batch = new SlotBatch(pool);
@@ -162,7 +167,7 @@ export class RxEngine {
     }
     const sender = this.senders.get(this.rAddrs[i]!);
     const seg = this.rGso[i]! > 0 ? this.rGso[i]! : len;
-    if (!sender || sender.port !== this.rPorts[i]!) {
+    if (!sender || (this.wire.senderPortFixed && sender.port !== this.rPorts[i]!)) {
       counters[drop('unknown_sender')]! += Math.max(1, Math.ceil(len / seg));
       return;
     }
@@ -171,9 +176,23 @@ export class RxEngine {
       this.datagram(base + off, Math.min(seg, len - off), sender, seg === len);
   }
 
-  private datagram(pkt: number, len: number, sender: Sender, alone: boolean): void {
+  private datagram(dgram: number, wireLen: number, sender: Sender, alone: boolean): void {
     const slab = this.pool.slab;
     const counters = this.counters;
+    const wire = this.wire;
+    const h = wire.headerLen;
+    if (h > 0) {
+      const verdict = wire.decapsulate(slab, dgram, wireLen);
+      if (verdict !== WIRE_OK) {
+        counters[dropIndex('rx', verdict)]! += 1;
+        return;
+      }
+      // The header in front of a datagram inside a GRO message is its own, no longer needed: it
+      // has room for the vnet header as a lone datagram's headroom does.
+      alone ||= h >= VNET_HDR_LEN;
+    }
+    const pkt = dgram + h;
+    const len = wireLen - h;
     if (len > this.opts.maxPacket) {
       counters[drop('oversized')]! += 1; // larger than the TUN MTU: no peer of ours sends that
       return;

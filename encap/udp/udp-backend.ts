@@ -37,7 +37,7 @@ export const UDP_OVERHEAD = 28;
 const SOCKET_BUFFER = 7 << 20;
 const BATCH = 64;
 const PEER_CAPACITY = 65536;
-const HEADROOM = 16;
+const HEADROOM = 32; // the workers' (datapath-worker.ts)
 /**
  * V8 optimizes a function after it has run ~200 KB of bytecode (3 × 67584). At the packet rates of
  * interactive traffic (a ping every 10 ms) the per-packet functions never get there and run as
