@@ -3,7 +3,7 @@ import type { BackendFactory } from '../encap/backend.js';
 import { createAllocBackend } from '../encap/alloc/alloc-backend.js';
 import { createHostGwBackend } from '../encap/host-gw/host-gw-backend.js';
 import { createUdpBackend } from '../encap/udp/udp-backend.js';
-import { createVxlanBackend } from '../encap/vxlan/vxlan-backend.js';
+import { createVxlanBackend } from '../encap/vxlan/vxlan-datapath.js';
 import type { BackendType } from '../subnet-lease/network-config.js';
 
 export const BACKENDS: Partial<Record<BackendType, BackendFactory>> = {

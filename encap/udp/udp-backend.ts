@@ -31,6 +31,22 @@ import { cpusOfQueue, queueCount } from './queues.js';
 import { jitBudgetFrom, parseUdpBackendConfig } from './udp-config.js';
 import { registerUdpMetrics } from './udp-metrics.js';
 import type { PinReport, WorkerInit } from './datapath-worker.js';
+import type { WireSpec } from '../wire/wire-spec.js';
+
+/**
+ * What another backend on this engine changes (encap/vxlan/vxlan-userspace.ts): the TUN, port,
+ * MTU, wire, and which leases are peers of the datapath. The udp backend's is flannel's udp.
+ */
+export interface DatapathFlavor {
+  readonly tunName: string;
+  readonly port: number;
+  readonly mtu: number;
+  readonly wire: WireSpec;
+  /** One route for the whole Network via the TUN (udp); false: the owner routes each peer. */
+  readonly networkRoute: boolean;
+  /** The datapath's entry for a lease, or undefined when it does not go through the TUN. */
+  readonly entryOf: (l: Lease) => PeerEntry | undefined;
+}
 
 /** IPv4 (20) + UDP (8): what encapsulation adds, so the TUN MTU is the underlay's minus this. */
 export const UDP_OVERHEAD = 28;
@@ -52,7 +68,7 @@ export function createUdpBackend(ctx: BackendContext): Backend {
   return new UdpBackend(ctx);
 }
 
-class UdpBackend implements Backend {
+export class UdpBackend implements Backend {
   readonly type = 'udp' as const;
   private readonly port: number;
   private readonly mtu: number;
@@ -73,9 +89,22 @@ class UdpBackend implements Backend {
   /** One duplex worker (default), or a tx and an rx worker. */
   private readonly split: boolean;
 
-  constructor(private readonly ctx: BackendContext) {
-    this.port = parseUdpBackendConfig(ctx.config.backend).port;
-    this.mtu = ctx.extIface.mtu - UDP_OVERHEAD;
+  private readonly flavor: DatapathFlavor;
+
+  constructor(
+    private readonly ctx: BackendContext,
+    flavor?: DatapathFlavor,
+  ) {
+    this.port = flavor?.port ?? parseUdpBackendConfig(ctx.config.backend).port;
+    this.mtu = flavor?.mtu ?? ctx.extIface.mtu - UDP_OVERHEAD;
+    this.flavor = flavor ?? {
+      tunName: ctx.options['tunName'] ?? 'flannel0',
+      port: this.port,
+      mtu: this.mtu,
+      wire: { kind: 'udp' },
+      networkRoute: true,
+      entryOf: (l) => this.entryOf(l),
+    };
     this.batching = ctx.options['udpBatch'] !== 'off';
     this.split = ctx.options['udpWorkers'] === '2';
   }
@@ -96,7 +125,7 @@ class UdpBackend implements Backend {
 
   private open(): void {
     const sys = nativeSys();
-    const name = this.ctx.options['tunName'] ?? 'flannel0';
+    const name = this.flavor.tunName;
     const onlineCpus = cpus().length;
     let queues: number;
     try {
@@ -172,13 +201,14 @@ class UdpBackend implements Backend {
 
   /** flannel: address <lease network IP>/32, MTU, up, and a route for the whole Network via the TUN. */
   private configureTun(subnet: Ipv4Net): void {
-    const name = this.ctx.options['tunName'] ?? 'flannel0';
+    const name = this.flavor.tunName;
     const nl = new RtNetlink();
     try {
       const link = findLink(nl, name);
       if (!link) throw new OverlaydError('BACKEND', `TUN ${name} vanished after it was opened`);
       setUp(nl, link.index, this.mtu);
       ensureOnlyAddress(nl, link.index, subnet.ip, 32, this.ctx.config.network);
+      if (!this.flavor.networkRoute) return;
       const net = this.ctx.config.network;
       nl.request(
         `route ${formatCidr(net)} dev ${name}`,
@@ -229,6 +259,7 @@ class UdpBackend implements Backend {
           },
           slots: (this.batching ? BATCH : 1) * 2 + 8,
           slotSize,
+          wire: this.flavor.wire,
         };
         this.startWorker(name, init);
       }
@@ -277,7 +308,8 @@ class UdpBackend implements Backend {
   /** All changes of the run go to the workers in one table update. */
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
     for (const e of events) {
-      if (e.type === 'added') this.peers.set(UdpBackend.key(e.lease), this.entryOf(e.lease));
+      const entry = e.type === 'added' ? this.flavor.entryOf(e.lease) : undefined;
+      if (entry) this.peers.set(UdpBackend.key(e.lease), entry);
       else this.peers.delete(UdpBackend.key(e.lease));
     }
     this.publish();
@@ -285,7 +317,10 @@ class UdpBackend implements Backend {
 
   async reconcile(all: readonly Lease[]): Promise<void> {
     this.peers.clear();
-    for (const l of all) this.peers.set(UdpBackend.key(l), this.entryOf(l));
+    for (const l of all) {
+      const entry = this.flavor.entryOf(l);
+      if (entry) this.peers.set(UdpBackend.key(l), entry);
+    }
     this.publish();
   }
 

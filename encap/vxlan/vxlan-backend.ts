@@ -40,7 +40,8 @@ import {
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const VXLAN_OVERHEAD = 50;
 
-export function createVxlanBackend(ctx: BackendContext): Backend {
+/** The kernel datapath; vxlan-datapath.ts chooses between it and userspace. */
+export function createKernelVxlanBackend(ctx: BackendContext): Backend {
   return new VxlanBackend(ctx);
 }
 
