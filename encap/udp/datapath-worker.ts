@@ -91,7 +91,8 @@ const tx =
     : undefined;
 // A duplex worker's engines each have a pool of their own, as they would in two workers.
 const rxPool = init.role === 'duplex' ? new SlotPool(init.slots, init.slotSize, HEADROOM) : pool;
-const rx = init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters, wire) : undefined;
+const rx =
+  init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters, wire) : undefined;
 
 const gc = new PerformanceObserver((list) => {
   counters[C.gcCount]! += list.getEntries().length;

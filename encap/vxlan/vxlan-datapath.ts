@@ -38,7 +38,10 @@ class VxlanDatapathChoice implements Backend {
 
   async register(): Promise<Registration> {
     if (this.inner) {
-      this.ctx.log.info({ datapath: 'userspace', reason: '--vxlan-datapath=userspace' }, 'vxlan datapath chosen');
+      this.ctx.log.info(
+        { datapath: 'userspace', reason: '--vxlan-datapath=userspace' },
+        'vxlan datapath chosen',
+      );
       return this.inner.register();
     }
     const kernel = createKernelVxlanBackend(this.ctx);
@@ -46,7 +49,10 @@ class VxlanDatapathChoice implements Backend {
       const reg = await kernel.register();
       this.inner = kernel;
       this.ctx.log.info(
-        { datapath: 'kernel', reason: this.mode === 'kernel' ? '--vxlan-datapath=kernel' : 'the kernel created the device' },
+        {
+          datapath: 'kernel',
+          reason: this.mode === 'kernel' ? '--vxlan-datapath=kernel' : 'the kernel created the device',
+        },
         'vxlan datapath chosen',
       );
       return reg;

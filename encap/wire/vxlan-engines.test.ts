@@ -23,7 +23,14 @@ const PORT = 8472;
 const VNI = 1;
 const MTU = 1450;
 
-function node(netw: MemoryNetwork, publicIp: string, subnet: string, mac: Uint8Array, vnet: boolean, sg: boolean) {
+function node(
+  netw: MemoryNetwork,
+  publicIp: string,
+  subnet: string,
+  mac: Uint8Array,
+  vnet: boolean,
+  sg: boolean,
+) {
   const table = new SharedPeerTable(64);
   const counters = new Float64Array(128);
   const tun = new MemoryTun();
@@ -31,13 +38,29 @@ function node(netw: MemoryNetwork, publicIp: string, subnet: string, mac: Uint8A
   const slot = vnet ? 65536 + 8192 + 32 : 2048;
   const opts = { vnet, gso: vnet, sg, batch: 64, maxPacket: MTU };
   const wire = new VxlanWire(VNI, mac);
-  const tx = new TxEngine(opts, new SlotPool(128, slot, 32), table, tun, udp, counters, sum16, undefined, wire);
+  const tx = new TxEngine(
+    opts,
+    new SlotPool(128, slot, 32),
+    table,
+    tun,
+    udp,
+    counters,
+    sum16,
+    undefined,
+    wire,
+  );
   const rx = new RxEngine(opts, new SlotPool(128, slot, 32), table, tun, udp, counters, wire);
   return { table, counters, tun, udp, tx, rx, own: parseCidr(subnet)!, publicIp: ip(publicIp), mac };
 }
 type Node = ReturnType<typeof node>;
 
-const entry = (n: Node) => ({ subnetIp: n.own.ip, prefixLen: 24, publicIp: n.publicIp, port: PORT, ...macWords(n.mac) });
+const entry = (n: Node) => ({
+  subnetIp: n.own.ip,
+  prefixLen: 24,
+  publicIp: n.publicIp,
+  port: PORT,
+  ...macWords(n.mac),
+});
 
 /** a = the capture's sender (198.18.77.1, 10.244.1.0/24), b = its receiver (198.18.77.2, 10.244.2.0/24). */
 function pair(vnet: boolean, sg: boolean) {
@@ -122,10 +145,22 @@ for (const { vnet, sg, name } of VARIANTS)
       const good = makeUdp4(ip('10.244.1.5'), ip('10.244.2.9'), randomBytes(100));
       const inj = (from: string, data: Uint8Array) => b.udp.inject(ip(from), 40000, data);
       inj('203.0.113.9', frame(good)); // unknown sender
-      inj('198.18.77.1', frame(good, (f) => (f[6] = 2))); // wrong VNI
-      inj('198.18.77.1', frame(good, (f) => (f[13] ^= 1))); // foreign inner MAC
-      inj('198.18.77.1', frame(good, (f) => (f[0] = 0))); // no I flag
-      inj('198.18.77.1', frame(good, (f) => (f[21] = 6))); // ARP
+      inj(
+        '198.18.77.1',
+        frame(good, (f) => (f[6] = 2)),
+      ); // wrong VNI
+      inj(
+        '198.18.77.1',
+        frame(good, (f) => (f[13] ^= 1)),
+      ); // foreign inner MAC
+      inj(
+        '198.18.77.1',
+        frame(good, (f) => (f[0] = 0)),
+      ); // no I flag
+      inj(
+        '198.18.77.1',
+        frame(good, (f) => (f[21] = 6)),
+      ); // ARP
       inj('198.18.77.1', frame(good).subarray(0, 15)); // truncated
       inj('198.18.77.1', frame(makeUdp4(ip('10.244.7.7'), ip('10.244.2.9'), randomBytes(10)))); // spoofed
       inj('198.18.77.1', frame(makeUdp4(ip('10.244.1.5'), ip('10.244.3.3'), randomBytes(10)))); // not ours
@@ -177,7 +212,8 @@ for (const sg of [false, true])
     it('falls back to one datagram per segment, headers intact, when the kernel refuses UDP GSO', () => {
       const { a, b } = pair(true, sg);
       let first = true;
-      const refuse = <T extends unknown[]>(f: (...x: T) => number, gsoArg: (x: T) => boolean) =>
+      const refuse =
+        <T extends unknown[]>(f: (...x: T) => number, gsoArg: (x: T) => boolean) =>
         (...x: T): number => {
           if (first && gsoArg(x)) {
             first = false;
