@@ -11,7 +11,7 @@ import { makeUdp4, randomBytes } from '../encap/packet/test-packets.js';
 import { parseIpv4 } from '../subnet-lease/ipv4.js';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
-import { addPod, ping, type Pod } from './lab/pods.js';
+import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
 
 const HAND_SUBNET = '10.244.200.0/24';
@@ -150,6 +150,19 @@ describe('userspace vxlan beside kernel vxlan and flanneld', () => {
     ] as const) {
       const r = await ping(a, b, 3);
       expect(r.loss, `${a.ns} -> ${b.ns}`).toBe(0);
+    }
+  });
+
+  it('pods ping at full MTU both ways, without fragments', async () => {
+    const [pu, pk, ph] = pods as [Pod, Pod, Pod];
+    for (const [a, b] of [
+      [pu, pk],
+      [pk, pu],
+      [pu, ph],
+      [ph, pu],
+    ] as const) {
+      const r = await inPod(a, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '-M', 'do', '-s', '1422', b.ip]);
+      expect(r.stdout, `${a.ns} -> ${b.ns}`).toMatch(/ 0% packet loss/);
     }
   });
 

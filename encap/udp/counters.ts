@@ -43,6 +43,7 @@ export const C = {
   icmpUnreachable: 10,
   heapBytes: 11, // this worker's heap used (sampled)
   gcCount: 12, // this worker's garbage collections
+  rxChecksumsCompleted: 13, // inner checksums a kernel VXLAN peer left partial, completed here
   gsoDisabled: 15, // 1 after the kernel refused UDP_SEGMENT
 } as const;
 

@@ -92,7 +92,7 @@ const tx =
 // A duplex worker's engines each have a pool of their own, as they would in two workers.
 const rxPool = init.role === 'duplex' ? new SlotPool(init.slots, init.slotSize, HEADROOM) : pool;
 const rx =
-  init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters, wire) : undefined;
+  init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters, wire, csum) : undefined;
 
 const gc = new PerformanceObserver((list) => {
   counters[C.gcCount]! += list.getEntries().length;

@@ -15,7 +15,10 @@
  * and EtherType); its drops are counted like the rest.
  * flannel's proxy checked nothing here; an overlay port open to the network must not be a way in.
  */
+import { sum16 } from '../packet/checksum.js';
 import { checkIpv4, decrementTtl, dstOf, srcOf, Verdict } from '../packet/ipv4-packet.js';
+import { completePartialL4 } from '../packet/partial-checksum.js';
+import type { SumFn } from '../packet/tcp-gso.js';
 import { coalescibleHeaderLen, TcpCoalescer } from '../packet/tcp-gro.js';
 import { MAX_MERGED_SEGMENTS, MERGED_HEADER_MAX, TcpRangeCoalescer } from '../packet/tcp-gro-ranges.js';
 import { VNET_HDR_LEN, writeEmptyVnetHdr } from '../packet/vnet-hdr.js';
@@ -87,6 +90,7 @@ export class RxEngine {
     private readonly udp: UdpIo,
     private readonly counters: Float64Array,
     private readonly wire: Wire = UDP_WIRE,
+    private readonly sum: SumFn = sum16,
   ) {
     const b = opts.batch;
     this.batch = new SlotBatch(pool);
@@ -217,6 +221,8 @@ export class RxEngine {
       counters[drop('ttl_expired')]! += 1;
       return;
     }
+    if (wire.innerChecksumMayBePartial && completePartialL4(slab, pkt, len, this.sum))
+      counters[C.rxChecksumsCompleted]! += 1;
     counters[C.rxPackets]! += 1;
     counters[C.rxBytes]! += len;
     if (!this.opts.vnet) {

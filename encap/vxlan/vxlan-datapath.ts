@@ -44,6 +44,9 @@ class VxlanDatapathChoice implements Backend {
       );
       return this.inner.register();
     }
+    // Metrics the kernel backend registers go again if it is not the one that runs.
+    const registry = this.ctx.metrics;
+    const before = new Set(registry.getMetricsAsArray().map((m) => m.name));
     const kernel = createKernelVxlanBackend(this.ctx);
     try {
       const reg = await kernel.register();
@@ -59,6 +62,8 @@ class VxlanDatapathChoice implements Backend {
     } catch (err) {
       await kernel.close();
       if (this.mode === 'kernel' || !creationRefused(err)) throw err;
+      for (const m of registry.getMetricsAsArray())
+        if (!before.has(m.name)) registry.removeSingleMetric(m.name);
       // GBP/Learning make this a one-line BAD_CONFIG error rather than a silent downgrade.
       const userspace = new UserspaceVxlanBackend(this.ctx, parseVxlanConfig(this.ctx.config.backend));
       this.ctx.log.warn(

@@ -7,6 +7,7 @@ import { WIRE_OK, type Wire } from './wire.js';
 export const UDP_WIRE: Wire = {
   headerLen: 0,
   senderPortFixed: true,
+  innerChecksumMayBePartial: false, // every sender is a userspace engine that completes them
   encapsulate: () => undefined,
   decapsulate: () => WIRE_OK,
 };

@@ -133,6 +133,37 @@ for (const { vnet, sg, name } of VARIANTS)
       expect([...got[0]!.subarray(12, 20)]).toEqual([10, 244, 1, 0, 10, 244, 2, 7]);
     });
 
+    it('completes the inner TCP/UDP checksums a kernel peer left partial (vxlan over veth), leaves whole ones', () => {
+      const { b } = pair(vnet, sg);
+      const frame = (inner: Uint8Array): Uint8Array => {
+        const f = new Uint8Array(22 + inner.length);
+        f.set(Buffer.from(HEADER, 'hex'));
+        f.set(inner, 22);
+        return f;
+      };
+      const syn = makeTcp4({
+        src: ip('10.244.1.5'),
+        dst: ip('10.244.2.9'),
+        seq: 7,
+        flags: 0x12,
+        payload: new Uint8Array(0),
+      });
+      const partial = syn.slice();
+      writeU16(partial, 36, sum16(partial, 12, 8, 6 + (partial.length - 20))); // the pseudo-header sum only
+      const udp = makeUdp4(ip('10.244.1.5'), ip('10.244.2.9'), randomBytes(33));
+      const udpPartial = udp.slice();
+      writeU16(udpPartial, 26, sum16(udpPartial, 12, 8, 17 + (udpPartial.length - 20)));
+      for (const p of [partial, syn, udpPartial]) b.udp.inject(ip('198.18.77.1'), 40000, frame(p));
+      while (b.rx.step(0) > 0);
+      const got = tunOut(b, vnet);
+      expect(got).toHaveLength(3);
+      expect(tcpChecksumOk(got[0]!)).toBe(true);
+      expect(hex(got[0]!.subarray(20))).toBe(hex(syn.subarray(20)));
+      expect(hex(got[1]!.subarray(20))).toBe(hex(syn.subarray(20)));
+      expect(hex(got[2]!.subarray(20))).toBe(hex(udp.subarray(20)));
+      expect(b.counters[C.rxChecksumsCompleted]).toBe(2);
+    });
+
     it('drops by reason what the wire and the engine refuse, and delivers the rest', () => {
       const { a, b } = pair(vnet, sg);
       const frame = (inner: Uint8Array, edit?: (f: Uint8Array) => void): Uint8Array => {

@@ -40,6 +40,7 @@ export class VxlanWire implements Wire {
   readonly headerLen = VXLAN_WIRE_HEADER_LEN;
   /** A VXLAN sender picks its UDP source port per flow: the PublicIP is the key. */
   readonly senderPortFixed = false;
+  readonly innerChecksumMayBePartial = true;
   private readonly ownHi: number;
   private readonly ownLo: number;
 

@@ -23,6 +23,11 @@ export interface Wire {
    * flow (RFC 7348 §5), so only the address identifies it.
    */
   readonly senderPortFixed: boolean;
+  /**
+   * Peers may leave inner TCP/UDP checksums partial (Linux's vxlan over a veth underlay:
+   * packet/partial-checksum.ts), so the engine completes them before the TUN write.
+   */
+  readonly innerChecksumMayBePartial: boolean;
   /** Writes the header for `peer` at slab[at, at + headerLen). */
   encapsulate(slab: Uint8Array, at: number, peer: PeerEntry): void;
   /**
