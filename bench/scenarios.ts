@@ -101,6 +101,16 @@ async function overlayd(
     await Promise.all(
       lab.nodes.map((n, i) => n.startDaemon({ flags: [...flags, ...datapath(i), '--log-level=warn'], env })),
     );
+    if (backend === 'vxlan-mixed')
+      // As in test/vxlan-userspace.e2e.ts: the kernel node's GSO skbs cross a veth whole; the
+      // switch port toward the userspace node segments them, as the wire between two hosts does.
+      await must(
+        'ip',
+        ['netns', 'exec', lab.switchNs, 'ethtool', '-K', 'n1', 'tx-udp_tnl-segmentation', 'off'].concat([
+          'tx-udp_tnl-csum-segmentation',
+          'off',
+        ]),
+      );
     const [a, b] = await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')));
     return { a: a!, b: b!, pids: lab.nodes.map((n) => n.pid!), teardown: () => lab.destroy() };
   } catch (err) {

@@ -14,4 +14,3 @@ export const KERNEL_PAYLOAD =
   '5b470001e5570f6b0000000092ae080000000000';
 export const SENDER_MAC = Uint8Array.from([0x02, 0x11, 0x22, 0x33, 0x44, 0x55]);
 export const RECEIVER_MAC = Uint8Array.from([0x0a, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
-
