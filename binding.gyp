@@ -4,8 +4,10 @@
       "target_name": "overlayd_sys",
       "sources": [
         "encap/sys/native/addon.c",
+        "encap/sys/native/args.c",
         "encap/sys/native/notify.c",
         "encap/sys/native/io.c",
+        "encap/sys/native/mmsg.c",
         "encap/sys/native/sockets.c",
         "encap/sys/native/csum.c",
         "encap/sys/native/steering.c",

@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{daemon,subnet-lease,encap,bench}/**/*.test.ts'],
+          include: ['{daemon,ops,subnet-lease,encap,bench}/**/*.test.ts', 'test/support/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

@@ -19,7 +19,7 @@ import { DAEMON_NODE_FLAGS } from '../daemon/node-flags.js';
 import type { Setup } from './scenarios.js';
 
 export type ForwarderKind = 'c' | 'js';
-/** overlayd's udp workers run with this V8 tier-up budget (encap/udp/udp-backend.ts). */
+/** overlayd's udp workers run with this V8 tier-up budget (encap/udp/udp-datapath.ts). */
 const JS_FLAGS = [...DAEMON_NODE_FLAGS, '--interrupt-budget=512'];
 
 const MTU = 1472; // as overlayd's udp backend: underlay 1500 − IPv4 − UDP

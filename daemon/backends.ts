@@ -1,14 +1,14 @@
-/** The backends the daemon can drive, listed explicitly (no registration by import side effect). */
+/**
+ * The backends the daemon can drive, listed explicitly (no registration by import side effect).
+ * Each is loaded only when the network config chooses it: start-up then parses one backend's
+ * modules, not all four (the udp datapath alone is a few dozen ms of module loading on a busy node).
+ */
 import type { BackendFactory } from '../encap/backend.js';
-import { createAllocBackend } from '../encap/alloc/alloc-backend.js';
-import { createHostGwBackend } from '../encap/host-gw/host-gw-backend.js';
-import { createUdpBackend } from '../encap/udp/udp-backend.js';
-import { createVxlanBackend } from '../encap/vxlan/vxlan-datapath.js';
 import type { BackendType } from '../subnet-lease/network-config.js';
 
-export const BACKENDS: Partial<Record<BackendType, BackendFactory>> = {
-  alloc: createAllocBackend,
-  udp: createUdpBackend,
-  vxlan: createVxlanBackend,
-  'host-gw': createHostGwBackend,
+export const BACKENDS: Partial<Record<BackendType, () => Promise<BackendFactory>>> = {
+  alloc: async () => (await import('../encap/alloc/alloc-backend.js')).createAllocBackend,
+  udp: async () => (await import('../encap/udp/udp-backend.js')).createUdpBackend,
+  vxlan: async () => (await import('../encap/vxlan/vxlan-datapath.js')).createVxlanBackend,
+  'host-gw': async () => (await import('../encap/host-gw/host-gw-backend.js')).createHostGwBackend,
 };

@@ -4,7 +4,10 @@
  *   backend.register → lease → backend.start → [traffic rules] → subnet.env, ready, READY=1 →
  *   peer watch → lease keep-alive.
  * SIGTERM/SIGINT stop it cleanly and keep the lease (a restart gets the same subnet); a DELETE of
- * our lease key by someone else stops it too (exit 0, for the supervisor to restart us).
+ * our lease key by someone else stops it too (exit 0, for the supervisor to restart us). A stop
+ * during start-up aborts the step in flight (lease acquisition, backend registration) and runs no
+ * later step. A conflict (our subnet taken while we were away) moves us to a new lease, one move
+ * at a time, not ready until it is done, retrying with backoff (daemon/lease-move.ts).
  */
 import type { Logger } from 'pino';
 import { BACKENDS } from './backends.js';
@@ -12,13 +15,17 @@ import { brNetfilterWarning } from './netfilter-check.js';
 import { readConfigOnce, waitForConfig } from './config-source.js';
 import { OverlaydError, describeError } from './errors.js';
 import type { Flags } from './flags.js';
-import { HealthServer } from './health-server.js';
+import { HealthServer, type ProbeResult } from './health-server.js';
+import { StatusServer } from './status-server.js';
+import { PeerChangeLog, openStatusSocket } from './status-provider.js';
 import { readHostView, selectInterface, type ExternalInterface, type HostView } from './iface.js';
+import { LeaseMove } from './lease-move.js';
 import { componentLogger } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
-import type { Backend, Registration } from '../encap/backend.js';
+import type { Backend, BackendHealth, Registration } from '../encap/backend.js';
 import type { IptablesKeeper } from '../encap/sys/iptables.js';
 import { sdNotify } from '../encap/sys/sd-notify.js';
+import { realSleep } from '../subnet-lease/backoff.js';
 import { createEtcdClient } from '../subnet-lease/etcd-client.js';
 import { formatCidr, formatIpv4, parseIpv4 } from '../subnet-lease/ipv4.js';
 import type { Lease } from '../subnet-lease/lease.js';
@@ -40,13 +47,23 @@ export class Daemon {
   private readonly abort = new AbortController();
   private readonly log: Logger;
   private health: HealthServer | undefined;
+  private status: StatusServer | undefined;
+  private readonly peerLog = new PeerChangeLog();
+  private config: NetworkConfig | undefined;
   private backend: Backend | undefined;
   private leases: LeaseManager | undefined;
   private watch: PeerWatch | undefined;
   private registry: EtcdRegistry | undefined;
   private leaseAttrs: Lease['attrs'] | undefined;
   private iptables: IptablesKeeper | undefined;
+  /** backend.register() in flight: stop() lets it settle before closing the backend. */
+  private registering: Promise<unknown> | undefined;
+  private leaseMove: LeaseMove | undefined;
   private ready = false;
+  /** What the backend last said about its datapath (ctx.reportHealth). */
+  private datapath: BackendHealth = { state: 'up' };
+  /** The peer watch delivered its first listing: its lease set is the truth from now on. */
+  private peersListed = false;
   private exitCode = 0;
   private stopping: Promise<void> | undefined;
   private resolveDone: (code: number) => void = () => undefined;
@@ -78,8 +95,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.log.info({ reason }, 'stopping');
       this.abort.abort();
-      this.ready = false;
-      this.metrics.ready.set(0);
+      this.setReady(false);
       try {
         sdNotify('STOPPING=1', this.deps.env);
       } catch {
@@ -88,14 +104,34 @@ export class Daemon {
       await this.watch?.stop().catch(() => undefined);
       await this.leases?.stop().catch(() => undefined);
       this.iptables?.stop();
+      // Closing a backend halfway through register() would leave what register creates next.
+      // The wait is bounded: the process exits soon after anyway.
+      if (this.registering) await Promise.race([this.registering.catch(() => undefined), realSleep(5000)]);
       await this.backend
         ?.close()
         .catch((err) => this.log.warn({ err: describeError(err) }, 'backend close failed'));
       await this.health?.close().catch(() => undefined);
+      await this.status?.close().catch(() => undefined);
       this.registry?.client.close();
       this.resolveDone(this.exitCode);
     })();
     return this.stopping;
+  }
+
+  private setReady(ready: boolean): void {
+    this.ready = ready;
+    this.metrics.ready.set(ready && this.datapath.state === 'up' ? 1 : 0);
+  }
+
+  /** `p`, or the stop's reason as soon as the daemon stops (what `p` does then is left behind). */
+  private untilStopped<T>(p: Promise<T>): Promise<T> {
+    const signal = this.abort.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   private async startUp(): Promise<void> {
@@ -105,7 +141,7 @@ export class Daemon {
         this.health = await HealthServer.start(
           flags.healthzIp,
           flags.healthzPort,
-          { isReady: () => this.ready },
+          { liveness: () => this.liveness(), readiness: () => this.readiness() },
           this.metrics.registry,
         );
       } catch (err) {
@@ -120,6 +156,18 @@ export class Daemon {
         'health and metrics server listening',
       );
     }
+    this.status = await openStatusSocket(
+      {
+        flags,
+        registry: this.metrics.registry,
+        config: () => this.config,
+        lease: () => this.leases?.lease,
+        peers: () => this.watch?.peers() ?? [],
+        ready: () => this.ready,
+      },
+      this.peerLog,
+      this.log,
+    );
     const { client, warning } = createEtcdClient({
       endpoints: flags.etcdEndpoints,
       cafile: flags.etcdCafile,
@@ -127,6 +175,8 @@ export class Daemon {
       keyfile: flags.etcdKeyfile,
       username: flags.etcdUsername,
       password: flags.etcdPassword,
+      prefix: flags.etcdPrefix,
+      onTlsReload: (r) => (r.ok ? this.log.info(r.message) : this.log.error(r.message)),
     });
     if (warning) this.log.warn(warning);
     const registry = new EtcdRegistry(client, flags.etcdPrefix);
@@ -144,6 +194,7 @@ export class Daemon {
     );
     if (!cfg) return;
     const config = cfg.config;
+    this.config = config;
     this.log.info(
       { network: formatCidr(config.network), subnetLen: config.subnetLen, backend: config.backendType },
       'network config loaded',
@@ -163,20 +214,25 @@ export class Daemon {
       'external interface selected',
     );
 
-    const factory = BACKENDS[config.backendType];
-    if (!factory) {
+    const loadBackend = BACKENDS[config.backendType];
+    if (!loadBackend) {
       throw new OverlaydError(
         'BACKEND',
         `backend "${config.backendType}" is not available in this build; use one of ${Object.keys(BACKENDS).join(', ')}`,
       );
     }
-    const previousLease = await this.findOwnLease(registry, ext.publicIp);
+    // Parse the backend's modules while etcd answers.
+    const [factory, previousLease] = await this.untilStopped(
+      Promise.all([loadBackend(), this.findOwnLease(registry, ext.publicIp)]),
+    );
     const backend = factory({
       config,
       extIface: ext,
       ...(previousLease ? { previousLease } : {}),
       log: componentLogger(this.rootLog, `backend-${config.backendType}`),
       metrics: this.metrics.registry,
+      reportHealth: (h) => this.onBackendHealth(h),
+      peerSet: () => (this.peersListed ? this.watch?.peers() : undefined),
       options: {
         tunName: flags.tunName,
         udpOffloads: flags.udpOffloads,
@@ -188,15 +244,17 @@ export class Daemon {
       },
     });
     this.backend = backend;
-    const reg = await backend.register();
+    this.registering = backend.register();
+    const reg = await this.untilStopped(this.registering as Promise<Registration>);
+    this.registering = undefined;
 
     const lease = await this.acquireLease(registry, config, ext, reg);
     if (!lease || this.abort.signal.aborted) return;
     await backend.start(lease);
+    if (this.abort.signal.aborted) return;
     await this.setupTrafficRules(config, lease);
     await this.writeSubnetEnv(config, lease, reg.mtu);
-    this.ready = true;
-    this.metrics.ready.set(1);
+    this.setReady(true);
     try {
       if (sdNotify('READY=1', this.deps.env)) this.log.info('told systemd READY=1');
     } catch (err) {
@@ -205,7 +263,17 @@ export class Daemon {
     if (this.abort.signal.aborted) return;
     await this.startPeerWatch(registry, backend);
     if (this.abort.signal.aborted) return;
-    await this.keepLease(config, reg.mtu);
+    this.leaseMove = new LeaseMove({
+      signal: this.abort.signal,
+      pass: () => this.moveLease(config, reg.mtu),
+      setReady: (r) => this.setReady(r),
+      onFailure: (err, retryInMs) =>
+        this.log.error(
+          { code: (err as OverlaydError).code, retryInMs },
+          `moving to a new lease failed: ${describeError(err)}; not ready, retrying with backoff`,
+        ),
+    });
+    await this.keepLease(this.leases!);
     this.watchConfig(registry, cfg.text);
   }
 
@@ -225,7 +293,7 @@ export class Daemon {
     ext: ExternalInterface,
     reg: Registration,
   ): Promise<Lease | undefined> {
-    const previous = await readSubnetFile(this.flags.subnetFile);
+    const previous = await this.untilStopped(readSubnetFile(this.flags.subnetFile));
     this.leaseAttrs = {
       publicIp: parseIpv4(ext.publicIp)!,
       // flannel's udp backend publishes no BackendType; keep that so flanneld peers parse us alike.
@@ -257,7 +325,7 @@ export class Daemon {
     let lastProblem = '';
     while (!this.abort.signal.aborted) {
       try {
-        const lease = await leases.acquire();
+        const lease = await leases.acquire(this.abort.signal);
         this.metrics.leaseExpiration.set((lease.expiration?.getTime() ?? 0) / 1000);
         this.log.info(
           { subnet: formatCidr(lease.subnet), publicIp: formatIpv4(lease.attrs.publicIp) },
@@ -265,12 +333,13 @@ export class Daemon {
         );
         return lease;
       } catch (err) {
+        if (this.abort.signal.aborted) break;
         const problem = describeError(err);
         if ((err as OverlaydError).code === 'ETCD') this.metrics.etcdErrors.inc({ op: 'acquire' });
         if (problem !== lastProblem)
           this.log.error({ code: (err as OverlaydError).code }, `${problem} (retrying with backoff)`);
         lastProblem = problem;
-        await new Promise((r) => setTimeout(r, delay).unref());
+        await realSleep(delay, this.abort.signal);
         delay = Math.min(delay * 2, 30_000);
       }
     }
@@ -301,7 +370,7 @@ export class Daemon {
   private async startPeerWatch(registry: EtcdRegistry, backend: Backend): Promise<void> {
     this.watch = createPeerSync({
       registry,
-      backend,
+      backend: this.peerLog.track(backend),
       metrics: this.metrics,
       log: componentLogger(this.rootLog, 'peers'),
       ownSubnet: () => this.leases?.lease?.subnet,
@@ -311,44 +380,71 @@ export class Daemon {
       onReconnect: () => void this.leases?.check(),
     });
     await this.watch.start();
+    this.peersListed = true;
   }
 
-  private async keepLease(config: NetworkConfig, mtu: number): Promise<void> {
-    const leases = this.leases!;
+  /** /healthz: the process answers and its datapath is not down. */
+  private liveness(): ProbeResult {
+    const d = this.datapath;
+    return d.state === 'up' ? { ok: true, reason: 'overlayd is running' } : { ok: false, reason: d.text };
+  }
+
+  /** /readyz: start-up is done (subnet.env written) and the datapath is not down. */
+  private readiness(): ProbeResult {
+    if (!this.ready) return { ok: false, reason: 'overlayd is not ready yet' };
+    return this.datapath.state === 'up' ? { ok: true, reason: 'overlayd is ready' } : this.liveness();
+  }
+
+  /** The backend's datapath went down, came back, or cannot be repaired (then we exit non-zero). */
+  private onBackendHealth(h: BackendHealth): void {
+    this.datapath = h;
+    if (h.state !== 'up' && h.fault) this.metrics.datapathFailures.inc({ reason: h.fault });
+    this.metrics.ready.set(this.ready && h.state === 'up' ? 1 : 0);
+    if (h.state === 'failed' && !this.abort.signal.aborted) {
+      this.log.fatal(`${h.text}; exiting non-zero for the supervisor to restart overlayd`);
+      this.exitCode = 1;
+      void this.stop('datapath failed');
+    }
+  }
+
+  /** Renewal, checks and the watch of our key; events of a manager we replaced are ignored. */
+  private async keepLease(leases: LeaseManager): Promise<void> {
+    const current = (): boolean => leases === this.leases && !this.abort.signal.aborted;
     leases.on('renewed', (l) => {
       this.metrics.leaseRenewals.inc();
       this.metrics.leaseExpiration.set((l.expiration?.getTime() ?? 0) / 1000);
     });
     leases.on('etcd-error', (op) => this.metrics.etcdErrors.inc({ op }));
-    leases.on('revoked', () => void this.stop('lease revoked'));
-    leases.on(
-      'conflict',
-      ({ subnet, holder }) => void this.onConflict(config, mtu, formatCidr(subnet), formatIpv4(holder)),
-    );
+    leases.on('revoked', () => {
+      if (current()) void this.stop('lease revoked');
+    });
+    leases.on('conflict', ({ subnet, holder }) => {
+      if (current()) this.onConflict(formatCidr(subnet), formatIpv4(holder));
+    });
     await leases.keepAlive();
   }
 
   /** Our subnet was taken while we were away (partition, expired lease): move, and say so loudly. */
-  private async onConflict(
-    config: NetworkConfig,
-    mtu: number,
-    subnet: string,
-    holder: string,
-  ): Promise<void> {
-    if (this.abort.signal.aborted) return;
+  private onConflict(subnet: string, holder: string): void {
     this.metrics.leaseConflicts.inc();
     this.log.error(
       { subnet, holder },
       `subnet ${subnet} is now leased to ${holder}: taking a new lease; PODS ON THIS NODE MUST BE RESTARTED to get addresses in the new subnet`,
     );
+    void this.leaseMove?.request();
+  }
+
+  /** One pass of a move (LeaseMove retries it): every step again, so a retry repairs any of them. */
+  private async moveLease(config: NetworkConfig, mtu: number): Promise<void> {
     await this.leases?.stop();
-    this.leases = this.newLeaseManager(this.registry!, config);
-    const lease = await this.acquireUntilDone(this.leases);
-    if (!lease) return;
+    const leases = this.newLeaseManager(this.registry!, config);
+    this.leases = leases;
+    const lease = await this.acquireUntilDone(leases);
+    if (!lease) return; // stopping
     await this.backend!.start(lease);
     await this.setupTrafficRules(config, lease);
     await this.writeSubnetEnv(config, lease, mtu);
-    await this.keepLease(config, mtu);
+    await this.keepLease(leases);
     // The old subnet now belongs to a peer and ours must leave the peer set: re-list.
     await this.watch?.resync('own-lease-moved');
   }

@@ -110,6 +110,19 @@ describe('flags', () => {
     });
   }
 
+  it('puts the status endpoint on a root-only unix socket by default, overridable or off', () => {
+    expect(ok([]).statusSocket).toBe('/run/flannel/overlayd.sock');
+    expect(ok(['--status-socket=/tmp/x/overlayd.sock']).statusSocket).toBe('/tmp/x/overlayd.sock');
+    expect(ok([], { FLANNELD_STATUS_SOCKET: '/var/run/o.sock' }).statusSocket).toBe('/var/run/o.sock');
+    expect(ok(['--status-socket=']).statusSocket).toBe('');
+    expect(err(['--status-socket=run/o.sock'])).toMatch(
+      /^--status-socket: invalid value "run\/o.sock"; expected an absolute path/,
+    );
+    // sun_path holds 108 bytes including the terminating NUL.
+    expect(err([`--status-socket=/${'a'.repeat(107)}`])).toMatch(/at most 107 characters/);
+    expect(helpText('0.0.0')).toContain('--status-socket');
+  });
+
   it('documents every flag in --help', () => {
     const text = helpText('0.0.0');
     for (const f of [

@@ -133,6 +133,13 @@ const SPECS: readonly FlagSpec[] = [
     form: 'a port from 0 to 65535',
   },
   {
+    name: 'status-socket',
+    kind: 'string',
+    dflt: '/run/flannel/overlayd.sock',
+    help: 'unix socket (mode 0600) of the status endpoint read by `overlayd status` and `overlayd diagnose` ("" disables it)',
+    form: 'an absolute path like /run/flannel/overlayd.sock, or ""',
+  },
+  {
     name: 'tun-name',
     kind: 'string',
     dflt: 'flannel0',
@@ -219,6 +226,7 @@ export interface Flags {
   iptablesForwardRules: boolean;
   healthzIp: string;
   healthzPort: number;
+  statusSocket: string;
   tunName: string;
   udpOffloads: 'auto' | 'off';
   udpSg: 'auto' | 'off';
@@ -277,6 +285,8 @@ function checkSemantics(f: Flags): string | undefined {
     return `--healthz-ip: invalid value "${f.healthzIp}"; expected an IPv4 address like 0.0.0.0`;
   if (!f.etcdPrefix.startsWith('/'))
     return `--etcd-prefix: invalid value "${f.etcdPrefix}"; expected an absolute key path like /coreos.com/network`;
+  if (f.statusSocket !== '' && (!f.statusSocket.startsWith('/') || f.statusSocket.length > 107))
+    return `--status-socket: invalid value "${f.statusSocket}"; expected an absolute path of at most 107 characters like /run/flannel/overlayd.sock, or ""`;
   if (f.tunName.length === 0 || f.tunName.length > 15 || /[\s/]/.test(f.tunName)) {
     return `--tun-name: invalid value "${f.tunName}"; expected an interface name of 1 to 15 characters`;
   }
@@ -358,6 +368,8 @@ export function helpText(version: string): string {
     `overlayd ${version}: a flannel-compatible overlay network daemon`,
     '',
     'Usage: overlayd [flags]',
+    "       overlayd status [--json] [flags]      the running daemon's view (see overlayd status --help)",
+    "       overlayd diagnose [--json] [flags]    check this node's overlay (see overlayd diagnose --help)",
     '',
     'Flags (each also settable as FLANNELD_<FLAG>, e.g. FLANNELD_ETCD_ENDPOINTS):',
   ];

@@ -1,12 +1,25 @@
 /**
- * /healthz (liveness: the process answers), /readyz (subnet.env written and the backend running)
- * and /metrics, on --healthz-ip:--healthz-port, as flanneld's probes expect.
+ * /healthz (liveness: the process answers and its datapath is not down), /readyz (subnet.env
+ * written and the backend running) and /metrics, on --healthz-ip:--healthz-port, as flanneld's
+ * probes expect. Each probe answers 200 or 503 with a one-line reason in the body, so an operator
+ * reading `curl` or the kubelet's probe event learns why.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
+export interface ProbeResult {
+  readonly ok: boolean;
+  /** The response body: why the probe passes or fails. */
+  readonly reason: string;
+}
+
 export interface HealthState {
-  isReady(): boolean;
+  liveness(): ProbeResult;
+  readiness(): ProbeResult;
+}
+
+function answer(res: ServerResponse, r: ProbeResult): void {
+  res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(r.reason);
 }
 
 export class HealthServer {
@@ -25,12 +38,9 @@ export class HealthServer {
         return;
       }
       if (path === '/healthz') {
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('overlayd is running');
+        answer(res, state.liveness());
       } else if (path === '/readyz') {
-        const ready = state.isReady();
-        res
-          .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
-          .end(ready ? 'overlayd is ready' : 'overlayd is not ready yet');
+        answer(res, state.readiness());
       } else if (path === '/metrics') {
         registry.metrics().then(
           (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultRouteFromProc, selectInterface, type HostView } from './iface.js';
+import { defaultRouteFromProc, readHostView, selectInterface, type HostView } from './iface.js';
 
 const view: HostView = {
   interfaces: [
@@ -63,5 +63,44 @@ describe('interface selection', () => {
     ].join('\n');
     expect(defaultRouteFromProc(text)).toBe('eth0');
     expect(defaultRouteFromProc('Iface\tDestination\n')).toBeUndefined();
+  });
+});
+
+describe('reading the host', () => {
+  const addr = (address: string) => ({
+    address,
+    netmask: '255.255.255.0',
+    family: 'IPv4' as const,
+    mac: '02:00:00:00:00:01',
+    internal: false,
+    cidr: `${address}/24`,
+  });
+  const io = (mtus: Record<string, string | Error>) => ({
+    networkInterfaces: () => ({ eth0: [addr('198.18.0.1')], eth1: [addr('198.18.1.1')] }),
+    readFile: (path: string): string => {
+      const name = /^\/sys\/class\/net\/([^/]+)\/mtu$/.exec(path)?.[1];
+      const v = name === undefined ? undefined : mtus[name];
+      if (v === undefined || v instanceof Error)
+        throw Object.assign(v ?? new Error('no such file'), { code: 'ENOENT' });
+      return v;
+    },
+  });
+
+  it('makes an unreadable MTU of the chosen interface a start-up error naming it and the file', () => {
+    const view = readHostView(io({ eth1: '1500\n', eth0: new Error('gone') }));
+    expect(() => selectInterface(view, { ...none, iface: ['eth0'] })).toThrow(
+      'external interface eth0: cannot read its MTU from /sys/class/net/eth0/mtu (ENOENT); cannot size the overlay (FLANNEL_MTU) without it: check the interface, or pick another with --iface',
+    );
+    // Another interface's unreadable MTU does not matter.
+    expect(selectInterface(view, { ...none, iface: ['eth1'] }).mtu).toBe(1500);
+  });
+
+  it('refuses an MTU file that does not hold a positive number', () => {
+    for (const bad of ['', '0', 'abc', '-1']) {
+      const view = readHostView(io({ eth0: bad }));
+      expect(() => selectInterface(view, { ...none, iface: ['eth0'] })).toThrow(
+        `external interface eth0: /sys/class/net/eth0/mtu holds ${JSON.stringify(bad)}, not an MTU`,
+      );
+    }
   });
 });

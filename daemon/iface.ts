@@ -12,7 +12,9 @@ export interface HostInterface {
   readonly name: string;
   /** IPv4 addresses, primary first. */
   readonly addrs: readonly string[];
-  readonly mtu: number;
+  /** Undefined when it could not be read; `mtuProblem` then says why. */
+  readonly mtu: number | undefined;
+  readonly mtuProblem?: string;
 }
 
 export interface HostView {
@@ -89,12 +91,14 @@ function pick(view: HostView, flags: IfaceFlags): { iface: HostInterface; addr: 
 
 export function selectInterface(view: HostView, flags: IfaceFlags): ExternalInterface {
   const { iface, addr, reason } = pick(view, flags);
-  if (!(iface.mtu > 0))
+  const mtu = iface.mtu;
+  if (mtu === undefined || !(mtu > 0))
     throw new OverlaydError(
       'IFACE',
-      `interface ${iface.name} reports MTU ${iface.mtu}; cannot size the overlay`,
+      `external interface ${iface.name}: ${iface.mtuProblem ?? `reports MTU ${mtu}`}; cannot size the overlay ` +
+        `(FLANNEL_MTU) without it: check the interface, or pick another with --iface`,
     );
-  return { name: iface.name, ifaceAddr: addr, publicIp: flags.publicIp || addr, mtu: iface.mtu, reason };
+  return { name: iface.name, ifaceAddr: addr, publicIp: flags.publicIp || addr, mtu, reason };
 }
 
 /** Parses /proc/net/route: the interface of the 0.0.0.0/0 route with the lowest metric. */
@@ -120,25 +124,43 @@ export function defaultRouteFromProc(text: string): string | undefined {
   return best?.iface;
 }
 
+/** Where readHostView reads from (the real host unless a test says otherwise). */
+export interface HostIo {
+  readonly networkInterfaces: typeof networkInterfaces;
+  readonly readFile: (path: string) => string;
+}
+
+const realIo: HostIo = { networkInterfaces, readFile: (path) => readFileSync(path, 'utf8') };
+
+/** The MTU in /sys/class/net/<name>/mtu, or why there is none (only an error if this is the interface we pick). */
+function readMtu(name: string, io: HostIo): { mtu: number | undefined; mtuProblem?: string } {
+  const path = `/sys/class/net/${name}/mtu`;
+  let text: string;
+  try {
+    text = io.readFile(path).trim();
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    return { mtu: undefined, mtuProblem: `cannot read its MTU from ${path} (${why})` };
+  }
+  const mtu = Number(text);
+  if (!/^\d+$/.test(text) || !(mtu > 0))
+    return { mtu: undefined, mtuProblem: `${path} holds ${JSON.stringify(text)}, not an MTU` };
+  return { mtu };
+}
+
 /** Reads this host's (this network namespace's) interfaces. */
-export function readHostView(): HostView {
+export function readHostView(io: HostIo = realIo): HostView {
   const interfaces: HostInterface[] = [];
-  for (const [name, addrs] of Object.entries(networkInterfaces())) {
-    let mtu = 0;
-    try {
-      mtu = Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
-    } catch {
-      mtu = 0;
-    }
+  for (const [name, addrs] of Object.entries(io.networkInterfaces())) {
     interfaces.push({
       name,
       addrs: (addrs ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address),
-      mtu,
+      ...readMtu(name, io),
     });
   }
   let defaultRouteIface: string | undefined;
   try {
-    defaultRouteIface = defaultRouteFromProc(readFileSync('/proc/net/route', 'utf8'));
+    defaultRouteIface = defaultRouteFromProc(io.readFile('/proc/net/route'));
   } catch {
     defaultRouteIface = undefined;
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 /**
- * Entry point: flags → daemon; signals → clean stop; exit code from the daemon.
+ * Entry point: flags → daemon; signals → clean stop; exit code from the daemon. `overlayd status`
+ * and `overlayd diagnose` dispatch to the operator tools (ops/) instead.
  * Signal handlers go in before the daemon's modules load (a dynamic import), so a SIGTERM during
  * start-up is a clean stop too, not a kill.
  */
@@ -12,6 +13,14 @@ let requestStop = (reason: string): void => {
   stopRequested ??= reason;
 };
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => requestStop(`received ${sig}`));
+
+const sub = process.argv[2];
+if (sub === 'status' || sub === 'diagnose') {
+  // Operator tools: Ctrl-C ends them at once; they share the daemon's flags but not its lifecycle.
+  requestStop = () => process.exit(130);
+  const { runOps } = await import('../ops/cli.js');
+  process.exit(await runOps(sub, process.argv.slice(3), process.env));
+}
 
 const parsed = parseFlags(process.argv.slice(2), process.env);
 if (!parsed.ok) {

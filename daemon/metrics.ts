@@ -64,9 +64,15 @@ export class DaemonMetrics {
     help: 'Times the iptables rules were found drifted and rebuilt',
     registers: [this.registry],
   });
+  readonly datapathFailures = new Counter({
+    name: 'overlayd_datapath_failures_total',
+    help: 'Datapath faults detected (each then repaired, or the daemon exits non-zero), by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly ready = new Gauge({
     name: 'overlayd_ready',
-    help: '1 once subnet.env is written and the backend runs',
+    help: '1 once subnet.env is written and the backend runs; 0 while its datapath is down',
     registers: [this.registry],
   });
 

@@ -1,7 +1,9 @@
 /**
  * Wires the peer watch to the backend and the metrics: the first listing reconciles the backend
  * with the full peer set (removing stale kernel state), later events are applied one by one in
- * etcd order as one batch per watch response, each logged and counted.
+ * etcd order as one batch per watch response, each logged and counted. After a failed apply the
+ * watch re-lists ('repair', counted as overlayd_watch_resyncs_total{reason="apply-failed"}) and
+ * the backend reconciles with the whole set again.
  */
 import type { Logger } from 'pino';
 import type { Backend } from '../encap/backend.js';
@@ -45,7 +47,8 @@ export function createPeerSync(o: PeerSyncOptions): PeerWatch {
             }
             metrics.peerEvents.inc({ type: ev.type });
           }
-          await backend.applyPeerEvents(events);
+          if (kind === 'repair' && snapshot) await backend.reconcile(snapshot);
+          else await backend.applyPeerEvents(events);
         }
         metrics.peers.set(watch.peers().length);
       },

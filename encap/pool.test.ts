@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../test/support/seeded-random.js';
 import { SlotBatch, SlotPool } from './pool.js';
 
 describe('SlotPool', () => {
@@ -8,32 +9,40 @@ describe('SlotPool', () => {
     expect(new Set(got).size).toBe(4);
     expect(pool.acquire()).toBe(-1);
     expect(pool.inUse).toBe(4);
+    expect(got.every((s) => s >= 0 && s < 4)).toBe(true);
     pool.release(got[2]!);
+    expect([pool.inUse, pool.available]).toEqual([3, 1]);
     expect(pool.acquire()).toBe(got[2]);
-    expect(() => pool.release(99 % 4 === got[0] ? got[1]! : got[0]!)).not.toThrow();
+    // every slot goes back, and the same four come out again
+    for (const s of got) pool.release(s);
+    expect([pool.inUse, pool.available]).toEqual([0, 4]);
+    expect(new Set([pool.acquire(), pool.acquire(), pool.acquire(), pool.acquire()])).toEqual(new Set(got));
   });
 
-  it('refuses a double release', () => {
+  it('refuses a double release, and a release of a slot never acquired', () => {
     const pool = new SlotPool(2, 64);
     const s = pool.acquire();
     pool.release(s);
     expect(() => pool.release(s)).toThrow(/released twice/);
+    expect(() => pool.release(1 - s)).toThrow(/never acquired/);
+    expect(pool.available).toBe(2);
   });
 
   it('keeps its accounting over many random batches (no leak)', () => {
     const pool = new SlotPool(64, 256, 10);
     const batch = new SlotBatch(pool);
+    const rng = seededRandom();
     for (let round = 0; round < 5000; round++) {
-      const want = (Math.random() * 70) | 0;
+      const want = rng.int(70);
       for (let i = 0; i < want; i++) {
         const s = batch.take();
         if (s < 0) break;
         expect(pool.dataOffsetOf(s)).toBe(s * 256 + 10);
       }
-      expect(batch.count).toBe(Math.min(want, 64));
-      const mark = (Math.random() * batch.count) | 0;
+      expect(batch.count, rng.why).toBe(Math.min(want, 64));
+      const mark = rng.int(batch.count);
       batch.releaseFrom(mark);
-      expect(pool.inUse).toBe(mark);
+      expect(pool.inUse, rng.why).toBe(mark);
       batch.releaseAll();
       expect(pool.inUse).toBe(0);
     }

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for cmd in etcd:etcd-server etcdctl:etcd-client iperf3:iperf3 ping:iputils-ping iptables:iptables ip:iproute2 systemd-analyze:systemd; do
+for cmd in etcd:etcd-server etcdctl:etcd-client iperf3:iperf3 ping:iputils-ping iptables:iptables ip:iproute2 systemd-analyze:systemd openssl:openssl ethtool:ethtool; do
   command -v "${cmd%%:*}" >/dev/null 2>&1 || need_apt+=("${cmd##*:}")
 done
 [ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)

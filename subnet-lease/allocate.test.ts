@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../test/support/seeded-random.js';
 import { freeSubnets, isCompatible, planAllocation } from './allocate.js';
 import { formatCidr, parseCidr, parseIpv4 } from './ipv4.js';
 import type { Lease } from './lease.js';
@@ -75,16 +76,20 @@ describe('allocation plan', () => {
     expect(free.map(formatCidr)).toEqual(['10.244.16.0/24', '10.244.18.0/24', '10.244.19.0/24']);
   });
 
-  it('never returns a taken subnet (property)', () => {
+  it('never returns a taken subnet (seeded property)', () => {
+    const rng = seededRandom();
     for (let round = 0; round < 50; round++) {
       const small = parseNetworkConfig('{"Network":"10.9.0.0/20"}');
-      const taken = Array.from({ length: Math.floor(Math.random() * 15) }, () =>
-        parseCidr(`10.9.${Math.floor(Math.random() * 16)}.0/24`)!,
+      const taken = Array.from({ length: Math.floor(rng.next() * 15) }, () =>
+        parseCidr(`10.9.${Math.floor(rng.next() * 16)}.0/24`)!,
       );
       for (const s of freeSubnets(small, taken)) {
-        expect(taken.some((t) => t.ip === s.ip)).toBe(false);
+        expect(
+          taken.some((t) => t.ip === s.ip),
+          rng.why,
+        ).toBe(false);
       }
-      expect(freeSubnets(small, taken).length).toBe(
+      expect(freeSubnets(small, taken).length, rng.why).toBe(
         15 - new Set(taken.filter((t) => t.ip >= small.subnetMin).map((t) => t.ip)).size,
       );
     }

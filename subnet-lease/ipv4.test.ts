@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../test/support/seeded-random.js';
 import {
   containsIp,
   formatCidr,
@@ -21,9 +22,10 @@ describe('ipv4', () => {
   });
 
   it('round-trips every octet boundary', () => {
+    const rng = seededRandom();
     for (let i = 0; i < 1000; i++) {
-      const ip = Math.floor(Math.random() * 2 ** 32);
-      expect(parseIpv4(formatIpv4(ip))).toBe(ip);
+      const ip = Math.floor(rng.next() * 2 ** 32);
+      expect(parseIpv4(formatIpv4(ip)), rng.why).toBe(ip);
     }
   });
 

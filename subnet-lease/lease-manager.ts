@@ -4,13 +4,16 @@
  * watch it (a DELETE by someone else means an operator revoked us: flannel shuts down).
  *
  * Unlike flanneld, a lost create race is retried with a fresh pick, and a renewal never overwrites a
- * subnet that another node took while we were away: that is reported as a conflict instead.
+ * subnet that another node took while we were away: that is reported as a conflict instead. Only a
+ * DELETE that etcd confirms (our etcd lease still alive, so it did not just expire) is a revocation:
+ * while etcd cannot answer we keep asking, with backoff, and never shut down on a guess.
  */
 import { EventEmitter } from 'node:events';
-import type { Watcher } from 'etcd3';
+import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { OverlaydError, describeError } from '../daemon/errors.js';
 import { planAllocation } from './allocate.js';
+import { Backoff, realSleep, type Sleep } from './backoff.js';
 import { formatCidr, formatIpv4, type Ipv4Net } from './ipv4.js';
 import { encodeLeaseAttrs, type Lease, type LeaseAttrs } from './lease.js';
 import { subnetCount, type NetworkConfig } from './network-config.js';
@@ -19,8 +22,21 @@ import { SUBNET_TTL_SECONDS, type EtcdRegistry } from './registry.js';
 /** flannel's raceRetries. */
 export const MAX_RACE_RETRIES = 10;
 
+/** What the manager needs of the registry (a fake in unit tests, EtcdRegistry in the daemon). */
+export type LeaseRegistry = Pick<
+  EtcdRegistry,
+  | 'listLeases'
+  | 'getLease'
+  | 'createLease'
+  | 'updateLease'
+  | 'deleteLease'
+  | 'leaseAlive'
+  | 'keyOf'
+  | 'decode'
+> & { readonly client: Pick<Etcd3, 'watch'> };
+
 export interface LeaseManagerOptions {
-  readonly registry: EtcdRegistry;
+  readonly registry: LeaseRegistry;
   readonly config: NetworkConfig;
   readonly attrs: LeaseAttrs;
   /** FLANNEL_SUBNET from the previous subnet.env, if any. */
@@ -33,6 +49,8 @@ export interface LeaseManagerOptions {
   /** How often to check that our key still exists and is ours. */
   readonly checkIntervalMs?: number;
   readonly random?: () => number;
+  /** Waits between retries of the watch and of the revocation check (injected by unit tests). */
+  readonly sleep?: Sleep;
 }
 
 export interface LeaseManagerEvents {
@@ -50,11 +68,17 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
   private checkTimer: NodeJS.Timeout | undefined;
   private watcher: Watcher | undefined;
   private stopped = false;
+  private alive = false;
+  private rewatching = false;
+  private readonly halt = new AbortController();
+  private readonly watchBackoff = new Backoff(100, 5000);
+  private readonly sleep: Sleep;
   private readonly ttl: number;
 
   constructor(private readonly opts: LeaseManagerOptions) {
     super();
     this.ttl = opts.ttlSeconds ?? SUBNET_TTL_SECONDS;
+    this.sleep = opts.sleep ?? realSleep;
   }
 
   get lease(): Lease | undefined {
@@ -63,13 +87,17 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
 
   /**
    * One acquisition, with bounded retries of lost races. Throws OverlaydError OUT_OF_SUBNETS (the
-   * caller retries with backoff), LEASE_RACE after too many lost races, or ETCD.
+   * caller retries with backoff), LEASE_RACE after too many lost races, or ETCD. When `signal`
+   * aborts (the daemon is stopping), it throws the signal's reason before its next etcd write: a
+   * stop never leaves behind a lease taken after it.
    */
-  async acquire(): Promise<Lease> {
+  async acquire(signal?: AbortSignal): Promise<Lease> {
     const { registry, config, attrs, log } = this.opts;
     let previous = this.opts.previousSubnet;
     for (let attempt = 1; attempt <= MAX_RACE_RETRIES; attempt++) {
+      signal?.throwIfAborted();
       const listing = await registry.listLeases();
+      signal?.throwIfAborted();
       const plan = planAllocation(config, listing.leases, attrs.publicIp, previous, this.opts.random);
       if (plan.kind !== 'renew' && plan.deleteFirst) {
         log.info(
@@ -77,6 +105,7 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
           'deleting our lease: it no longer fits the network config',
         );
         await registry.deleteLease(plan.deleteFirst);
+        signal?.throwIfAborted();
       }
       if (plan.kind === 'renew') {
         this.current = await registry.updateLease(plan.subnet, attrs, this.ttl);
@@ -106,15 +135,22 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     );
   }
 
-  /** Starts renewal, the periodic check and the watch of our own key. */
+  /**
+   * Starts renewal, the periodic check and the watch of our own key; once per manager (a second
+   * call is a no-op, never a second timer). Resolves after the first attempt to arm the watch;
+   * if that failed, it is retried with backoff in the background (the periodic check covers the gap).
+   */
   async keepAlive(): Promise<void> {
+    if (this.alive || this.stopped) return;
+    this.alive = true;
     this.scheduleRenew();
     this.checkTimer = setInterval(() => void this.check(), this.opts.checkIntervalMs ?? 30_000).unref();
-    await this.watchOwnKey();
+    if (!(await this.tryWatch())) void this.rewatch();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.halt.abort();
     clearTimeout(this.renewTimer);
     clearInterval(this.checkTimer);
     const w = this.watcher;
@@ -198,17 +234,27 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
    * Our key is gone. If our etcd lease expired (we were partitioned past its TTL), that is not an
    * operator's decision: write the lease back, or report the conflict if the subnet is taken.
    * If the etcd lease is alive, someone deleted the key on purpose: shut down, as flanneld does.
+   * Until etcd answers which it is, ask again with backoff: an etcd error is not a revocation.
    */
   private async onOwnKeyDeleted(key: string): Promise<void> {
     const id = this.current?.etcdLeaseId;
-    let expired = false;
-    try {
-      expired = id !== undefined && !(await this.opts.registry.leaseAlive(id));
-    } catch {
-      expired = false;
+    const backoff = new Backoff(100, 5000);
+    let alive: boolean | undefined;
+    while (alive === undefined) {
+      if (this.stopped) return;
+      try {
+        alive = id === undefined || (await this.opts.registry.leaseAlive(id));
+      } catch (err) {
+        this.emit('etcd-error', 'revocation-check');
+        this.opts.log.warn(
+          { key, err: describeError(err) },
+          'our lease key was deleted, and etcd cannot tell yet whether our lease expired; asking again',
+        );
+        await this.sleep(backoff.next(), this.halt.signal);
+      }
     }
     if (this.stopped) return;
-    if (expired) {
+    if (!alive) {
       this.opts.log.warn({ key }, 'our lease expired while etcd could not reach us; taking it back');
       await this.check();
       return;
@@ -217,12 +263,46 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     this.emit('revoked');
   }
 
+  /** One attempt to arm the watch of our key; false (logged, counted) when etcd refused. */
+  private async tryWatch(): Promise<boolean> {
+    try {
+      await this.watchOwnKey();
+      this.watchBackoff.reset();
+      return true;
+    } catch (err) {
+      this.emit('etcd-error', 'watch');
+      this.opts.log.warn({ err: describeError(err) }, 'cannot watch our lease key; retrying with backoff');
+      return false;
+    }
+  }
+
+  /** Re-arms the watch until it holds or the manager stops; one loop at a time. */
+  private async rewatch(): Promise<void> {
+    if (this.rewatching) return;
+    this.rewatching = true;
+    try {
+      while (!this.stopped) {
+        await this.sleep(this.watchBackoff.next(), this.halt.signal);
+        if (this.stopped || (await this.tryWatch())) return;
+      }
+    } finally {
+      this.rewatching = false;
+    }
+  }
+
   private async watchOwnKey(): Promise<void> {
     const lease = this.current;
     if (!lease) return;
     const key = this.opts.registry.keyOf(lease.subnet);
     const watcher = await this.opts.registry.client.watch().key(key).create();
+    if (this.stopped) {
+      await watcher.cancel().catch(() => undefined);
+      return;
+    }
+    const old = this.watcher;
     this.watcher = watcher;
+    if (old) await old.cancel().catch(() => undefined);
+    this.opts.log.debug({ key }, 'watching our lease key');
     watcher.on('delete', () => {
       if (this.stopped || this.watcher !== watcher) return;
       void this.onOwnKeyDeleted(key);
@@ -235,9 +315,9 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
       }
     });
     watcher.on('error', () => {
-      // Compaction or cancel: the periodic check covers the gap; re-arm from now.
+      // Compaction or cancel: the periodic check covers the gap; re-arm, with backoff if etcd is down.
       if (this.stopped || this.watcher !== watcher) return;
-      void this.watchOwnKey().catch(() => undefined);
+      void this.rewatch();
     });
   }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../test/support/seeded-random.js';
 import { parseCidr, parseIpv4 } from './ipv4.js';
 import { encodeLeaseAttrs, parseLeaseAttrs, parseSubnetKey, subnetKeyOf } from './lease.js';
 
@@ -68,15 +69,16 @@ describe('lease attrs', () => {
   });
 
   it('never throws anything but a lease error on random input', () => {
+    const rng = seededRandom();
     for (let i = 0; i < 2000; i++) {
-      const bytes = Array.from({ length: Math.floor(Math.random() * 40) }, () =>
-        String.fromCharCode(32 + Math.floor(Math.random() * 95)),
+      const bytes = Array.from({ length: Math.floor(rng.next() * 40) }, () =>
+        String.fromCharCode(32 + Math.floor(rng.next() * 95)),
       );
-      const text = Math.random() < 0.5 ? bytes.join('') : `{"PublicIP":${JSON.stringify(bytes.join(''))}}`;
+      const text = rng.next() < 0.5 ? bytes.join('') : `{"PublicIP":${JSON.stringify(bytes.join(''))}}`;
       try {
         parseLeaseAttrs(text);
       } catch (err) {
-        expect((err as { code?: string }).code).toBe('BAD_LEASE');
+        expect((err as { code?: string }).code, `${rng.why}: ${text}`).toBe('BAD_LEASE');
       }
     }
   });

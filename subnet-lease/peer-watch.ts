@@ -3,22 +3,29 @@
  * On compaction, a cancelled watch, or a reconnect after an etcd outage (the server may have lost
  * its data and restarted its revisions), it re-lists and emits only the difference. While etcd is
  * unreachable it keeps the last known peers: the datapath is never told to drop anything.
+ * When the backend fails to apply a batch, what it holds is unknown: after a backoff the watch
+ * re-lists and hands it the whole peer set to reconcile with ('repair'), until that succeeds.
  */
 import type { IWatchResponse, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { describeError } from '../daemon/errors.js';
+import { Backoff, realSleep, type Sleep } from './backoff.js';
 import { subnetKeyOf, parseSubnetKey, type Lease } from './lease.js';
 import { LeaseSet, type LeaseEvent } from './lease-set.js';
 import type { EtcdRegistry, MalformedEntry } from './registry.js';
 import type { Ipv4Net } from './ipv4.js';
 
-/** How a batch of events came about: the first listing, a later re-list (diff), or the live watch. */
-export type DeliveryKind = 'initial' | 'resync' | 'watch';
+/**
+ * How a batch of events came about: the first listing, a later re-list (diff), the live watch, or
+ * a re-list after the backend failed to apply a batch (reconcile with the snapshot, not the diff).
+ */
+export type DeliveryKind = 'initial' | 'resync' | 'watch' | 'repair';
 
 export interface PeerWatchHooks {
   /**
-   * Called in etcd order; the backend applies each batch before the next arrives. For 'initial'
-   * and 'resync', `snapshot` is the complete peer set the events lead to.
+   * Called in etcd order; the backend applies each batch before the next arrives. For 'initial',
+   * 'resync' and 'repair', `snapshot` is the complete peer set the events lead to. A throw
+   * schedules a 'repair'.
    */
   onEvents(
     events: readonly LeaseEvent[],
@@ -44,6 +51,8 @@ export interface PeerWatchOptions {
   readonly hooks: PeerWatchHooks;
   readonly log: Logger;
   readonly maxBackoffMs?: number;
+  /** Waits between repairs (injected by unit tests). */
+  readonly sleep?: Sleep;
 }
 
 export class PeerWatch {
@@ -61,8 +70,16 @@ export class PeerWatch {
   /** Highest etcd revision seen; a listing below it means etcd restarted without its data. */
   private revision = 0n;
   private graceTimer: NodeJS.Timeout | undefined;
+  /** The backend failed a batch: the next listing goes out as a 'repair'. */
+  private repairPending = false;
+  private repairScheduled = false;
+  private readonly repairBackoff = new Backoff(500, 30_000);
+  private readonly halt = new AbortController();
+  private readonly sleep: Sleep;
 
-  constructor(private readonly opts: PeerWatchOptions) {}
+  constructor(private readonly opts: PeerWatchOptions) {
+    this.sleep = opts.sleep ?? realSleep;
+  }
 
   peers(): Lease[] {
     return this.set.leases();
@@ -76,6 +93,7 @@ export class PeerWatch {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.halt.abort();
     clearTimeout(this.graceTimer);
     const w = this.watcher;
     this.watcher = undefined;
@@ -99,14 +117,31 @@ export class PeerWatch {
   }
 
   private deliver(events: LeaseEvent[], kind: DeliveryKind, snapshot?: readonly Lease[]): void {
-    if (events.length === 0 && kind !== 'initial') return;
+    if (events.length === 0 && kind !== 'initial' && kind !== 'repair') return;
     // Serialize delivery: a slow backend call must not let a later event overtake an earlier one.
     this.queue = this.queue.then(async () => {
       try {
         await this.opts.hooks.onEvents(events, kind, snapshot);
+        if (kind === 'repair') this.repairBackoff.reset();
       } catch (err) {
-        this.opts.log.error({ err: describeError(err) }, 'backend failed to apply lease events');
+        this.scheduleRepair(err, kind);
       }
+    });
+  }
+
+  /** After a failed apply: re-list and reconcile, once per backoff, until a repair goes through. */
+  private scheduleRepair(err: unknown, kind: DeliveryKind): void {
+    this.repairPending = true;
+    if (this.repairScheduled || this.stopped) return;
+    this.repairScheduled = true;
+    const delayMs = this.repairBackoff.next();
+    this.opts.log.error(
+      { err: describeError(err), kind, retryInMs: delayMs },
+      'backend failed to apply lease events; re-listing the peers to reconcile it',
+    );
+    void this.sleep(delayMs, this.halt.signal).then(() => {
+      this.repairScheduled = false;
+      if (!this.stopped) void this.resync('apply-failed');
     });
   }
 
@@ -145,9 +180,12 @@ export class PeerWatch {
         this.revision = listing.revision;
         const events = this.set.reset(peers);
         if (dataLoss) {
+          // Still pending if set: the grace period's re-list will carry the repair.
           this.holdRemovals(events);
         } else {
-          this.deliver(events, this.delivered ? 'resync' : 'initial', peers);
+          const kind = this.repairPending ? 'repair' : this.delivered ? 'resync' : 'initial';
+          this.repairPending = false;
+          this.deliver(events, kind, peers);
         }
         this.delivered = true;
         await this.restartWatch(listing.revision + 1n);

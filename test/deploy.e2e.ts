@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-models/v1';
+import { ConfigMap, Namespace, Secret, ServiceAccount } from 'kubernetes-models/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { parseNetworkConfig } from '../subnet-lease/network-config.js';
 import { DAEMON_MAIN } from './lab/lab-node.js';
@@ -99,6 +99,46 @@ describe('Kubernetes manifests', () => {
       const Cls = classes[o.kind];
       expect(Cls, o.kind).toBeDefined();
       expect(() => new Cls!(o as never).validate(), o.kind).not.toThrow();
+    }
+  });
+
+  it('the etcd TLS Secret template validates and is the one the DaemonSet mounts, with the files it names', async () => {
+    const docs = parseAllDocuments(
+      await readFile(join(root, 'deploy', 'kubernetes', 'etcd-tls-secret.yaml'), 'utf8'),
+    );
+    const secret = docs[0]!.toJSON() as {
+      metadata: { name: string; namespace: string };
+      stringData: Record<string, string>;
+    };
+    expect(() => new Secret(secret as never).validate()).not.toThrow();
+    const ds = (await manifests()).find((o) => o.kind === 'DaemonSet') as unknown as {
+      metadata: { namespace: string };
+      spec: {
+        template: {
+          spec: {
+            volumes: Array<{ name: string; secret?: { secretName: string } }>;
+            containers: Array<{
+              env: Array<{ name: string; value?: string }>;
+              volumeMounts: Array<{ name: string; mountPath: string; subPath?: string }>;
+            }>;
+          };
+        };
+      };
+    };
+    const pod = ds.spec.template.spec;
+    const vol = pod.volumes.find((v) => v.secret)!;
+    expect(vol.secret!.secretName).toBe(secret.metadata.name);
+    expect(secret.metadata.namespace).toBe(ds.metadata.namespace);
+    const mount = pod.containers[0]!.volumeMounts.find((m) => m.name === vol.name)!;
+    expect(
+      mount.subPath,
+      'a subPath mount is never updated: rotation needs the whole directory',
+    ).toBeUndefined();
+    const env = Object.fromEntries(pod.containers[0]!.env.map((e) => [e.name, e.value]));
+    for (const flag of ['CAFILE', 'CERTFILE', 'KEYFILE']) {
+      const path = env[`FLANNELD_ETCD_${flag}`]!;
+      expect(path.startsWith(`${mount.mountPath}/`), flag).toBe(true);
+      expect(Object.keys(secret.stringData)).toContain(path.slice(mount.mountPath.length + 1));
     }
   });
 

@@ -131,6 +131,22 @@ describe('lease acquisition', () => {
   });
 });
 
+describe('a stop during acquisition', () => {
+  it('leaves no lease in etcd when the stop came first, or arrived while etcd listed the leases', async () => {
+    const cfg = parseNetworkConfig('{"Network":"10.244.0.0/16"}');
+    const before = new AbortController();
+    before.abort();
+    await expect(manager(cfg, 1).acquire(before.signal)).rejects.toThrow(/abort/i);
+    // acquire() has sent its listing request when it returns the promise; the stop lands before
+    // etcd's answer can, so the create must not follow.
+    const during = new AbortController();
+    const pending = manager(cfg, 2).acquire(during.signal);
+    during.abort();
+    await expect(pending).rejects.toThrow(/abort/i);
+    expect((await registry.listLeases()).leases).toEqual([]);
+  });
+});
+
 describe('lease keep-alive', () => {
   it('renews at expiry minus the margin with a fresh etcd lease', async () => {
     const cfg = parseNetworkConfig('{"Network":"10.244.0.0/16"}');

@@ -3,13 +3,47 @@
  * real etcd, overlayd forwarding in userspace. Connectivity, integrity with offloads on and off,
  * hostile datagrams while a transfer runs, peer churn under traffic, and flanneld interop.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeUdp4, randomBytes } from '../encap/packet/test-packets.js';
+import { cpusOfQueue } from '../encap/udp/queues.js';
 import { parseIpv4 } from '../subnet-lease/ipv4.js';
 import { Lab } from './lab/lab.js';
+import { DAEMON_MAIN } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
+import { must, run } from './lab/shell.js';
 import { transfer } from './lab/traffic.js';
+import { readyFile } from './support/ready-file.js';
+
+const STEERING_PROBE = join(dirname(DAEMON_MAIN), '..', 'test', 'support', 'steering-probe.js');
+
+/** The CPUs a thread may run on, as a list of CPU numbers ("0", "1", "0,1"); '' once it ended. */
+function affinity(pid: number, tid: string | number): string {
+  try {
+    const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(status);
+    return m ? expandCpuList(m[1]!).join(',') : '';
+  } catch {
+    return '';
+  }
+}
+
+/** Affinities of the threads a process pinned: those that differ from its main thread's. */
+function pinnedThreads(pid: number): string[] {
+  const unpinned = affinity(pid, pid);
+  return readdirSync(`/proc/${pid}/task`)
+    .map((tid) => affinity(pid, tid))
+    .filter((a) => a !== '' && a !== unpinned);
+}
+
+function expandCpuList(list: string): number[] {
+  return list.split(',').flatMap((part) => {
+    const [lo, hi = lo] = part.split('-').map(Number);
+    return Array.from({ length: hi! - lo! + 1 }, (_, i) => lo! + i);
+  });
+}
 
 let lab: Lab;
 let pods: Pod[] = [];
@@ -185,6 +219,7 @@ for i in range(20000):
     const env2 = await lab.nodes[1]!.subnetEnv();
     const payload = randomBytes(32);
     const inner = makeUdp4(parseIpv4(pods[0]!.ip)!, parseIpv4(pods[1]!.ip)!, payload);
+    const ready = await readyFile();
     const listen = inPod(
       pods[1]!,
       'timeout',
@@ -195,12 +230,13 @@ for i in range(20000):
         `
 import socket
 s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('${pods[1]!.ip}', 5678)); s.settimeout(4)
+${ready.python}
 print(s.recv(100).hex())
 `,
       ],
       10_000,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await ready.wait(listen);
     await n1.stopDaemon(); // free :8285 so the datagram leaves from flanneld's address and port
     await n1.mustExec('python3', [
       '-c',
@@ -217,6 +253,7 @@ s.sendto(bytes.fromhex(sys.argv[1]), ('${lab.nodes[1]!.ip}', 8285))
 
     // And what overlayd sends is exactly an IPv4 packet in the UDP payload: capture it on node 2.
     await lab.nodes[1]!.stopDaemon();
+    const ready2 = await readyFile();
     const sock = lab.nodes[1]!.exec(
       'timeout',
       [
@@ -226,12 +263,13 @@ s.sendto(bytes.fromhex(sys.argv[1]), ('${lab.nodes[1]!.ip}', 8285))
         `
 import socket
 s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('${lab.nodes[1]!.ip}', 8285)); s.settimeout(4)
+${ready2.python}
 d=s.recv(65535); print(d.hex())
 `,
       ],
       { timeoutMs: 10_000 },
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await ready2.wait(sock);
     await inPod(pods[0]!, 'ping', ['-c', '1', '-W', '1', pods[1]!.ip]);
     const wire = Buffer.from((await sock).stdout.trim(), 'hex');
     expect(wire[0]).toBe(0x45);
@@ -241,53 +279,62 @@ d=s.recv(65535); print(d.hex())
     const env1 = await n1.subnetEnv();
     expect(wire.subarray(12, 15).join('.')).toBe(env1['FLANNEL_SUBNET']!.split('.').slice(0, 3).join('.'));
     expect(wire.subarray(16, 20).join('.')).toBe(pods[1]!.ip);
+    await Promise.all([ready.remove(), ready2.remove()]);
     await lab.nodes[1]!.startDaemon();
   });
 
-  it("steers a CPU's packets to the queue pinned to that CPU, on both nodes", async (ctx) => {
+  // What overlayd controls, checked where the kernel decides on the sending CPU itself: the steering
+  // programs' verdict for every CPU (through the backend's own openTun/openUdp, in a namespace of
+  // its own) and the daemon's pinning of one worker per queue. Where the lab's softirqs run when a
+  // datagram crosses veths is the VM's business, not overlayd's, so no test counts on it.
+  it('steers every CPU to the TUN queue and the socket of its own queue', async (ctx) => {
     if (cpus().length < 2) {
       console.log(`skipped: per-CPU steering needs 2 CPUs, this machine has ${cpus().length}`);
       ctx.skip();
     }
-    const [a, b] = [lab.nodes[0]!, lab.nodes[1]!];
+    const queues = Math.min(cpus().length, 4);
+    const ns = `${lab.id}-steer`;
+    await must('ip', ['netns', 'add', ns]);
+    try {
+      const out = await must('ip', ['netns', 'exec', ns, process.execPath, STEERING_PROBE, String(queues)]);
+      const r = JSON.parse(out) as { perCpu: number; tun: number[][]; udp: number[][]; problems: string[] };
+      expect(r.problems).toEqual([]);
+      const expected = cpus().map((_, cpu) =>
+        Array.from({ length: queues }, (_, q) => (q === cpu % queues ? r.perCpu : 0)),
+      );
+      expect(r.tun, 'echo requests per TUN queue, one row per sending CPU').toEqual(expected);
+      expect(r.udp, 'datagrams per reuseport socket, one row per sending CPU').toEqual(expected);
+    } finally {
+      await run('ip', ['netns', 'del', ns]);
+    }
+  });
+
+  it('pins one datapath worker to the CPUs of each queue', async (ctx) => {
+    if (cpus().length < 2) {
+      console.log(`skipped: per-CPU queues need 2 CPUs, this machine has ${cpus().length}`);
+      ctx.skip();
+    }
+    const a = lab.nodes[0]!;
     expect(await a.metric('overlayd_udp_queues')).toBe(1);
     await stopAll();
     await startAll(['--udp-queues=auto']);
-    expect(await a.metric('overlayd_udp_queues')).toBe(Math.min(cpus().length, 4));
-    const batches = (n: typeof a, dir: string, q: number) =>
-      n.metric(`overlayd_udp_batches_total{direction="${dir}",worker="duplex-${q}"}`);
-    for (const cpu of [0, 1]) {
-      const other = 1 - cpu;
-      const before = [
-        await batches(a, 'tx', cpu),
-        await batches(a, 'tx', other),
-        await batches(b, 'rx', cpu),
-        await batches(b, 'rx', other),
-      ];
-      // ping sends from the CPU it runs on; the echo request reaches flannel0 on that CPU.
-      const r = await inPod(pods[0]!, 'taskset', [
-        '-c',
-        String(cpu),
-        'ping',
-        '-c',
-        '20',
-        '-i',
-        '0.01',
-        pods[1]!.ip,
-      ]);
-      expect(r.code, r.stderr).toBe(0);
-      const sentHere = (await batches(a, 'tx', cpu)) - before[0]!;
-      const sentThere = (await batches(a, 'tx', other)) - before[1]!;
-      const receivedHere = (await batches(b, 'rx', cpu)) - before[2]!;
-      const receivedThere = (await batches(b, 'rx', other)) - before[3]!;
-      // A batch may carry two pings when a worker was late; a stray packet may take the other queue.
-      expect(sentHere, `node A, ping on CPU ${cpu}`).toBeGreaterThanOrEqual(15);
-      expect(sentThere, `node A, ping on CPU ${cpu}: queue ${other}`).toBeLessThan(5);
-      expect(receivedHere, `node B, ping on CPU ${cpu}`).toBeGreaterThanOrEqual(15);
-      expect(receivedThere, `node B, ping on CPU ${cpu}: queue ${other}`).toBeLessThan(5);
+    try {
+      const queues = Math.min(cpus().length, 4);
+      expect(await a.metric('overlayd_udp_queues')).toBe(queues);
+      expect(await a.metric('overlayd_udp_offload_enabled{feature="cpu_steering"}')).toBe(1);
+      const want = Array.from({ length: queues }, (_, q) => cpusOfQueue(q, queues, cpus().length).join(','));
+      // Workers pin themselves as they start; wait for that state, then read it from the kernel.
+      let pinned: string[] = [];
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+        pinned = pinnedThreads(a.pid!);
+        if (pinned.length >= queues) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(pinned.sort()).toEqual(want.sort());
+    } finally {
+      await stopAll();
+      await startAll();
     }
-    await stopAll();
-    await startAll();
   });
 
   // CI moves 128 MiB; OVERLAYD_SOAK=1 runs iperf3 at full rate for 60 s instead (the issue's soak).

@@ -6,6 +6,7 @@ import { checkIpv4, Verdict } from './ipv4-packet.js';
 import { completeChecksum, splitTcp4, type SplitResult } from './tcp-gso.js';
 import { TcpCoalescer } from './tcp-gro.js';
 import { makeTcp4, randomBytes, tcpChecksumOk } from './test-packets.js';
+import { seededRandom, type Rng } from '../../test/support/seeded-random.js';
 import { GSO_TCPV4, newVnetHdr, readVnetHdr, VNET_F_NEEDS_CSUM, VNET_HDR_LEN } from './vnet-hdr.js';
 
 const A = 0x0af40101;
@@ -13,32 +14,40 @@ const B = 0x0af40202;
 const native = nativeSys();
 
 describe('native csum', () => {
-  it('equals the TS reference for every length, offset and seed (property)', () => {
+  it('gives the RFC 1071 example sum and verifies the classic IPv4 header to 0xffff', () => {
+    expect(native.csum(Uint8Array.from([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0, 8, 0)).toBe(
+      0xddf2,
+    );
+    const header = Buffer.from('450000730000400040110000c0a80001c0a800c7', 'hex');
+    expect(~native.csum(header, 0, 20, 0) & 0xffff).toBe(0xb861);
+    header.writeUInt16BE(0xb861, 10);
+    expect(native.csum(header, 0, 20, 0)).toBe(0xffff);
+  });
+
+  it('equals the TS reference for every length, offset and seed (seeded property)', () => {
+    const rng = seededRandom();
     for (let i = 0; i < 3000; i++) {
-      const buf = randomBytes(1600);
-      const off = (Math.random() * 100) | 0;
-      const len = (Math.random() * 1400) | 0;
-      const seed = (Math.random() * 65536) | 0;
-      expect(native.csum(buf, off, len, seed)).toBe(sum16(buf, off, len, seed));
+      const buf = rng.bytes(1600);
+      const off = rng.int(100);
+      const len = rng.int(1400);
+      const seed = rng.int(65536);
+      expect(native.csum(buf, off, len, seed), `${rng.why}, off ${off} len ${len} seed ${seed}`).toBe(
+        sum16(buf, off, len, seed),
+      );
     }
   });
 });
 
-function randomSuper(mss: number): { pkt: Uint8Array; payload: Uint8Array; opts: Uint8Array; flags: number } {
-  const payload = randomBytes(1 + ((Math.random() * 60000) | 0));
-  const opts =
-    Math.random() < 0.5 ? Uint8Array.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]) : new Uint8Array(0);
+function randomSuper(rng: Rng): { pkt: Uint8Array; payload: Uint8Array; opts: Uint8Array; flags: number } {
+  const payload = rng.bytes(1 + rng.int(60000));
+  const opts = rng.chance(0.5) ? Uint8Array.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]) : new Uint8Array(0);
   const flags =
-    0x10 |
-    (Math.random() < 0.5 ? 0x08 : 0) |
-    (Math.random() < 0.2 ? 0x01 : 0) |
-    (Math.random() < 0.2 ? 0x80 : 0);
-  void mss;
+    0x10 | (rng.chance(0.5) ? 0x08 : 0) | (rng.chance(0.2) ? 0x01 : 0) | (rng.chance(0.2) ? 0x80 : 0);
   const pkt = makeTcp4({
     src: A,
     dst: B,
-    seq: (Math.random() * 2 ** 32) >>> 0,
-    id: (Math.random() * 65536) | 0,
+    seq: rng.u32(),
+    id: rng.int(65536),
     flags,
     options: opts,
     payload,
@@ -52,33 +61,35 @@ describe('GSO split', () => {
     ['native csum', (b: Uint8Array, o: number, l: number, s: number) => native.csum(b, o, l, s)],
   ] as const;
   for (const [name, sum] of sums) {
-    it(`cuts super-packets into valid, complete segments (${name}, property)`, () => {
+    it(`cuts super-packets into valid, complete segments (${name}, seeded property)`, () => {
+      const rng = seededRandom();
       const res: SplitResult = { count: 0, stride: 0, bytes: 0 };
       for (let round = 0; round < 60; round++) {
-        const mss = 500 + ((Math.random() * 1000) | 0);
-        const { pkt, payload, opts, flags } = randomSuper(mss);
+        const mss = 500 + rng.int(1000);
+        const { pkt, payload, opts, flags } = randomSuper(rng);
+        const why = `${rng.why}, round ${round}, mss ${mss}`;
         const out = new Uint8Array(80_000);
-        expect(splitTcp4(pkt, 0, pkt.length, mss, out, 16, out.length - 16, sum, res)).toBe(true);
-        expect(res.count).toBe(Math.ceil(payload.length / mss));
-        expect(res.stride).toBe(40 + opts.length + mss);
+        expect(splitTcp4(pkt, 0, pkt.length, mss, out, 16, out.length - 16, sum, res), why).toBe(true);
+        expect(res.count, why).toBe(Math.ceil(payload.length / mss));
+        expect(res.stride, why).toBe(40 + opts.length + mss);
         const got: number[] = [];
         for (let i = 0; i < res.count; i++) {
           const seg = 16 + i * res.stride;
           const len = readU16(out, seg + 2);
-          expect(checkIpv4(out, seg, len)).toBe(Verdict.Ok);
-          expect(tcpChecksumOk(out, seg)).toBe(true);
-          expect(readU32(out, seg + 24)).toBe((readU32(pkt, 24) + i * mss) >>> 0);
-          expect(readU16(out, seg + 4)).toBe((readU16(pkt, 4) + i) & 0xffff);
+          expect(checkIpv4(out, seg, len), why).toBe(Verdict.Ok);
+          expect(tcpChecksumOk(out, seg), why).toBe(true);
+          expect(readU32(out, seg + 24), why).toBe((readU32(pkt, 24) + i * mss) >>> 0);
+          expect(readU16(out, seg + 4), why).toBe((readU16(pkt, 4) + i) & 0xffff);
           const f = out[seg + 33]!;
           const last = i === res.count - 1;
-          expect(f & 0x09).toBe(last ? flags & 0x09 : 0);
-          expect(f & 0x80).toBe(i === 0 ? flags & 0x80 : 0);
+          expect(f & 0x09, why).toBe(last ? flags & 0x09 : 0);
+          expect(f & 0x80, why).toBe(i === 0 ? flags & 0x80 : 0);
           got.push(...out.subarray(seg + 40 + opts.length, seg + len));
         }
-        expect(res.bytes).toBe(
+        expect(res.bytes, why).toBe(
           (res.count - 1) * res.stride + readU16(out, 16 + (res.count - 1) * res.stride + 2),
         );
-        expect(Buffer.from(got).equals(Buffer.from(payload))).toBe(true);
+        expect(Buffer.from(got).equals(Buffer.from(payload)), why).toBe(true);
       }
     });
   }
@@ -116,20 +127,22 @@ describe('GRO coalescing', () => {
     );
   };
 
-  it('merges a split super-packet back into one, with a GSO vnet header (property)', () => {
+  it('merges a split super-packet back into one, with a GSO vnet header (seeded property)', () => {
+    const rng = seededRandom();
     for (let round = 0; round < 40; round++) {
-      const mss = 1200 + ((Math.random() * 200) | 0);
-      const payload = randomBytes(mss * (2 + ((Math.random() * 30) | 0)) + ((Math.random() * mss) | 0));
+      const mss = 1200 + rng.int(200);
+      const payload = rng.bytes(mss * (2 + rng.int(30)) + rng.int(mss));
+      const why = `${rng.why}, round ${round}, mss ${mss}`;
       const pkt = makeTcp4({ src: A, dst: B, seq: 5000, flags: 0x18, payload });
       const segs = segmentsOf(pkt, mss);
       const co = new TcpCoalescer();
       const slot = new Uint8Array(70_000);
-      expect(co.open(slot, 0, slot.length, segs[0]!, 0, segs[0]!.length)).toBe(true);
-      for (const s of segs.slice(1)) expect(co.tryAppend(s, 0, s.length)).toBe(true);
+      expect(co.open(slot, 0, slot.length, segs[0]!, 0, segs[0]!.length), why).toBe(true);
+      for (const s of segs.slice(1)) expect(co.tryAppend(s, 0, s.length), why).toBe(true);
       const n = co.finish();
-      expect(n).toBe(VNET_HDR_LEN + pkt.length);
+      expect(n, why).toBe(VNET_HDR_LEN + pkt.length);
       const h = readVnetHdr(slot, 0, newVnetHdr());
-      expect(h).toEqual({
+      expect(h, why).toEqual({
         flags: VNET_F_NEEDS_CSUM,
         gsoType: GSO_TCPV4,
         hdrLen: 40,
@@ -138,12 +151,12 @@ describe('GRO coalescing', () => {
         csumOffset: 16,
       });
       const merged = slot.subarray(VNET_HDR_LEN, n);
-      expect(checkIpv4(merged, 0, merged.length)).toBe(Verdict.Ok);
-      expect(Buffer.from(merged.subarray(40)).equals(Buffer.from(payload))).toBe(true);
-      expect(merged[33]).toBe(0x18);
+      expect(checkIpv4(merged, 0, merged.length), why).toBe(Verdict.Ok);
+      expect(Buffer.from(merged.subarray(40)).equals(Buffer.from(payload)), why).toBe(true);
+      expect(merged[33], why).toBe(0x18);
       // Completing the partial checksum gives the original packet's checksum.
       completeChecksum(merged, 0, merged.length, 20, 16, sum16);
-      expect(tcpChecksumOk(merged)).toBe(true);
+      expect(tcpChecksumOk(merged), why).toBe(true);
     }
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checksum, readU16, readU32, sum16, updateChecksum, writeU16 } from './checksum.js';
+import { seededRandom } from '../../test/support/seeded-random.js';
+import { addFold, checksum, readU16, readU32, sum16, updateChecksum, writeU16 } from './checksum.js';
 import { buildNetUnreachable, wantsUnreachable } from './icmp-unreachable.js';
 import { checkIpv4, decrementTtl, Verdict } from './ipv4-packet.js';
 import { makeTcp4, makeUdp4, randomBytes, tcpChecksumOk } from './test-packets.js';
@@ -7,26 +8,57 @@ import { makeTcp4, makeUdp4, randomBytes, tcpChecksumOk } from './test-packets.j
 const A = 0x0af40101; // 10.244.1.1
 const B = 0x0af40202; // 10.244.2.2
 
+/** Hex to bytes, for known answers copied from their sources. */
+const hex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
+/**
+ * The worked example of an IPv4 header checksum (Wikipedia, "Internet checksum"; also in many
+ * textbooks): UDP, TTL 64, 192.168.0.1 -> 192.168.0.199, checksum 0xb861. Total length 0x73.
+ */
+const CLASSIC_HEADER = '4500 0073 0000 4000 4011 b861 c0a8 0001 c0a8 00c7';
+const classicPacket = (): Uint8Array => {
+  const p = new Uint8Array(0x73);
+  p.set(hex(CLASSIC_HEADER));
+  return p;
+};
+
 describe('checksum', () => {
-  it('matches the RFC 1071 example', () => {
+  it('matches the RFC 1071 example (section 3, "numerical examples")', () => {
     const b = Uint8Array.from([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]);
     expect(sum16(b, 0, 8)).toBe(0xddf2);
     expect(checksum(b, 0, 8)).toBe(0x220d);
+    // an odd length pads the last byte with a zero octet (RFC 1071 section 4.1)
+    expect(sum16(b, 0, 7)).toBe(0xddf2 - 0xf7);
   });
 
-  it('updates incrementally exactly like a full recompute (property)', () => {
+  it('gives the known checksum of the classic IPv4 header, and verifies it to zero', () => {
+    const h = hex(CLASSIC_HEADER);
+    expect(checksum(h, 0, 20)).toBe(0); // a valid header sums to 0xffff
+    writeU16(h, 10, 0);
+    expect(checksum(h, 0, 20)).toBe(0xb861);
+    expect(checkIpv4(classicPacket(), 0, 0x73)).toBe(Verdict.Ok);
+  });
+
+  it('updates incrementally as RFC 1624 section 4 does (eqn. 3, no -0 answer)', () => {
+    // m = 0x5555 -> m' = 0x3285 with the other octets summing to 0xcd7a: HC 0xdd2f -> 0x0000.
+    // RFC 1141's eqn. 2 gives 0xffff here, which a receiver verifying by eqn. 3 arithmetic rejects.
+    expect(updateChecksum(0xdd2f, 0x5555, 0x3285)).toBe(0x0000);
+    expect(~addFold(0xcd7a, 0x5555) & 0xffff).toBe(0xdd2f);
+  });
+
+  it('updates incrementally exactly like a full recompute (seeded property)', () => {
+    const rng = seededRandom();
     for (let i = 0; i < 2000; i++) {
-      const b = randomBytes(20);
+      const b = rng.bytes(20);
       writeU16(b, 10, 0);
       writeU16(b, 10, checksum(b, 0, 20));
-      const word = 2 * ((Math.random() * 10) | 0);
+      const word = 2 * rng.int(10);
       if (word === 10) continue;
       const old = readU16(b, word);
-      const neu = (Math.random() * 65536) | 0;
+      const neu = rng.int(65536);
       writeU16(b, word, neu);
       const inc = updateChecksum(readU16(b, 10), old, neu);
       writeU16(b, 10, inc);
-      expect(checksum(b, 0, 20)).toBe(0);
+      expect(checksum(b, 0, 20), rng.why).toBe(0);
     }
   });
 });
@@ -48,12 +80,23 @@ describe('ipv4 checks', () => {
     expect(checkIpv4(sum, 0, sum.length)).toBe(Verdict.BadHeaderChecksum);
   });
 
-  it('never throws on random bytes (fuzz)', () => {
-    for (let i = 0; i < 20000; i++) {
-      const b = randomBytes((Math.random() * 80) | 0);
-      if (Math.random() < 0.5 && b.length > 0) b[0] = 0x45;
-      expect(() => checkIpv4(b, 0, b.length)).not.toThrow();
-    }
+  it('never throws on random bytes (seeded fuzz)', () => {
+    const rng = seededRandom();
+    expect(() => {
+      for (let i = 0; i < 20000; i++) {
+        const b = rng.bytes(rng.int(80));
+        if (rng.chance(0.5) && b.length > 0) b[0] = 0x45;
+        checkIpv4(b, 0, b.length);
+      }
+    }, rng.why).not.toThrow();
+  });
+
+  it('decrements TTL to the known checksum of the classic header (0xb861 -> 0xb961)', () => {
+    const p = classicPacket();
+    expect(decrementTtl(p, 0)).toBe(true);
+    expect(Array.from(p.subarray(0, 20))).toEqual(
+      Array.from(hex('4500 0073 0000 4000 3f11 b961 c0a8 0001 c0a8 00c7')),
+    );
   });
 
   it('decrements TTL keeping the header checksum valid, and refuses at 1', () => {

@@ -53,15 +53,53 @@ describe('sendBatch / recvBatch', () => {
     expect([fromPorts[0], fromPorts[1]]).toEqual([tx.port, tx.port]);
   });
 
-  it('sends nothing when start is past the arrays, and rejects a negative start', () => {
+  it("sends nothing for start = the arrays' length and count 0; a start or count past them is a RangeError", () => {
     const rx = bindLoopback();
     const tx = bindLoopback();
     const slab = new Uint8Array(new SharedArrayBuffer(256));
     const one = (v: number): Int32Array => Int32Array.from([v]);
     const addrs = Uint32Array.from([LOOPBACK]);
-    expect(sys.sendBatch(tx.fd, slab, one(0), one(8), 1, 1, addrs, one(rx.port), one(0))).toBe(0);
-    expect(() => sys.sendBatch(tx.fd, slab, one(0), one(8), -1, 1, addrs, one(rx.port), one(0))).toThrow(
-      /sendBatch\(fd, slab, offs, lens, start, count/,
+    expect(sys.sendBatch(tx.fd, slab, one(0), one(8), 1, 0, addrs, one(rx.port), one(0))).toBe(0);
+    expect(() => sys.sendBatch(tx.fd, slab, one(0), one(8), 1, 1, addrs, one(rx.port), one(0))).toThrow(
+      /^sendBatch: count must be an integer in 0\.\.0, got 1$/,
     );
+    expect(() => sys.sendBatch(tx.fd, slab, one(0), one(8), -1, 1, addrs, one(rx.port), one(0))).toThrow(
+      /^sendBatch: start must be an integer in 0\.\.1, got -1$/,
+    );
+  });
+
+  it('sends more than 256 messages in one call (in several sendmmsg), in order', () => {
+    const rx = bindLoopback();
+    const tx = bindLoopback();
+    const n = 300;
+    const slab = new Uint8Array(new SharedArrayBuffer(n * 4));
+    const offs = Int32Array.from({ length: n }, (_, i) => i * 4);
+    const lens = new Int32Array(n).fill(4);
+    const view = new DataView(slab.buffer);
+    for (let i = 0; i < n; i++) view.setUint32(i * 4, i);
+    const addrs = new Uint32Array(n).fill(LOOPBACK);
+    const ports = new Int32Array(n).fill(rx.port);
+    expect(sys.sendBatch(tx.fd, slab, offs, lens, 0, n, addrs, ports, new Int32Array(n))).toBe(n);
+    const rslab = new Uint8Array(256 * 64);
+    const roffs = Int32Array.from({ length: 256 }, (_, i) => i * 64);
+    const got: number[] = [];
+    while (got.length < n) {
+      const rl = new Int32Array(256);
+      const k = sys.recvBatch(
+        rx.fd,
+        rslab,
+        roffs,
+        rl,
+        256,
+        64,
+        new Uint32Array(256),
+        new Int32Array(256),
+        new Int32Array(256),
+        1000,
+      );
+      expect(k).toBeGreaterThan(0);
+      for (let i = 0; i < k; i++) got.push(new DataView(rslab.buffer).getUint32(i * 64));
+    }
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => i));
   });
 });

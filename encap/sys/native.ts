@@ -8,7 +8,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OverlaydError } from '../../daemon/errors.js';
 
-/** The addon's functions; see encap/sys/native/*.c for each one's contract. */
+/**
+ * The addon's functions; see encap/sys/native/*.c for each one's contract. Every argument is
+ * checked in C (encap/sys/native/args.c): a value of the wrong type or kind (offs must be an
+ * Int32Array, slab a Uint8Array, ...) throws a TypeError, a value out of range (a negative count,
+ * a slot outside the slab, NaN, a fraction, a timeout over 60 s) a RangeError, each naming the
+ * function and the argument. A failing syscall throws an Error with `code` (errno name) and
+ * `errno`, except where a result below says otherwise. No call waits without a bound: timeouts are
+ * 0..60000 ms (-1 on readBatch/recvBatch: do not poll), sendBatch gives up on a full socket after
+ * 50 ms (-ETIMEDOUT or the count sent), writeBatch after 50 ms per batch (errs[1] = ETIMEDOUT),
+ * nlSend after 1 s (throws ETIMEDOUT).
+ */
 export interface NativeSys {
   sdNotify(socketPath: string, message: string): void;
   tunOpen(name: string, vnetHdr: boolean, multiQueue?: boolean): [number, string];
@@ -18,6 +28,7 @@ export interface NativeSys {
   udpSteerByCpu(fd: number, queues: number): void;
   /** Pins the calling thread; returns 0 or the errno (EINVAL: none of `cpus` is allowed). */
   pinThread(cpus: Int32Array): number;
+  /** Reads up to min(count, 256) packets; 0 on timeout. */
   udpSetGro(fd: number, on: boolean): boolean;
   readBatch(
     fd: number,
@@ -48,6 +59,7 @@ export interface NativeSys {
     gso: Int32Array,
     timeoutMs: number,
   ): number;
+  /** Messages sent (several sendmmsg past 256), or -errno when the first fails (-ETIMEDOUT: still full after 50 ms). */
   sendBatch(
     fd: number,
     slab: Uint8Array,
@@ -86,6 +98,7 @@ export interface NativeSys {
   csumChunks(buf: Uint8Array, off: number, len: number, chunk: number, out: Uint32Array): number;
   /** 0 when a UDP_SEGMENT message of several iovecs arrives intact over loopback; else the errno. */
   sgProbe(): number;
+  /** Bit 0: fdA readable, bit 1: fdB readable; 0 on timeout. */
   waitReadable(fdA: number, fdB: number, timeoutMs: number): number;
   close(fd: number): void;
   csum(buf: Uint8Array, off: number, len: number, seed: number): number;

@@ -26,6 +26,8 @@ export const DROP_REASONS = [
   'wrong_vni',
   'foreign_mac',
   'bad_ethertype',
+  // The UDP socket stayed full past sendBatch's deadline: the rest of the batch is dropped.
+  'send_timeout',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -43,7 +45,8 @@ export const C = {
   icmpUnreachable: 10,
   heapBytes: 11, // this worker's heap used (sampled)
   gcCount: 12, // this worker's garbage collections
-  rxChecksumsCompleted: 13, // inner checksums a kernel VXLAN peer left partial, completed here
+  heartbeat: 13, // +1 per pass of the worker's loop (≤ ~150 ms apart): the main thread's stuck check
+  rxChecksumsCompleted: 14, // inner checksums a kernel VXLAN peer left partial, completed here
   gsoDisabled: 15, // 1 after the kernel refused UDP_SEGMENT
 } as const;
 

@@ -2,9 +2,12 @@
  * A datapath worker thread of one queue: both engines (duplex), or one (tx: TUN → UDP, rx:
  * UDP → TUN), stepping batch after batch, blocking in its syscalls with a short poll timeout. It
  * pins itself to its queue's CPUs first. Every ~50 ms it yields to its own event loop (so GC
- * observation and the stop flag work) and samples its heap into its counter block; nothing per
- * packet crosses to the main thread.
+ * observation and the stop flag work), samples its heap into its counter block and bumps its
+ * heartbeat counter (the main thread's stuck check); nothing per packet crosses to the main thread.
+ * A broken TUN or socket (io-faults.ts) ends the loop with a FaultReport to the main thread, which
+ * repairs the datapath; any other exception ends the worker with an 'error' event.
  */
+import { closeSync, openSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -12,6 +15,7 @@ import { nativeSys } from '../sys/native.js';
 import { SlotPool } from '../pool.js';
 import { blockOf, C } from './counters.js';
 import type { TunIo, UdpIo } from './io.js';
+import { DatapathFault, watchIo } from './io-faults.js';
 import { SharedPeerTable } from './peer-table.js';
 import { RxEngine } from './rx-engine.js';
 import { TxEngine, type EngineOptions } from './tx-engine.js';
@@ -33,7 +37,16 @@ export interface WorkerInit {
   readonly slotSize: number;
   /** The wire format (flannel's udp wire when absent). */
   readonly wire?: WireSpec;
+  /** The TUN's name, for fault reports. */
+  readonly tunName: string;
+  /** Listen for test-only fault injections (OVERLAYD_TEST_FAULT is set; see udp-test-faults.ts). */
+  readonly testHooks: boolean;
+  /** A test-only fault to inject at the first pass of the loop. */
+  readonly testFault?: TestFault;
 }
+
+/** Test-only faults a worker can be told to simulate (udp-test-faults.ts). */
+export type TestFault = 'worker-throw' | 'worker-exit' | 'worker-stuck' | 'socket-error';
 
 /** Room in front of a packet for the virtio_net_hdr (10) or a wire header (VXLAN: 22). */
 const HEADROOM = 32;
@@ -42,32 +55,33 @@ const sys = nativeSys();
 const table = new SharedPeerTable(init.tableCapacity, init.tableSab);
 const counters = blockOf(init.countersSab, init.block);
 
-/** What the worker tells its parent once, at start: whether it got its CPUs. */
-export interface PinReport {
-  readonly pinned: boolean;
-  readonly errno?: number;
-}
+/** What the worker tells its parent: once at start, whether it got its CPUs; at the end, a fault. */
+export type WorkerReport =
+  | { readonly kind: 'pin'; readonly pinned: boolean; readonly errno?: number }
+  | { readonly kind: 'fault'; readonly reason: DatapathFault['reason']; readonly detail: string };
+const report = (r: WorkerReport): void => parentPort?.postMessage(r);
 if (init.cpus.length > 0) {
   const err = sys.pinThread(Int32Array.from(init.cpus));
-  parentPort?.postMessage((err === 0 ? { pinned: true } : { pinned: false, errno: err }) satisfies PinReport);
+  report(err === 0 ? { kind: 'pin', pinned: true } : { kind: 'pin', pinned: false, errno: err });
 }
 const pool = new SlotPool(init.slots, init.slotSize, HEADROOM);
 
-const tun: TunIo = {
+let udpFd = init.udpFd;
+const rawTun: TunIo = {
   read: (slab, offs, lens, count, cap, timeoutMs) =>
     sys.readBatch(init.tunFd, slab, offs, lens, count, cap, timeoutMs),
   write: (slab, offs, lens, count, errs) => sys.writeBatch(init.tunFd, slab, offs, lens, count, errs),
   writev: (slab, iovs, count, errs) =>
     sys.writevBatch(init.tunFd, slab, iovs.offs, iovs.lens, iovs.first, iovs.counts, count, errs),
 };
-const udp: UdpIo = {
+const rawUdp: UdpIo = {
   recv: (slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs) =>
-    sys.recvBatch(init.udpFd, slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
+    sys.recvBatch(udpFd, slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
   send: (slab, offs, lens, start, count, addrs, ports, gso) =>
-    sys.sendBatch(init.udpFd, slab, offs, lens, start, count, addrs, ports, gso),
+    sys.sendBatch(udpFd, slab, offs, lens, start, count, addrs, ports, gso),
   sendv: (slab, iovs, start, count, addrs, ports, gso) =>
     sys.sendvBatch(
-      init.udpFd,
+      udpFd,
       slab,
       iovs.offs,
       iovs.lens,
@@ -80,6 +94,7 @@ const udp: UdpIo = {
       gso,
     ),
 };
+const { tun, udp } = watchIo(rawTun, rawUdp, init.tunName);
 
 const csum = (b: Uint8Array, o: number, l: number, s: number): number => sys.csum(b, o, l, s);
 const chunkSums = (b: Uint8Array, o: number, l: number, c: number, out: Uint32Array): number =>
@@ -113,7 +128,7 @@ const STEPS_PER_CHECK = 16;
  * already, and sending it now saves the wake-up of another thread on the round trip.
  */
 function duplexStep(): number {
-  const ready = sys.waitReadable(init.tunFd, init.udpFd, POLL_MS);
+  const ready = sys.waitReadable(init.tunFd, udpFd, POLL_MS);
   if (ready === 0) return 0;
   const received = ready & UDP_READY ? rx!.step(-1) : 0;
   // After writing to the TUN, read it whether or not the poll said so: the replies are there.
@@ -128,12 +143,42 @@ const step =
       ? (): number => tx!.step(POLL_MS)
       : (): number => rx!.step(POLL_MS);
 
-while (!table.stopRequested()) {
-  const until = Date.now() + SLICE_MS;
-  do {
-    for (let i = 0; i < STEPS_PER_CHECK; i++) if (step() === 0) break;
-  } while (Date.now() < until && !table.stopRequested());
-  counters[C.heapBytes] = getHeapStatistics().used_heap_size;
-  await new Promise((r) => setImmediate(r));
+/**
+ * Test-only (OVERLAYD_TEST_FAULT): make this worker fail the way a bug or a broken fd would. The
+ * socket error is a real one from the kernel: the worker's UDP I/O moves to /dev/null, whose
+ * recvmmsg answers ENOTSOCK, and the fault detection above must notice it by itself.
+ */
+let pendingFault: TestFault | undefined = init.testFault;
+if (init.testHooks) {
+  parentPort?.on('message', (m: { kind?: string; fault?: TestFault }) => {
+    if (m.kind === 'test-fault') pendingFault = m.fault;
+  });
+  parentPort?.unref();
+}
+function injectFault(f: TestFault): void {
+  pendingFault = undefined;
+  if (f === 'worker-throw') throw new Error('test fault injected (OVERLAYD_TEST_FAULT=worker-throw)');
+  if (f === 'worker-exit') process.exit(3);
+  if (f === 'socket-error') udpFd = openSync('/dev/null', 'r');
+  // A thread that never comes back (a loop bug, a syscall that never returns): only terminate() ends it.
+  if (f === 'worker-stuck') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+}
+
+try {
+  while (!table.stopRequested()) {
+    const until = Date.now() + SLICE_MS;
+    do {
+      for (let i = 0; i < STEPS_PER_CHECK; i++) if (step() === 0) break;
+    } while (Date.now() < until && !table.stopRequested());
+    counters[C.heapBytes] = getHeapStatistics().used_heap_size;
+    counters[C.heartbeat]! += 1;
+    await new Promise((r) => setImmediate(r));
+    if (pendingFault) injectFault(pendingFault);
+  }
+} catch (err) {
+  if (!(err instanceof DatapathFault)) throw err;
+  report({ kind: 'fault', reason: err.reason, detail: err.detail });
+} finally {
+  if (udpFd !== init.udpFd) closeSync(udpFd);
 }
 gc.disconnect();

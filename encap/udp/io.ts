@@ -51,7 +51,9 @@ export interface UdpIo {
   ): number;
   /**
    * Sends messages start .. start+count-1 (gso[i] > 0: cut into datagrams of that size); returns
-   * messages sent, or -errno if the first failed. An index rather than subarrays: nothing allocated.
+   * messages sent, or -errno if the first failed (-ETIMEDOUT: the socket stayed full for the
+   * call's deadline, so the rest of the batch should be dropped). An index rather than subarrays:
+   * nothing allocated.
    */
   send(
     slab: Uint8Array,

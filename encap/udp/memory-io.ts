@@ -102,6 +102,8 @@ export class MemoryUdp implements UdpIo {
         while (this.gro && this.inbox.length > 0) {
           const next = this.inbox[0]!;
           if (
+            next.data.length === 0 || // the kernel's UDP GRO flushes, never merges, empty payloads
+            first.data.length === 0 ||
             next.from !== first.from ||
             next.port !== first.port ||
             next.data.length > first.data.length ||

@@ -49,7 +49,8 @@ export function openTun(name: string, queues: number, wantOffloads: boolean): Tu
     } catch (err) {
       throw new OverlaydError(
         'BACKEND',
-        `cannot open TUN ${name}: ${describeError(err)}; overlayd needs CAP_NET_ADMIN and /dev/net/tun`,
+        // The cause is appended by describeError: naming it here too printed it twice.
+        `cannot open TUN ${name} (overlayd needs CAP_NET_ADMIN and /dev/net/tun)`,
         { cause: err },
       );
     }

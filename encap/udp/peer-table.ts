@@ -73,6 +73,11 @@ export class SharedPeerTable {
     Atomics.store(this.words, STOP, 1);
   }
 
+  /** After the workers stopped, before new ones start (a datapath restart). */
+  clearStop(): void {
+    Atomics.store(this.words, STOP, 0);
+  }
+
   stopRequested(): boolean {
     return Atomics.load(this.words, STOP) === 1;
   }
@@ -103,4 +108,23 @@ export class SharedPeerTable {
       if (Atomics.load(w, VERSION) === v1) return { version: v1, ownIp, ownLen, count };
     }
   }
+}
+
+/** The same peers with the same addresses: nothing for a reconcile to re-publish. */
+export function samePeerSet(a: ReadonlyMap<string, PeerEntry>, b: ReadonlyMap<string, PeerEntry>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, e] of a) {
+    const o = b.get(k);
+    if (
+      !o ||
+      o.subnetIp !== e.subnetIp ||
+      o.prefixLen !== e.prefixLen ||
+      o.publicIp !== e.publicIp ||
+      o.port !== e.port ||
+      (o.macHi ?? 0) !== (e.macHi ?? 0) ||
+      (o.macLo ?? 0) !== (e.macLo ?? 0)
+    )
+      return false;
+  }
+  return true;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../test/support/seeded-random.js';
 import { containsIp, parseCidr, parseIpv4 } from '../../subnet-lease/ipv4.js';
 import { RouteTable } from './route-table.js';
 
@@ -17,14 +18,15 @@ describe('RouteTable', () => {
     expect(t.size).toBe(2);
   });
 
-  it('agrees with a linear longest-match scan (property)', () => {
+  it('agrees with a linear longest-match scan (seeded property)', () => {
+    const rng = seededRandom();
     for (let round = 0; round < 50; round++) {
       const t = new RouteTable<number>();
       const nets: Array<{ ip: number; prefixLen: number; id: number }> = [];
       for (let i = 0; i < 40; i++) {
-        const prefixLen = 8 + ((Math.random() * 24) | 0);
+        const prefixLen = 8 + ((rng.next() * 24) | 0);
         const net = parseCidr(
-          `10.${(Math.random() * 4) | 0}.${(Math.random() * 256) | 0}.${(Math.random() * 256) | 0}/${prefixLen}`,
+          `10.${(rng.next() * 4) | 0}.${(rng.next() * 256) | 0}.${(rng.next() * 256) | 0}/${prefixLen}`,
         )!;
         nets.push({ ...net, id: i });
         t.set(net.ip, net.prefixLen, i);
@@ -32,11 +34,11 @@ describe('RouteTable', () => {
       // the last set for the same (net,len) wins in both
       for (let q = 0; q < 500; q++) {
         const ip = parseIpv4(
-          `10.${(Math.random() * 4) | 0}.${(Math.random() * 256) | 0}.${(Math.random() * 256) | 0}`,
+          `10.${(rng.next() * 4) | 0}.${(rng.next() * 256) | 0}.${(rng.next() * 256) | 0}`,
         )!;
         let best: { prefixLen: number; id: number } | undefined;
         for (const n of nets) if (containsIp(n, ip) && (!best || n.prefixLen >= best.prefixLen)) best = n;
-        expect(t.lookup(ip)).toBe(best?.id);
+        expect(t.lookup(ip), rng.why).toBe(best?.id);
       }
     }
   });

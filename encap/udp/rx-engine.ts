@@ -170,12 +170,14 @@ export class RxEngine {
       return;
     }
     const sender = this.senders.get(this.rAddrs[i]!);
-    const seg = this.rGso[i]! > 0 ? this.rGso[i]! : len;
+    // max(len, 1): an empty datagram is one (too short) segment, not 0/0 segments
+    const seg = this.rGso[i]! > 0 ? this.rGso[i]! : Math.max(len, 1);
     if (!sender || (this.wire.senderPortFixed && sender.port !== this.rPorts[i]!)) {
       counters[drop('unknown_sender')]! += Math.max(1, Math.ceil(len / seg));
       return;
     }
     const base = this.rOffs[i]!;
+    if (len === 0) counters[drop('too_short')]! += 1; // the loop below has nothing to check
     for (let off = 0; off < len; off += seg)
       this.datagram(base + off, Math.min(seg, len - off), sender, seg === len);
   }

@@ -14,6 +14,7 @@
  * once in the header slot, pointed at by every segment's first iovec.
  * Per-packet problems are counted by reason, never thrown. Nothing is allocated per packet.
  */
+import { constants } from 'node:os';
 import { decrementTtl, dstOf } from '../packet/ipv4-packet.js';
 import { buildNetUnreachable, ICMP_UNREACH_MAX, wantsUnreachable } from '../packet/icmp-unreachable.js';
 import {
@@ -72,6 +73,7 @@ export interface EngineOptions {
 type Peer = PeerEntry;
 
 const drop = (r: DropReason): number => dropIndex('tx', reasonIndex(r));
+const ETIMEDOUT = constants.errno.ETIMEDOUT;
 
 export class TxEngine {
   private readonly routes = new RouteTable<Peer>();
@@ -434,6 +436,12 @@ export class TxEngine {
         this.sGso,
       );
       counters[C.txSyscalls]! += 1;
+      if (sent === -ETIMEDOUT) {
+        // The socket stayed full for the whole of the native call's deadline: drop the rest of the
+        // batch at once; waiting again for each message would hold the worker (and close()).
+        for (let i = from; i < this.nSend; i++) counters[drop('send_timeout')]! += this.sSegs[i]!;
+        break;
+      }
       if (sent < 0) {
         if (this.gso && this.sGso[from]! > 0) {
           // The kernel or driver refuses UDP_SEGMENT (EIO on some): resend this message as single datagrams.

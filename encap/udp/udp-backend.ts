@@ -4,34 +4,42 @@
  * datapath queue (a TUN queue and a UDP socket, steered by CPU: queues.ts), or two per queue with
  * --udp-workers=2 (one per direction).
  *
- * Start: probe TUN offloads (IFF_VNET_HDR + TSO/checksum) and fall back to a plain TUN; open the
- * queues (falling back to one); set the TUN up with MTU = underlay − 28, address <subnet>.0/32
- * and a route for the whole Network (as flannel); bind the UDP sockets to the interface address
- * with big buffers and UDP_GRO; start the workers. Peers go to the workers through a shared
- * table, without stopping them.
+ * Start: open the datapath (udp-datapath.ts: TUN queues with offloads when the kernel has them,
+ * UDP sockets), set the TUN up with MTU = underlay − 28, address <subnet>.0/32 and a route for
+ * the whole Network (as flannel; tun-state.ts), start the workers. Peers go to the workers
+ * through a shared table, without stopping them.
+ *
+ * Failure: every second the backend checks the TUN (deleted, replaced, set down, route lost) and
+ * each worker's heartbeat; workers report a broken TUN or socket themselves, and an exception or
+ * an exit is seen from here. A fault sets the datapath down (ctx.reportHealth: 503 with the
+ * reason), is logged once at error level, and is repaired under repair-policy.ts: a TUN set down
+ * is set up again; anything else restarts the datapath (workers stopped, TUN and sockets closed
+ * and re-opened with the same name, address, MTU and route, workers started). When the attempts
+ * run out the backend reports `failed` and the daemon exits non-zero. Every 10 s the peer table
+ * is compared with the daemon's lease set and re-published if it drifted.
  */
-import { cpus } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-import { Worker } from 'node:worker_threads';
 import { OverlaydError, describeError } from '../../daemon/errors.js';
-import { formatCidr, parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
+import { parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
 import type { Lease } from '../../subnet-lease/lease.js';
 import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
-import { nativeSys } from '../sys/native.js';
-import { EEXIST } from '../sys/rtnetlink/errno.js';
-import { ensureOnlyAddress, findLink, setUp } from '../sys/rtnetlink/link-ops.js';
 import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
-import { replaceRoute } from '../sys/rtnetlink/objects.js';
-import { RT_SCOPE_UNIVERSE, RTPROT_BOOT } from '../sys/rtnetlink/constants.js';
-import { C, counterBlocks, sumOf } from './counters.js';
-import { keepQueues, openTun, openUdp, type TunQueues } from './open-queues.js';
-import { SharedPeerTable, type PeerEntry } from './peer-table.js';
-import { cpusOfQueue, queueCount } from './queues.js';
-import { jitBudgetFrom, parseUdpBackendConfig } from './udp-config.js';
-import { registerUdpMetrics } from './udp-metrics.js';
-import type { PinReport, WorkerInit } from './datapath-worker.js';
+import { samePeerSet, SharedPeerTable, type PeerEntry } from './peer-table.js';
+import { RepairPolicy, type Fault } from './repair-policy.js';
+import type { TunSpec } from './tun-state.js';
+import { PEER_CAPACITY, UdpDatapath } from './udp-datapath.js';
+import { parseUdpBackendConfig } from './udp-config.js';
 import type { WireSpec } from '../wire/wire-spec.js';
+import { armTestFault, parseTestFault, type TestFaultPlan } from './udp-test-faults.js';
+import type { TestFault } from './datapath-worker.js';
+
+/** IPv4 (20) + UDP (8): what encapsulation adds, so the TUN MTU is the underlay's minus this. */
+export const UDP_OVERHEAD = 28;
+/** The TUN, route and heartbeat check runs every second; the peer-table reconcile every 10th. */
+const TICK_MS = 1000;
+const RECONCILE_EVERY = 10;
+/** A re-started worker that has not run its loop by then fails the repair attempt. */
+const WORKER_START_MS = 10_000;
 
 /**
  * What another backend on this engine changes (encap/vxlan/vxlan-userspace.ts): the TUN, port,
@@ -42,27 +50,9 @@ export interface DatapathFlavor {
   readonly port: number;
   readonly mtu: number;
   readonly wire: WireSpec;
-  /** One route for the whole Network via the TUN (udp); false: the owner routes each peer. */
-  readonly networkRoute: boolean;
   /** The datapath's entry for a lease, or undefined when it does not go through the TUN. */
   readonly entryOf: (l: Lease) => PeerEntry | undefined;
 }
-
-/** IPv4 (20) + UDP (8): what encapsulation adds, so the TUN MTU is the underlay's minus this. */
-export const UDP_OVERHEAD = 28;
-const SOCKET_BUFFER = 7 << 20;
-const BATCH = 64;
-const PEER_CAPACITY = 65536;
-const HEADROOM = 32; // the workers' (datapath-worker.ts)
-/**
- * V8 optimizes a function after it has run ~200 KB of bytecode (3 × 67584). At the packet rates of
- * interactive traffic (a ping every 10 ms) the per-packet functions never get there and run as
- * baseline code, whose property loads go through inline-cache stubs: on a cold CPU that doubles
- * the time a packet spends in JS. A smaller budget gets them optimized after a few hundred
- * packets; bench/rtt's udp-jit-default row is the A/B (RTT p50 0.46 → 0.39 ms on the lab VMs).
- * The flag is process-wide; it only moves when optimization happens, not what is optimized.
- */
-const JIT_INTERRUPT_BUDGET = 512;
 
 export function createUdpBackend(ctx: BackendContext): Backend {
   return new UdpBackend(ctx);
@@ -72,24 +62,29 @@ export class UdpBackend implements Backend {
   readonly type = 'udp' as const;
   private readonly port: number;
   private readonly mtu: number;
+  private readonly tunName: string;
   private readonly peers = new Map<string, PeerEntry>();
   private readonly table = new SharedPeerTable(PEER_CAPACITY);
-  private counters = counterBlocks(1);
+  /** False after a publish failed: the next tick publishes again. */
+  private tableInSync = true;
+  private readonly datapath: UdpDatapath;
+  private readonly policy = new RepairPolicy(Date.now);
   private own: Ipv4Net | undefined;
-  /** Queue q is tunFds[q] and udpFds[q]. */
-  private tunFds: number[] = [];
-  private udpFds: number[] = [];
-  private vnet = false;
-  private gro = false;
-  /** Scatter-gather GSO sends and GRO writes (probed; --udp-sg=off for the copying path). */
-  private sg = false;
-  private readonly workers: Worker[] = [];
-  private readonly exits: Promise<unknown>[] = [];
-  private readonly batching: boolean;
-  /** One duplex worker (default), or a tx and an rx worker. */
-  private readonly split: boolean;
+  private nl: RtNetlink | undefined;
+  private tick: NodeJS.Timeout | undefined;
+  private ticks = 0;
+  private repairTimer: NodeJS.Timeout | undefined;
+  private repairing: Promise<void> | undefined;
+  private closed = false;
+  /** The last tick's check error, logged once until it changes. */
+  private lastCheckError = '';
+  private readonly testPlan: TestFaultPlan | undefined;
+  private disarmTestFault: (() => void) | undefined;
+  /** Test-only: after the first injection with ":always", every new worker gets the fault. */
+  private stickyFault: TestFault | undefined;
 
-  private readonly flavor: DatapathFlavor;
+  /** The lease → datapath entry rule (flannel udp's, or the flavor's). */
+  private readonly entryFor: (l: Lease) => PeerEntry | undefined;
 
   constructor(
     private readonly ctx: BackendContext,
@@ -97,16 +92,22 @@ export class UdpBackend implements Backend {
   ) {
     this.port = flavor?.port ?? parseUdpBackendConfig(ctx.config.backend).port;
     this.mtu = flavor?.mtu ?? ctx.extIface.mtu - UDP_OVERHEAD;
-    this.flavor = flavor ?? {
-      tunName: ctx.options['tunName'] ?? 'flannel0',
-      port: this.port,
+    this.tunName = flavor?.tunName ?? ctx.options['tunName'] ?? 'flannel0';
+    this.entryFor = flavor?.entryOf ?? ((l) => this.entryOf(l));
+    this.testPlan = parseTestFault(process.env['OVERLAYD_TEST_FAULT']);
+    this.datapath = new UdpDatapath({
+      tunName: this.tunName,
       mtu: this.mtu,
-      wire: { kind: 'udp' },
-      networkRoute: true,
-      entryOf: (l) => this.entryOf(l),
-    };
-    this.batching = ctx.options['udpBatch'] !== 'off';
-    this.split = ctx.options['udpWorkers'] === '2';
+      port: this.port,
+      bindIp: parseIpv4(ctx.extIface.ifaceAddr)!,
+      options: ctx.options,
+      log: ctx.log,
+      metrics: ctx.metrics,
+      table: this.table,
+      onFault: (f) => this.onFault(f),
+      testHooks: this.testPlan !== undefined,
+      ...(flavor ? { wire: flavor.wire } : {}),
+    });
   }
 
   async register(): Promise<Registration> {
@@ -116,180 +117,159 @@ export class UdpBackend implements Backend {
   }
 
   async start(own: Lease): Promise<void> {
+    // A lease conflict may move us while a repair re-opens the datapath: let it finish first.
+    await this.repairing;
     this.own = own.subnet;
-    if (this.tunFds.length === 0) this.open();
-    this.configureTun(own.subnet);
+    this.nl ??= new RtNetlink();
+    if (!this.datapath.isOpen) this.datapath.open();
+    this.datapath.configure(this.nl, this.spec());
     this.publish();
-    if (this.workers.length === 0) this.startWorkers();
-  }
-
-  private open(): void {
-    const sys = nativeSys();
-    const name = this.flavor.tunName;
-    const onlineCpus = cpus().length;
-    let queues: number;
-    try {
-      queues = queueCount(this.ctx.options['udpQueues'], onlineCpus);
-    } catch (err) {
-      throw new OverlaydError('BAD_CONFIG', `--udp-queues: ${describeError(err)}`, { cause: err });
-    }
-    // The port first: it is what tells a second flanneld/overlayd on this node.
-    const bindIp = parseIpv4(this.ctx.extIface.ifaceAddr)!;
-    const udp = openUdp(bindIp, this.port, queues, SOCKET_BUFFER);
-    let tun: TunQueues;
-    try {
-      tun = openTun(name, udp.fds.length, this.ctx.options['udpOffloads'] !== 'off');
-    } catch (err) {
-      keepQueues(udp.fds, 0);
-      throw err;
-    }
-    keepQueues(udp.fds, tun.fds.length);
-    for (const problem of [...udp.problems, ...tun.problems]) this.ctx.log.warn(problem);
-    this.tunFds = tun.fds;
-    this.udpFds = udp.fds;
-    this.vnet = tun.vnet;
-    this.gro = this.vnet && this.udpFds.every((fd) => sys.udpSetGro(fd, true));
-    this.sg = this.vnet && this.ctx.options['udpSg'] !== 'off' && this.probeSg(sys.sgProbe());
-    const roles = this.roles();
-    const names = this.tunFds.flatMap((_, q) => roles.map((role) => `${role}-${q}`));
-    this.counters = counterBlocks(names.length);
-    this.ctx.log.info(
-      {
-        tun: name,
-        mtu: this.mtu,
-        port: this.port,
-        tunOffloads: this.vnet,
-        udpGso: this.vnet,
-        udpGro: this.gro,
-        scatterGather: this.sg,
-        batching: this.batching,
-        queues: this.tunFds.length,
-        onlineCpus,
-        workers: names,
-      },
-      'udp datapath opened',
-    );
-    const blocks = this.counters.blocks;
-    registerUdpMetrics(
-      this.ctx.metrics,
-      blocks,
-      {
-        tunVnetHdr: this.vnet,
-        udpGro: this.gro,
-        udpGso: () => this.vnet && sumOf(blocks, C.gsoDisabled) === 0,
-        batching: this.batching,
-        scatterGather: this.sg,
-        queues: this.tunFds.length,
-      },
-      names,
-    );
-  }
-
-  /** sgProbe's answer (0 or an errno); a refusal is logged and the copying path used. */
-  private probeSg(errno: number): boolean {
-    if (errno !== 0)
+    if (this.datapath.workers.size === 0) this.datapath.start();
+    if (this.testPlan && !this.disarmTestFault) {
       this.ctx.log.warn(
-        { errno },
-        'this kernel does not send a UDP_SEGMENT message made of iovecs intact; GSO segments are copied instead (scatter-gather off)',
+        { fault: this.testPlan },
+        'OVERLAYD_TEST_FAULT is set: SIGUSR2 injects a datapath fault (test-only)',
       );
-    return errno === 0;
-  }
-
-  private roles(): readonly WorkerInit['role'][] {
-    return this.split ? ['tx', 'rx'] : ['duplex'];
-  }
-
-  /** flannel: address <lease network IP>/32, MTU, up, and a route for the whole Network via the TUN. */
-  private configureTun(subnet: Ipv4Net): void {
-    const name = this.flavor.tunName;
-    const nl = new RtNetlink();
-    try {
-      const link = findLink(nl, name);
-      if (!link) throw new OverlaydError('BACKEND', `TUN ${name} vanished after it was opened`);
-      setUp(nl, link.index, this.mtu);
-      ensureOnlyAddress(nl, link.index, subnet.ip, 32, this.ctx.config.network);
-      if (!this.flavor.networkRoute) return;
-      const net = this.ctx.config.network;
-      nl.request(
-        `route ${formatCidr(net)} dev ${name}`,
-        replaceRoute({
-          dst: net.ip,
-          dstLen: net.prefixLen,
-          oif: link.index,
-          protocol: RTPROT_BOOT,
-          scope: RT_SCOPE_UNIVERSE,
-        }),
-        [EEXIST],
-      );
-    } finally {
-      nl.close();
+      this.disarmTestFault = armTestFault(this.testPlan, (p) => {
+        if (p.always) this.stickyFault = p.fault;
+        this.datapath.workers.inject(p.fault);
+      });
+    }
+    if (!this.tick) {
+      this.tick = setInterval(() => this.onTick(), TICK_MS);
+      this.tick.unref();
     }
   }
 
-  private startWorkers(): void {
-    // OVERLAYD_JIT_BUDGET=67584 restores V8's default, for A/B runs (bench/rtt.ts does this).
-    const jit = jitBudgetFrom(process.env, JIT_INTERRUPT_BUDGET);
-    if (jit.problem) this.ctx.log.warn(jit.problem);
-    setFlagsFromString(`--interrupt-budget=${jit.budget}`);
-    // With offloads a slot holds a 64 KiB super-packet, or the segments cut from one: those repeat
-    // the headers (up to ~120 segments × 60 bytes at the smallest MSS), hence the extra 8 KiB.
-    const slotSize = this.vnet ? 65536 + 8192 + HEADROOM : Math.max(2048, (this.mtu + 64 + 15) & ~15);
-    const queues = this.tunFds.length;
-    const onlineCpus = cpus().length;
-    let block = 0;
-    for (let q = 0; q < queues; q++)
-      for (const role of this.roles()) {
-        const name = `${role}-${q}`;
-        const init: WorkerInit = {
-          role,
-          tunFd: this.tunFds[q]!,
-          udpFd: this.udpFds[q]!,
-          tableSab: this.table.buffer,
-          tableCapacity: PEER_CAPACITY,
-          countersSab: this.counters.sab,
-          block: block++,
-          // One queue serves every CPU: the scheduler places its worker best.
-          cpus: queues > 1 ? cpusOfQueue(q, queues, onlineCpus) : [],
-          options: {
-            vnet: this.vnet,
-            gso: this.vnet,
-            sg: this.sg,
-            batch: this.batching ? BATCH : 1,
-            maxPacket: this.mtu,
-          },
-          slots: (this.batching ? BATCH : 1) * 2 + 8,
-          slotSize,
-          wire: this.flavor.wire,
-        };
-        this.startWorker(name, init);
-      }
+  private spec(): TunSpec {
+    return { name: this.tunName, mtu: this.mtu, subnet: this.own!, network: this.ctx.config.network };
   }
 
-  private startWorker(name: string, init: WorkerInit): void {
-    const w = new Worker(new URL('./datapath-worker.js', import.meta.url), {
-      workerData: init,
-      name: `overlayd-${name}`,
-    });
-    w.on('message', (m: PinReport) => {
-      if (!m.pinned)
-        this.ctx.log.warn(
-          { worker: name, cpus: init.cpus, errno: m.errno },
-          'datapath worker could not be pinned to its CPUs (a cpuset?); it runs where the scheduler puts it',
-        );
-    });
-    w.on('error', (err) =>
-      this.ctx.log.error({ worker: name, err: describeError(err) }, 'datapath worker failed'),
-    );
-    this.exits.push(new Promise((r) => w.once('exit', r)));
-    w.on('exit', (code) => {
-      if (!this.table.stopRequested())
-        this.ctx.log.error({ worker: name, code }, 'datapath worker exited unexpectedly');
-    });
-    this.workers.push(w);
+  /** The periodic check: TUN and route state, worker heartbeats, and the peer-table reconcile. */
+  private onTick(): void {
+    if (this.closed || this.policy.state !== 'up') return;
+    this.ticks++;
+    try {
+      const found = this.datapath.inspect(this.nl!, this.spec());
+      if (found?.reason === 'route_lost') {
+        this.ctx.log.warn(`${found.detail}; re-adding it`);
+        this.datapath.configure(this.nl!, this.spec());
+      } else if (found) {
+        this.onFault(found);
+        return;
+      }
+      this.datapath.workers.checkHeartbeats();
+      if (this.ticks % RECONCILE_EVERY === 0) this.reconcilePeers();
+      this.lastCheckError = '';
+    } catch (err) {
+      const problem = describeError(err);
+      if (problem !== this.lastCheckError)
+        this.ctx.log.error({ err: problem }, 'udp datapath check failed; retrying every second');
+      this.lastCheckError = problem;
+    }
+  }
+
+  /** Re-applies the daemon's lease set: a lost or failed update must not leave the workers stale. */
+  private reconcilePeers(): void {
+    const all = this.ctx.peerSet();
+    if (!all) return;
+    const want = new Map<string, PeerEntry>();
+    for (const l of all) {
+      const e = this.entryFor(l);
+      if (e) want.set(UdpBackend.key(l), e);
+    }
+    const same = samePeerSet(want, this.peers);
+    if (same && this.tableInSync) return;
+    if (!same)
+      this.ctx.log.warn(
+        { had: this.peers.size, want: want.size },
+        'udp peer table differed from the lease set; re-published it',
+      );
+    this.peers.clear();
+    for (const [k, e] of want) this.peers.set(k, e);
+    this.publish();
+  }
+
+  /** A fault from the check or a worker: report it once, then repair (or give up). */
+  private onFault(f: Fault): void {
+    if (this.closed) return;
+    const news = this.policy.report(f);
+    if (news) {
+      this.ctx.log.error({ reason: f.reason }, `udp datapath down: ${f.detail}`);
+      this.reportPolicy(f.reason);
+    }
+    this.scheduleRepair();
+  }
+
+  private reportPolicy(fault?: Fault['reason']): void {
+    const state = this.policy.state;
+    if (state === 'up') this.ctx.reportHealth({ state: 'up' });
+    else
+      this.ctx.reportHealth({
+        state,
+        text: this.policy.describe('udp datapath'),
+        ...(fault ? { fault } : {}),
+      });
+  }
+
+  private scheduleRepair(): void {
+    if (this.repairTimer || this.repairing || this.closed) return;
+    const ms = this.policy.msUntilAttempt();
+    if (ms === undefined) {
+      if (this.policy.state === 'failed') this.reportPolicy();
+      return;
+    }
+    this.repairTimer = setTimeout(() => {
+      this.repairTimer = undefined;
+      this.repairing = this.attemptRepair().finally(() => {
+        this.repairing = undefined;
+        this.scheduleRepair();
+      });
+    }, ms);
+  }
+
+  private async attemptRepair(): Promise<void> {
+    const fault = this.policy.activeFault!;
+    const attempt = this.policy.beginAttempt();
+    try {
+      await this.repair(fault);
+      if (this.closed) return;
+      this.policy.succeeded();
+      this.ctx.log.info({ reason: fault.reason, attempt }, 'udp datapath repaired');
+      this.reportPolicy();
+    } catch (err) {
+      if (this.closed) return;
+      const state = this.policy.failed(describeError(err));
+      const log = { reason: fault.reason, attempt, err: describeError(err) };
+      if (state === 'failed') this.ctx.log.error(log, 'udp datapath repair failed; giving up');
+      else this.ctx.log.warn(log, 'udp datapath repair attempt failed; retrying');
+      this.reportPolicy();
+    }
+  }
+
+  /** A TUN set down is set up again; anything else re-creates the datapath from nothing. */
+  private async repair(fault: Fault): Promise<void> {
+    const nl = this.nl!;
+    if (fault.reason === 'tun_down') {
+      this.datapath.configure(nl, this.spec());
+    } else {
+      await this.datapath.shutdown();
+      if (this.closed) return;
+      this.datapath.open();
+      this.datapath.configure(nl, this.spec());
+      this.publish();
+      this.datapath.start(this.stickyFault);
+      // Up means forwarding: the new workers have loaded and run their loop.
+      await this.datapath.workers.waitBeating(WORKER_START_MS, () => this.closed);
+    }
+    const still = this.datapath.inspect(nl, this.spec());
+    if (still) throw new OverlaydError('BACKEND', `after the repair: ${still.detail}`);
   }
 
   private publish(): void {
+    this.tableInSync = false;
     this.table.publish(this.own, [...this.peers.values()]);
+    this.tableInSync = true;
   }
 
   private static key(l: Lease): string {
@@ -308,7 +288,7 @@ export class UdpBackend implements Backend {
   /** All changes of the run go to the workers in one table update. */
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
     for (const e of events) {
-      const entry = e.type === 'added' ? this.flavor.entryOf(e.lease) : undefined;
+      const entry = e.type === 'added' ? this.entryFor(e.lease) : undefined;
       if (entry) this.peers.set(UdpBackend.key(e.lease), entry);
       else this.peers.delete(UdpBackend.key(e.lease));
     }
@@ -318,18 +298,22 @@ export class UdpBackend implements Backend {
   async reconcile(all: readonly Lease[]): Promise<void> {
     this.peers.clear();
     for (const l of all) {
-      const entry = this.flavor.entryOf(l);
+      const entry = this.entryFor(l);
       if (entry) this.peers.set(UdpBackend.key(l), entry);
     }
     this.publish();
   }
 
   async close(): Promise<void> {
-    this.table.requestStop();
-    await Promise.all(this.exits);
-    this.workers.length = 0;
-    this.exits.length = 0;
-    keepQueues(this.udpFds, 0);
-    keepQueues(this.tunFds, 0);
+    this.closed = true;
+    clearInterval(this.tick);
+    clearTimeout(this.repairTimer);
+    this.disarmTestFault?.();
+    await this.repairing;
+    try {
+      await this.datapath.shutdown();
+    } finally {
+      this.nl?.close();
+    }
   }
 }

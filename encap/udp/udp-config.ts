@@ -19,7 +19,7 @@ export function parseUdpBackendConfig(backend: Readonly<Record<string, unknown>>
 }
 
 /**
- * V8's tier-up budget for the datapath (see udp-backend.ts): JIT_INTERRUPT_BUDGET unless the
+ * V8's tier-up budget for the datapath (see udp-datapath.ts): JIT_INTERRUPT_BUDGET unless the
  * OVERLAYD_JIT_BUDGET environment variable (for A/B runs) holds a positive whole number. A bad
  * value is reported, not fatal: it only tunes when V8 optimizes.
  */

@@ -10,8 +10,9 @@
  *
  * Locally: a TUN named flannel.<VNI>, the device the kernel backend would create, so tooling and
  * runbooks that look for flannel.1 find the overlay there; MTU = base − 50 as the kernel device;
- * address <subnet>.0/32; a route per peer subnet `dev flannel.<VNI>` (no gateway: a TUN has no
- * neighbours, the engine picks the peer by destination). DirectRouting peers on our L2 get
+ * address <subnet>.0/32; the Network via the TUN (as the udp backend: an address without a lease
+ * gets ICMP net unreachable) and a route per peer subnet `dev flannel.<VNI>` (no gateway: a TUN
+ * has no neighbours, the engine picks the peer by destination). DirectRouting peers on our L2 get
  * `via <PublicIP>` as with the kernel device, and bypass the TUN.
  */
 import { OverlaydError } from '../../daemon/errors.js';
@@ -102,7 +103,6 @@ export class UserspaceVxlanBackend implements Backend {
       port: this.port,
       mtu: this.mtu,
       wire: { kind: 'vxlan', vni: this.cfg.vni, vtepMac: [...mac] },
-      networkRoute: false,
       entryOf: (l) => this.entryOf(l),
     });
     return { backendType: 'vxlan', backendData: { VNI: this.cfg.vni, VtepMAC: this.mac }, mtu: this.mtu };

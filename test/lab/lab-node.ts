@@ -8,6 +8,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sumMetric } from '../support/prom-text.js';
 import type { Lab } from './lab.js';
 import { inNs, mustInNs, type RunResult } from './shell.js';
 
@@ -44,6 +45,10 @@ export class LabNode {
   get subnetFile(): string {
     return join(this.lab.dir, `n${this.index}`, 'subnet.env');
   }
+  /** Per node: lab nodes share one filesystem, so the default /run/flannel/overlayd.sock would clash. */
+  get statusSocket(): string {
+    return join(this.lab.dir, `n${this.index}`, 'overlayd.sock');
+  }
   get logFile(): string {
     return join(this.lab.dir, `n${this.index}.log`);
   }
@@ -74,11 +79,12 @@ export class LabNode {
 
   defaultFlags(): string[] {
     return [
-      `--etcd-endpoints=${this.lab.etcdEndpoint}`,
+      ...this.lab.etcdFlags(this.index),
       `--etcd-prefix=${this.lab.prefix}`,
       `--subnet-file=${this.subnetFile}`,
       `--healthz-ip=0.0.0.0`,
       `--healthz-port=${HEALTHZ_PORT}`,
+      `--status-socket=${this.statusSocket}`,
       '--iface=eth0',
       '--log-level=debug',
     ];
@@ -114,6 +120,13 @@ export class LabNode {
     if (opts.waitReady ?? true) await this.waitReady();
   }
 
+  /** Runs `overlayd status|diagnose …` in this node's namespace with the daemon's default flags. */
+  tool(cmd: 'status' | 'diagnose', args: readonly string[] = [], timeoutMs = 60_000): Promise<RunResult> {
+    return inNs(this.ns, process.execPath, [DAEMON_MAIN, cmd, ...args, ...this.defaultFlags()], {
+      timeoutMs,
+    });
+  }
+
   /** Stops the daemon (SIGTERM: clean; SIGKILL: a crash) and returns its exit code. */
   async stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     const proc = this.proc;
@@ -134,12 +147,12 @@ export class LabNode {
     return { status: res.status, body: await res.text() };
   }
 
-  /** Sum of the samples of a metric (every line starting with `name`, labels included). */
-  async metric(name: string): Promise<number> {
-    return (await this.health('/metrics')).body
-      .split('\n')
-      .filter((l) => l.startsWith(name))
-      .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
+  /**
+   * Sum of a metric's samples: `name` exactly, or `name{label="value",...}` with those label values
+   * exactly (others summed over). Throws when /metrics does not expose the metric at all.
+   */
+  async metric(selector: string): Promise<number> {
+    return sumMetric((await this.health('/metrics')).body, selector);
   }
 
   async waitReady(timeoutMs = 30_000): Promise<void> {

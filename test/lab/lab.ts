@@ -7,6 +7,9 @@
  *   <id>-n1    eth0 198.18.K.1  ──┤   overlayd, pods behind cni0
  *   <id>-n2    eth0 198.18.K.2  ──┘   …
  *
+ * With `etcd: 'tls-cluster'` etcd is three TLS members <id>-etcd1..3 at 198.18.K.101-103 instead
+ * (etcd-cluster.ts), and every node gets all three endpoints and a client certificate.
+ *
  * Names carry the creating pid, so a later run can remove what a crashed run left (`cleanupStale`).
  * All traffic stays inside these namespaces and the host's veth into them.
  */
@@ -15,7 +18,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { EtcdCluster } from './etcd-cluster.js';
 import { EtcdServer } from './etcd-server.js';
+import type { CertFiles } from './certs.js';
 import { LabNode } from './lab-node.js';
 import { must, run } from './shell.js';
 
@@ -24,6 +29,8 @@ export interface LabOptions {
   /** Network config written to etcd before any daemon starts (omit to write none). */
   readonly networkConfig?: object;
   readonly etcdPrefix?: string;
+  /** One plain member (default, the fast tests) or a three-member mutual-TLS cluster. */
+  readonly etcd?: 'single' | 'tls-cluster';
 }
 
 const PREFIX = 'ovl-';
@@ -76,6 +83,10 @@ async function pickUnderlayOctet(): Promise<number> {
 export class Lab {
   readonly nodes: LabNode[] = [];
   etcd!: EtcdServer;
+  /** Set for a tls-cluster lab; `etcd` is then its first member. */
+  cluster: EtcdCluster | undefined;
+  /** Each node's client certificate in a tls-cluster lab, by node index. */
+  readonly nodeCerts = new Map<number, CertFiles>();
   private destroyed = false;
 
   private constructor(
@@ -131,23 +142,46 @@ export class Lab {
     await must('ip', ['addr', 'add', `198.18.${this.octet}.254/24`, 'dev', this.hostIf]);
     await must('ip', ['link', 'set', this.hostIf, 'up']);
 
-    await this.attach(this.etcdNs, 'etcd', this.etcdIp, undefined);
-    this.etcd = await EtcdServer.start({
-      netns: this.etcdNs,
-      host: this.etcdIp,
-      clientPort: 2379,
-      peerPort: 2380,
-    });
+    if (opts.etcd === 'tls-cluster') {
+      this.cluster = await EtcdCluster.start({
+        id: this.id,
+        octet: this.octet,
+        dir: this.dir,
+        attach: (ns, port, ip) => this.attach(ns, port, ip, undefined),
+      });
+      this.etcd = this.cluster.members[0]!;
+    } else {
+      await this.attach(this.etcdNs, 'etcd', this.etcdIp, undefined);
+      this.etcd = await EtcdServer.start({
+        netns: this.etcdNs,
+        host: this.etcdIp,
+        clientPort: 2379,
+        peerPort: 2380,
+      });
+    }
     if (opts.networkConfig) await this.putConfig(opts.networkConfig);
     for (let i = 1; i <= opts.nodes; i++) {
       const ns = `${this.id}-n${i}`;
       await this.attach(ns, `n${i}`, this.underlayIp(i), this.etcdIp);
+      if (this.cluster) this.nodeCerts.set(i, await this.cluster.issue(`node${i}`, { cn: `node${i}` }));
       this.nodes.push(new LabNode(this, i, ns, this.underlayIp(i)));
     }
   }
 
+  /** The etcd flags a node of this lab starts with: endpoints, and the TLS files in a cluster lab. */
+  etcdFlags(index: number): string[] {
+    const cert = this.nodeCerts.get(index);
+    if (!this.cluster || !cert) return [`--etcd-endpoints=${this.etcdEndpoint}`];
+    return [
+      `--etcd-endpoints=${this.etcdEndpoint}`,
+      `--etcd-cafile=${this.cluster.ca.cert}`,
+      `--etcd-certfile=${cert.cert}`,
+      `--etcd-keyfile=${cert.key}`,
+    ];
+  }
+
   /** A namespace with eth0 on the switch; its default route (if any) points at a host that does not forward. */
-  private async attach(ns: string, port: string, ip: string, defaultVia: string | undefined): Promise<void> {
+  async attach(ns: string, port: string, ip: string, defaultVia: string | undefined): Promise<void> {
     await must('ip', ['netns', 'add', ns]);
     await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     await must('ip', [
@@ -171,11 +205,11 @@ export class Lab {
   }
 
   get etcdEndpoint(): string {
-    return `http://${this.etcdIp}:2379`;
+    return this.cluster ? this.cluster.endpoints.join(',') : `http://${this.etcdIp}:2379`;
   }
 
   client(): Etcd3 {
-    return new Etcd3({ hosts: this.etcdEndpoint, dialTimeout: 3000 });
+    return this.cluster?.client() ?? new Etcd3({ hosts: this.etcdEndpoint, dialTimeout: 3000 });
   }
 
   async putConfig(config: object | string): Promise<void> {
@@ -194,7 +228,8 @@ export class Lab {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const n of this.nodes) await n.stopDaemon('SIGKILL').catch(() => undefined);
-    await this.etcd?.stop().catch(() => undefined);
+    if (this.cluster) await this.cluster.stop().catch(() => undefined);
+    else await this.etcd?.stop().catch(() => undefined);
     // Every namespace of this lab (nodes, pods, etcd, switch) carries its id.
     const all = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '');
     for (const ns of all.filter((n) => n.startsWith(`${this.id}-`)).sort((a, b) => b.length - a.length))

@@ -1,4 +1,5 @@
 /** Traffic helpers for the end-to-end suites: a checked TCP transfer between pods. */
+import { readyFile } from '../support/ready-file.js';
 import { inPod, type Pod } from './pods.js';
 
 /**
@@ -7,6 +8,7 @@ import { inPod, type Pod } from './pods.js';
  */
 export async function transfer(from: Pod, to: Pod, mb: number): Promise<{ sent: string; received: string }> {
   const port = 5000 + Math.floor(Math.random() * 1000);
+  const ready = await readyFile();
   const server = inPod(
     to,
     'timeout',
@@ -17,6 +19,7 @@ export async function transfer(from: Pod, to: Pod, mb: number): Promise<{ sent: 
       `
 import socket,hashlib
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('${to.ip}',${port})); s.listen(1)
+${ready.python}
 c,_=s.accept(); h=hashlib.sha256()
 while True:
   d=c.recv(1<<20)
@@ -27,7 +30,11 @@ print(h.hexdigest())
     ],
     90_000,
   );
-  await new Promise((r) => setTimeout(r, 400));
+  try {
+    await ready.wait(server);
+  } finally {
+    await ready.remove();
+  }
   const client = inPod(
     from,
     'timeout',

@@ -1,4 +1,4 @@
-/* Module entry and argument helpers for overlayd_sys. */
+/* Module entry and errno errors for overlayd_sys (argument checking is in args.c). */
 #include "addon.h"
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +29,12 @@ static const char *errno_name(int err) {
   case ENOBUFS: return "ENOBUFS";
   case ESRCH: return "ESRCH";
   case ENXIO: return "ENXIO";
+  case ENOTTY: return "ENOTTY";
+  case ENOTSOCK: return "ENOTSOCK";
+  case EAFNOSUPPORT: return "EAFNOSUPPORT";
+  case EDESTADDRREQ: return "EDESTADDRREQ";
+  case ETIMEDOUT: return "ETIMEDOUT";
+  case EFAULT: return "EFAULT";
   default: return "EUNKNOWN";
   }
 }
@@ -46,46 +52,16 @@ napi_value ovl_throw_errno(napi_env env, const char *what, int err) {
   return NULL;
 }
 
-int ovl_get_i32(napi_env env, napi_value v, int32_t *out) {
-  return napi_get_value_int32(env, v, out) == napi_ok;
-}
-
-int ovl_get_u32(napi_env env, napi_value v, uint32_t *out) {
-  return napi_get_value_uint32(env, v, out) == napi_ok;
-}
-
 napi_value ovl_i32(napi_env env, int32_t v) {
   napi_value r;
   napi_create_int32(env, v, &r);
   return r;
 }
 
-int ovl_get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
-  bool is;
-  if (napi_is_buffer(env, v, &is) == napi_ok && is) {
-    return napi_get_buffer_info(env, v, data, len) == napi_ok;
-  }
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t length, offset;
-    napi_value ab;
-    if (napi_get_typedarray_info(env, v, &type, &length, data, &ab, &offset) != napi_ok) return 0;
-    size_t elem = 1;
-    switch (type) {
-    case napi_int16_array: case napi_uint16_array: elem = 2; break;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-    default: elem = 1;
-    }
-    *len = length * elem;
-    return 1;
-  }
-  return 0;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
   ovl_register_notify(env, exports);
   ovl_register_io(env, exports);
+  ovl_register_mmsg(env, exports);
   ovl_register_sockets(env, exports);
   ovl_register_csum(env, exports);
   ovl_register_steering(env, exports);

@@ -4,6 +4,10 @@
 #include "addon.h"
 #include <string.h>
 
+/* sum16 adds the buffer as little-endian words and swaps once at the end: on a big-endian host
+ * that swap would be wrong. Fail the build there rather than compute wrong checksums. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "csum.c assumes a little-endian host");
+
 /* Ones' complement sum of len bytes, folded to 16 bits, not complemented; seed is added first. */
 static uint32_t sum16(const uint8_t *p, size_t len, uint32_t seed) {
   uint64_t acc = seed;
@@ -42,19 +46,20 @@ static uint32_t sum16(const uint8_t *p, size_t len, uint32_t seed) {
 
 /* csum(buf, offset, length, seed) → 16-bit ones' complement sum (not complemented). */
 static napi_value csum(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ovl_args a;
   void *p;
   size_t blen;
-  uint32_t off, len, seed;
-  if (argc < 4 || !ovl_get_bytes(env, argv[0], &p, &blen) || !ovl_get_u32(env, argv[1], &off) || !ovl_get_u32(env, argv[2], &len) ||
-      !ovl_get_u32(env, argv[3], &seed) || (size_t)off + len > blen) {
-    napi_throw_type_error(env, NULL, "csum(buf, offset, length, seed) with the range inside buf");
+  int64_t off, len;
+  uint32_t seed;
+  /* off is bounded by blen first, so blen - off cannot wrap */
+  if (!ovl_args_get(env, info, "csum", 4, &a) || !ovl_arg_typed(&a, 0, "buf", napi_uint8_array, &p, &blen) ||
+      !ovl_arg_int(&a, 1, "offset", 0, (int64_t)blen, &off) || !ovl_arg_int(&a, 2, "length", 0, (int64_t)blen - off, &len) ||
+      !ovl_arg_u32(&a, 3, "seed", &seed))
     return NULL;
-  }
+  /* An empty or detached buffer has no data pointer to offset. */
+  const uint8_t *base = p ? (const uint8_t *)p + off : (const uint8_t *)"";
   napi_value r;
-  napi_create_uint32(env, sum16((const uint8_t *)p + off, len, seed & 0xffff), &r);
+  napi_create_uint32(env, sum16(base, (size_t)len, seed & 0xffff), &r);
   return r;
 }
 

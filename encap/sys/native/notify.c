@@ -9,18 +9,14 @@
 
 /* sdNotify(socketPath: string, message: string): undefined; throws on failure. */
 napi_value ovl_sd_notify(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+  ovl_args a;
+  /* sun_path holds the path and its NUL; a longer message would be cut, so both are refused. */
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
   char msg[1024];
   size_t plen = 0, mlen = 0;
-  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok ||
-      napi_get_value_string_utf8(env, argv[1], msg, sizeof msg, &mlen) != napi_ok) {
-    napi_throw_type_error(env, NULL, "sdNotify(path, message) takes two strings");
+  if (!ovl_args_get(env, info, "sdNotify", 2, &a) || !ovl_arg_string(&a, 0, "socketPath", 1, path, sizeof path, &plen) ||
+      !ovl_arg_string(&a, 1, "message", 0, msg, sizeof msg, &mlen))
     return NULL;
-  }
-  if (plen == 0 || plen >= sizeof(((struct sockaddr_un *)0)->sun_path)) return ovl_throw_errno(env, "sd_notify socket path", EINVAL);
   struct sockaddr_un addr;
   memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;

@@ -21,6 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The plain getter sg-io.c was written against (addon.c's before the argument checks moved to
+ * args.c); sg-io's own calls check ranges against the slab themselves. */
+static int ovl_get_i32(napi_env env, napi_value v, int32_t *out) {
+  return napi_get_value_int32(env, v, out) == napi_ok;
+}
+
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif

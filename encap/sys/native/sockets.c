@@ -15,6 +15,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* How long nlSend waits, in all, for a netlink socket that says EAGAIN/ENOBUFS; then it throws
+ * ETIMEDOUT rather than hold the main thread. */
+#define NL_SEND_DEADLINE_MS 1000
+
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
@@ -22,17 +26,14 @@
 /* tunOpen(name, vnetHdr: boolean, multiQueue?: boolean) → [fd, actualName]. With multiQueue, each
  * call on the same name attaches one more queue to the device (IFF_MULTI_QUEUE). */
 static napi_value tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ovl_args a;
   char name[IFNAMSIZ];
   size_t nlen;
   bool vnet = false, multi = false;
-  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen) != napi_ok ||
-      napi_get_value_bool(env, argv[1], &vnet) != napi_ok || (argc > 2 && napi_get_value_bool(env, argv[2], &multi) != napi_ok)) {
-    napi_throw_type_error(env, NULL, "tunOpen(name, vnetHdr, multiQueue)");
+  /* A longer name would be cut short by the kernel (or by us): refuse it instead. */
+  if (!ovl_args_get(env, info, "tunOpen", 3, &a) || !ovl_arg_string(&a, 0, "name", 0, name, sizeof name, &nlen) ||
+      !ovl_arg_bool(&a, 1, "vnetHdr", false, &vnet) || !ovl_arg_bool(&a, 2, "multiQueue", true, &multi))
     return NULL;
-  }
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return ovl_throw_errno(env, "open /dev/net/tun", errno);
   struct ifreq ifr;
@@ -54,15 +55,11 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
 
 /* tunSetOffload(fd, flags): TUNSETOFFLOAD with TUN_F_* bits; throws EINVAL when unsupported. */
 static napi_value tun_set_offload(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd;
+  ovl_args a;
+  int fd;
   uint32_t flags;
-  if (argc < 2 || !ovl_get_i32(env, argv[0], &fd) || !ovl_get_u32(env, argv[1], &flags)) {
-    napi_throw_type_error(env, NULL, "tunSetOffload(fd, flags)");
+  if (!ovl_args_get(env, info, "tunSetOffload", 2, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) || !ovl_arg_u32(&a, 1, "flags", &flags))
     return NULL;
-  }
   if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)flags) < 0) return ovl_throw_errno(env, "TUNSETOFFLOAD", errno);
   return NULL;
 }
@@ -75,17 +72,15 @@ static void set_buf(int fd, int force_opt, int opt, int bytes) {
 /* udpOpen(ip: host-order u32, port, rcvbuf, sndbuf, reusePort?: boolean) → fd bound to ip:port.
  * reusePort: the socket joins a SO_REUSEPORT group (one socket per datapath queue). */
 static napi_value udp_open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ovl_args a;
   uint32_t ip;
   int32_t port, rcv, snd;
   bool reuse = false;
-  if (argc < 4 || !ovl_get_u32(env, argv[0], &ip) || !ovl_get_i32(env, argv[1], &port) || !ovl_get_i32(env, argv[2], &rcv) ||
-      !ovl_get_i32(env, argv[3], &snd) || (argc > 4 && napi_get_value_bool(env, argv[4], &reuse) != napi_ok)) {
-    napi_throw_type_error(env, NULL, "udpOpen(ip, port, rcvbuf, sndbuf, reusePort)");
+  /* 0 for a buffer size: keep the system's default. */
+  if (!ovl_args_get(env, info, "udpOpen", 5, &a) || !ovl_arg_u32(&a, 0, "ip", &ip) || !ovl_arg_i32(&a, 1, "port", 0, 65535, &port) ||
+      !ovl_arg_i32(&a, 2, "rcvbuf", 0, INT32_MAX, &rcv) || !ovl_arg_i32(&a, 3, "sndbuf", 0, INT32_MAX, &snd) ||
+      !ovl_arg_bool(&a, 4, "reusePort", true, &reuse))
     return NULL;
-  }
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return ovl_throw_errno(env, "socket", errno);
   int one = 1;
@@ -96,12 +91,12 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   }
   set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcv);
   set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, snd);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(ip);
-  a.sin_port = htons((uint16_t)port);
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+  struct sockaddr_in sin;
+  memset(&sin, 0, sizeof sin);
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(ip);
+  sin.sin_port = htons((uint16_t)port);
+  if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
     int err = errno;
     close(fd);
     return ovl_throw_errno(env, "bind", err);
@@ -111,15 +106,11 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
 
 /* udpSetGro(fd, on) → true when the kernel accepted UDP_GRO. */
 static napi_value udp_set_gro(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd;
+  ovl_args a;
+  int fd;
   bool on;
-  if (argc < 2 || !ovl_get_i32(env, argv[0], &fd) || napi_get_value_bool(env, argv[1], &on) != napi_ok) {
-    napi_throw_type_error(env, NULL, "udpSetGro(fd, on)");
+  if (!ovl_args_get(env, info, "udpSetGro", 2, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) || !ovl_arg_bool(&a, 1, "on", false, &on))
     return NULL;
-  }
   int v = on ? 1 : 0;
   napi_value r;
   napi_get_boolean(env, setsockopt(fd, SOL_UDP, UDP_GRO, &v, sizeof v) == 0, &r);
@@ -128,11 +119,9 @@ static napi_value udp_set_gro(napi_env env, napi_callback_info info) {
 
 /* nlOpen(groups) → a NETLINK_ROUTE socket fd (blocking calls use poll timeouts). */
 static napi_value nl_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t groups = 0;
-  if (argc >= 1) ovl_get_u32(env, argv[0], &groups);
+  ovl_args a;
+  uint32_t groups;
+  if (!ovl_args_get(env, info, "nlOpen", 1, &a) || !ovl_arg_u32(&a, 0, "groups", &groups)) return NULL;
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) return ovl_throw_errno(env, "netlink socket", errno);
   int one = 1, big = 4 << 20;
@@ -152,56 +141,57 @@ static napi_value nl_open(napi_env env, napi_callback_info info) {
   return ovl_i32(env, fd);
 }
 
-/* nlSend(fd, buf, len) → bytes sent. */
+/* nlSend(fd, buf, len) → bytes sent; throws ETIMEDOUT when the socket stays full for
+ * NL_SEND_DEADLINE_MS, or the errno of the send. */
 static napi_value nl_send(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd, len;
+  ovl_args a;
+  int fd;
+  int32_t len;
   void *p;
   size_t blen;
-  if (argc < 3 || !ovl_get_i32(env, argv[0], &fd) || !ovl_get_bytes(env, argv[1], &p, &blen) || !ovl_get_i32(env, argv[2], &len) ||
-      (size_t)len > blen) {
-    napi_throw_type_error(env, NULL, "nlSend(fd, buf, len)");
+  if (!ovl_args_get(env, info, "nlSend", 3, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) || !ovl_arg_typed(&a, 1, "buf", napi_uint8_array, &p, &blen) ||
+      !ovl_arg_i32(&a, 2, "len", 0, blen > INT32_MAX ? INT32_MAX : (int32_t)blen, &len))
     return NULL;
-  }
   struct sockaddr_nl sa;
   memset(&sa, 0, sizeof sa);
   sa.nl_family = AF_NETLINK;
+  int64_t deadline = ovl_now_ms() + NL_SEND_DEADLINE_MS;
   for (;;) {
     ssize_t n = sendto(fd, p, (size_t)len, 0, (struct sockaddr *)&sa, sizeof sa);
     if (n >= 0) return ovl_i32(env, (int32_t)n);
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == ENOBUFS) {
-      struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-      poll(&pfd, 1, 100);
-      continue;
-    }
-    return ovl_throw_errno(env, "netlink send", errno);
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS) return ovl_throw_errno(env, "nlSend", err);
+    if (ovl_now_ms() >= deadline) return ovl_throw_errno(env, "nlSend: the netlink socket stayed full for 1000 ms", ETIMEDOUT);
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    /* ENOBUFS: poll says writable at once; wait a little anyway rather than spin. */
+    if (err == ENOBUFS) poll(NULL, 0, 10);
+    else if (ovl_poll_until(&pfd, 1, deadline) < 0) return ovl_throw_errno(env, "nlSend poll", errno);
   }
 }
 
-/* nlRecv(fd, buf, timeoutMs) → bytes received (0 on timeout). */
+/* nlRecv(fd, buf, timeoutMs) → bytes received (0 when nothing came within timeoutMs, in all). */
 static napi_value nl_recv(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd, timeout;
+  ovl_args a;
+  int fd;
+  int32_t timeout;
   void *p;
   size_t blen;
-  if (argc < 3 || !ovl_get_i32(env, argv[0], &fd) || !ovl_get_bytes(env, argv[1], &p, &blen) || !ovl_get_i32(env, argv[2], &timeout)) {
-    napi_throw_type_error(env, NULL, "nlRecv(fd, buf, timeoutMs)");
+  if (!ovl_args_get(env, info, "nlRecv", 3, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) || !ovl_arg_typed(&a, 1, "buf", napi_uint8_array, &p, &blen) ||
+      !ovl_arg_i32(&a, 2, "timeoutMs", 0, OVL_MAX_TIMEOUT_MS, &timeout))
     return NULL;
-  }
+  if (blen > INT32_MAX) blen = INT32_MAX; /* the result is an int32 */
+  int64_t deadline = ovl_now_ms() + timeout;
   for (;;) {
     ssize_t n = recv(fd, p, blen, MSG_DONTWAIT);
     if (n >= 0) return ovl_i32(env, (int32_t)n);
     if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return ovl_throw_errno(env, "netlink recv", errno);
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return ovl_throw_errno(env, "nlRecv", errno);
+    /* A wake-up with nothing to read (another reader, a spurious event) waits only the time left. */
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int r = poll(&pfd, 1, timeout);
+    int r = ovl_poll_until(&pfd, 1, deadline);
     if (r == 0) return ovl_i32(env, 0);
-    if (r < 0 && errno != EINTR) return ovl_throw_errno(env, "netlink poll", errno);
+    if (r < 0) return ovl_throw_errno(env, "nlRecv poll", errno);
   }
 }
 

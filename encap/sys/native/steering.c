@@ -23,14 +23,9 @@
 
 /* tunSteerByCpu(fd): the kernel takes the program's result modulo the number of queues. */
 static napi_value tun_steer_by_cpu(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd;
-  if (argc < 1 || !ovl_get_i32(env, argv[0], &fd)) {
-    napi_throw_type_error(env, NULL, "tunSteerByCpu(fd)");
-    return NULL;
-  }
+  ovl_args a;
+  int fd;
+  if (!ovl_args_get(env, info, "tunSteerByCpu", 1, &a) || !ovl_arg_fd(&a, 0, "fd", &fd)) return NULL;
   struct bpf_insn insns[2];
   memset(insns, 0, sizeof insns);
   insns[0].code = BPF_JMP | BPF_CALL; /* r0 = bpf_get_smp_processor_id() */
@@ -54,14 +49,13 @@ static napi_value tun_steer_by_cpu(napi_env env, napi_callback_info info) {
 /* udpSteerByCpu(fd, queues): fd is a bound member of the reuseport group; the program's result
  * indexes the group's sockets in bind order. */
 static napi_value udp_steer_by_cpu(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd, queues;
-  if (argc < 2 || !ovl_get_i32(env, argv[0], &fd) || !ovl_get_i32(env, argv[1], &queues) || queues < 1) {
-    napi_throw_type_error(env, NULL, "udpSteerByCpu(fd, queues)");
+  ovl_args a;
+  int fd;
+  int32_t queues;
+  /* One queue per CPU at most; 0 would be a division by zero in the filter. */
+  if (!ovl_args_get(env, info, "udpSteerByCpu", 2, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) ||
+      !ovl_arg_i32(&a, 1, "queues", 1, CPU_SETSIZE, &queues))
     return NULL;
-  }
   struct sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_CPU)),
       BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, (uint32_t)queues),
@@ -75,20 +69,19 @@ static napi_value udp_steer_by_cpu(napi_env env, napi_callback_info info) {
 
 /* pinThread(cpus: Int32Array) → 0, or the errno of sched_setaffinity (EINVAL: none allowed). */
 static napi_value pin_thread(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ovl_args a;
   void *p;
-  size_t len;
-  if (argc < 1 || !ovl_get_bytes(env, argv[0], &p, &len)) {
-    napi_throw_type_error(env, NULL, "pinThread(cpus: Int32Array)");
-    return NULL;
-  }
+  size_t n;
+  if (!ovl_args_get(env, info, "pinThread", 1, &a) || !ovl_arg_typed(&a, 0, "cpus", napi_int32_array, &p, &n)) return NULL;
   const int32_t *cpus = p;
   cpu_set_t set;
   CPU_ZERO(&set);
-  for (size_t i = 0; i < len / 4; i++)
-    if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE) CPU_SET(cpus[i], &set);
+  for (size_t i = 0; i < n; i++) {
+    int32_t c = cpus[i]; /* read once: the value checked is the value used */
+    if (c < 0 || c >= CPU_SETSIZE)
+      return ovl_range_error(&a, "cpus[%zu] must be a CPU number 0..%d, got %d", i, CPU_SETSIZE - 1, c), NULL;
+    CPU_SET(c, &set);
+  }
   return ovl_i32(env, sched_setaffinity(0, sizeof set, &set) < 0 ? errno : 0);
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../test/support/seeded-random.js';
 import {
   attrIpv4,
   attrString,
@@ -90,6 +91,7 @@ describe('rtnetlink codec', () => {
   });
 
   it('splits a datagram of several messages and reads errors, ACKs and DONE', () => {
+    const rng = seededRandom();
     const ack = new Uint8Array(36);
     const v = new DataView(ack.buffer);
     v.setUint32(0, 36, true);
@@ -111,8 +113,11 @@ describe('rtnetlink codec', () => {
     // truncated or garbage input never throws
     expect(parseMessages(both, 30)).toHaveLength(0);
     for (let i = 0; i < 2000; i++) {
-      const junk = Uint8Array.from({ length: (Math.random() * 100) | 0 }, () => (Math.random() * 256) | 0);
-      expect(() => parseMessages(junk, junk.length).forEach((m) => parseAttrs(m.body, 0))).not.toThrow();
+      const junk = Uint8Array.from({ length: (rng.next() * 100) | 0 }, () => (rng.next() * 256) | 0);
+      expect(
+        () => parseMessages(junk, junk.length).forEach((m) => parseAttrs(m.body, 0)),
+        rng.why,
+      ).not.toThrow();
     }
   });
 

@@ -161,7 +161,7 @@ export function parseMessages(buf: Uint8Array, len: number): Message[] {
 
 /** For NLMSG_ERROR: the (positive) errno, 0 for an ACK. */
 export function errorOf(msg: Message): number {
-  return -new DataView(msg.body.buffer, msg.body.byteOffset, 4).getInt32(0, true);
+  return 0 - new DataView(msg.body.buffer, msg.body.byteOffset, 4).getInt32(0, true); // 0, not -0, for an ACK
 }
 
 export const isDone = (m: Message): boolean => m.type === NLMSG_DONE;

@@ -27,8 +27,9 @@ export class NetlinkError extends OverlaydError {
   constructor(
     readonly op: string,
     readonly errno: number,
+    cause?: unknown,
   ) {
-    super('NETLINK', `netlink ${op}: ${errnoName(errno)}`);
+    super('NETLINK', `netlink ${op}: ${errnoName(errno)}`, { cause });
   }
 }
 
@@ -79,7 +80,7 @@ export class RtNetlink {
         buf.set(m, p);
         p += m.length;
       }
-      sys.nlSend(this.fd, buf, size);
+      this.send('batch', buf, size);
       let pending = i - start;
       while (pending > 0) {
         const n = sys.nlRecv(this.fd, this.rx, RECV_TIMEOUT_MS);
@@ -122,7 +123,7 @@ export class RtNetlink {
     const sys = nativeSys();
     const seq = this.seq++;
     const m = encodeRequest({ ...req, flags: req.flags | NLM_F_REQUEST | NLM_F_DUMP }, seq);
-    sys.nlSend(this.fd, m, m.length);
+    this.send(op, m, m.length);
     const out: T[] = [];
     for (;;) {
       const n = sys.nlRecv(this.fd, this.rx, RECV_TIMEOUT_MS);
@@ -141,12 +142,26 @@ export class RtNetlink {
     }
   }
 
+  /**
+   * Sends one datagram. A send the kernel refuses, or one still blocked when the addon's deadline
+   * passes (ETIMEDOUT), becomes a NetlinkError like any refused request, so callers handle both alike.
+   */
+  private send(op: string, buf: Uint8Array, len: number): void {
+    try {
+      nativeSys().nlSend(this.fd, buf, len);
+    } catch (err) {
+      const errno = (err as { errno?: unknown }).errno;
+      if (typeof errno !== 'number') throw err; // a TypeError/RangeError: a bug of ours
+      throw new NetlinkError(`${op} send`, errno, err);
+    }
+  }
+
   /** A get (no dump): the one reply message, or throws NetlinkError. */
   get(op: string, req: Request): Message {
     const sys = nativeSys();
     const seq = this.seq++;
     const m = encodeRequest({ ...req, flags: req.flags | NLM_F_REQUEST }, seq);
-    sys.nlSend(this.fd, m, m.length);
+    this.send(op, m, m.length);
     for (;;) {
       const n = sys.nlRecv(this.fd, this.rx, RECV_TIMEOUT_MS);
       if (n === 0) throw new OverlaydError('NETLINK', `netlink ${op}: no answer`);

@@ -1,0 +1,235 @@
+/**
+ * The udp backend's datapath proper: its file descriptors (a TUN queue and a UDP socket per
+ * queue), the shared counters and their metrics, and the workers. open() → configure() → start()
+ * brings it up; shutdown() takes it down to nothing (workers stopped, fds closed; closing the last
+ * queue of a non-persistent TUN deletes the device), so the same three calls re-create it after
+ * a fault with the same name, address, MTU, route, queue count and counters.
+ *
+ * Open: probe TUN offloads (IFF_VNET_HDR + TSO/checksum) and fall back to a plain TUN; open the
+ * queues (falling back to one); bind the UDP sockets to the interface address with big buffers
+ * and UDP_GRO.
+ */
+import { cpus } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import type { Logger } from 'pino';
+import { OverlaydError, describeError } from '../../daemon/errors.js';
+import type { Registry } from 'prom-client';
+import { nativeSys } from '../sys/native.js';
+import type { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
+import { C, counterBlocks, sumOf } from './counters.js';
+import { keepQueues, openTun, openUdp, type TunQueues } from './open-queues.js';
+import type { SharedPeerTable } from './peer-table.js';
+import { cpusOfQueue, queueCount } from './queues.js';
+import type { Fault } from './repair-policy.js';
+import { configureTun, inspectTun, type TunFinding, type TunSpec } from './tun-state.js';
+import { jitBudgetFrom } from './udp-config.js';
+import { registerUdpMetrics, type OffloadState } from './udp-metrics.js';
+import { WorkerSet } from './worker-set.js';
+import type { TestFault, WorkerInit } from './datapath-worker.js';
+import type { WireSpec } from '../wire/wire-spec.js';
+
+const SOCKET_BUFFER = 7 << 20;
+const BATCH = 64;
+export const PEER_CAPACITY = 65536;
+const HEADROOM = 32; // the workers' (datapath-worker.ts): room for a wire header
+/**
+ * V8 optimizes a function after it has run ~200 KB of bytecode (3 × 67584). At the packet rates of
+ * interactive traffic (a ping every 10 ms) the per-packet functions never get there and run as
+ * baseline code, whose property loads go through inline-cache stubs: on a cold CPU that doubles
+ * the time a packet spends in JS. A smaller budget gets them optimized after a few hundred
+ * packets; bench/rtt's udp-jit-default row is the A/B (RTT p50 0.46 → 0.39 ms on the lab VMs).
+ * The flag is process-wide; it only moves when optimization happens, not what is optimized.
+ */
+const JIT_INTERRUPT_BUDGET = 512;
+
+export interface DatapathSettings {
+  readonly tunName: string;
+  readonly mtu: number;
+  readonly port: number;
+  /** The interface address the sockets bind to (host order). */
+  readonly bindIp: number;
+  readonly options: Readonly<Record<string, string>>;
+  readonly log: Logger;
+  readonly metrics: Registry;
+  readonly table: SharedPeerTable;
+  readonly onFault: (f: Fault) => void;
+  /** Test-only (udp-test-faults.ts): listen for injected faults. */
+  readonly testHooks: boolean;
+  /** The wire format (flannel's udp wire when absent: encap/wire/). */
+  readonly wire?: WireSpec;
+}
+
+export class UdpDatapath {
+  /** Queue q is tunFds[q] and udpFds[q]. */
+  private tunFds: number[] = [];
+  private udpFds: number[] = [];
+  private tunIndex = 0;
+  private vnet = false;
+  /** Scatter-gather GSO sends and GRO writes (probed; --udp-sg=off for the copying path). */
+  private sg = false;
+  private counters: ReturnType<typeof counterBlocks> | undefined;
+  private offloads: OffloadState | undefined;
+  /** Queues wanted: from --udp-queues at the first open, then what that open got. */
+  private queues = 0;
+  readonly workers: WorkerSet;
+  private readonly batching: boolean;
+  /** One duplex worker (default), or a tx and an rx worker. */
+  private readonly split: boolean;
+
+  constructor(private readonly s: DatapathSettings) {
+    this.batching = s.options['udpBatch'] !== 'off';
+    this.split = s.options['udpWorkers'] === '2';
+    this.workers = new WorkerSet(s.log, s.table, () => this.counters?.blocks ?? [], s.onFault);
+  }
+
+  get isOpen(): boolean {
+    return this.tunFds.length > 0;
+  }
+
+  open(): void {
+    const { s } = this;
+    const sys = nativeSys();
+    const onlineCpus = cpus().length;
+    if (this.queues === 0) {
+      try {
+        this.queues = queueCount(s.options['udpQueues'], onlineCpus);
+      } catch (err) {
+        throw new OverlaydError('BAD_CONFIG', `--udp-queues: ${describeError(err)}`, { cause: err });
+      }
+    }
+    // The port first: it is what tells a second flanneld/overlayd on this node.
+    const udp = openUdp(s.bindIp, s.port, this.queues, SOCKET_BUFFER);
+    let tun: TunQueues;
+    try {
+      tun = openTun(s.tunName, udp.fds.length, s.options['udpOffloads'] !== 'off');
+    } catch (err) {
+      keepQueues(udp.fds, 0);
+      throw err;
+    }
+    keepQueues(udp.fds, tun.fds.length);
+    for (const problem of [...udp.problems, ...tun.problems]) s.log.warn(problem);
+    this.tunFds = tun.fds;
+    this.udpFds = udp.fds;
+    this.queues = tun.fds.length;
+    this.vnet = tun.vnet;
+    const gro = this.vnet && this.udpFds.every((fd) => sys.udpSetGro(fd, true));
+    this.sg = this.vnet && s.options['udpSg'] !== 'off' && this.probeSg(sys.sgProbe());
+    const names = this.workerNames();
+    s.log.info(
+      {
+        tun: s.tunName,
+        mtu: s.mtu,
+        port: s.port,
+        tunOffloads: this.vnet,
+        udpGso: this.vnet,
+        udpGro: gro,
+        scatterGather: this.sg,
+        batching: this.batching,
+        queues: this.queues,
+        onlineCpus,
+        workers: names,
+      },
+      'udp datapath opened',
+    );
+    if (!this.counters) {
+      // Once per process: a re-opened datapath counts on in the same blocks (counters never reset).
+      const counters = counterBlocks(names.length);
+      this.counters = counters;
+      this.offloads = {
+        tunVnetHdr: this.vnet,
+        udpGro: gro,
+        udpGso: () => this.vnet && sumOf(counters.blocks, C.gsoDisabled) === 0,
+        batching: this.batching,
+        scatterGather: this.sg,
+        queues: this.queues,
+      };
+      registerUdpMetrics(s.metrics, counters.blocks, this.offloads, names);
+    } else {
+      Object.assign(this.offloads!, {
+        tunVnetHdr: this.vnet,
+        udpGro: gro,
+        scatterGather: this.sg,
+        queues: this.queues,
+      });
+    }
+  }
+
+  /** sgProbe's answer (0 or an errno); a refusal is logged and the copying path used. */
+  private probeSg(errno: number): boolean {
+    if (errno !== 0)
+      this.s.log.warn(
+        { errno },
+        'this kernel does not send a UDP_SEGMENT message made of iovecs intact; GSO segments are copied instead (scatter-gather off)',
+      );
+    return errno === 0;
+  }
+
+  private roles(): readonly WorkerInit['role'][] {
+    return this.split ? ['tx', 'rx'] : ['duplex'];
+  }
+
+  private workerNames(): string[] {
+    return this.tunFds.flatMap((_, q) => this.roles().map((role) => `${role}-${q}`));
+  }
+
+  /** Programs the TUN for `spec` (flannel: address <subnet>.0/32, MTU, up, the Network route). */
+  configure(nl: RtNetlink, spec: TunSpec): void {
+    this.tunIndex = configureTun(nl, spec);
+  }
+
+  inspect(nl: RtNetlink, spec: TunSpec): TunFinding {
+    return inspectTun(nl, spec, this.tunIndex);
+  }
+
+  start(testFault?: TestFault): void {
+    const { s } = this;
+    // OVERLAYD_JIT_BUDGET=67584 restores V8's default, for A/B runs (bench/rtt.ts does this).
+    const jit = jitBudgetFrom(process.env, JIT_INTERRUPT_BUDGET);
+    if (jit.problem) s.log.warn(jit.problem);
+    setFlagsFromString(`--interrupt-budget=${jit.budget}`);
+    // With offloads a slot holds a 64 KiB super-packet, or the segments cut from one: those repeat
+    // the headers (up to ~120 segments × 60 bytes at the smallest MSS), hence the extra 8 KiB.
+    const slotSize = this.vnet ? 65536 + 8192 + HEADROOM : Math.max(2048, (s.mtu + 64 + 15) & ~15);
+    const queues = this.tunFds.length;
+    const onlineCpus = cpus().length;
+    let block = 0;
+    for (let q = 0; q < queues; q++)
+      for (const role of this.roles()) {
+        const init: WorkerInit = {
+          role,
+          tunFd: this.tunFds[q]!,
+          udpFd: this.udpFds[q]!,
+          tableSab: s.table.buffer,
+          tableCapacity: PEER_CAPACITY,
+          countersSab: this.counters!.sab,
+          block: block++,
+          // One queue serves every CPU: the scheduler places its worker best.
+          cpus: queues > 1 ? cpusOfQueue(q, queues, onlineCpus) : [],
+          options: {
+            vnet: this.vnet,
+            gso: this.vnet,
+            sg: this.sg,
+            batch: this.batching ? BATCH : 1,
+            maxPacket: s.mtu,
+          },
+          ...(s.wire ? { wire: s.wire } : {}),
+          slots: (this.batching ? BATCH : 1) * 2 + 8,
+          slotSize,
+          tunName: s.tunName,
+          testHooks: s.testHooks,
+          ...(testFault ? { testFault } : {}),
+        };
+        this.workers.start(`${role}-${q}`, init);
+      }
+  }
+
+  /**
+   * Workers stopped (bounded), then every fd closed. When a worker cannot be stopped its fds are
+   * left open (another thread is still in a call on them) and the error is thrown.
+   */
+  async shutdown(): Promise<void> {
+    await this.workers.stop();
+    keepQueues(this.udpFds, 0);
+    keepQueues(this.tunFds, 0);
+  }
+}
