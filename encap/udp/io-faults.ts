@@ -70,6 +70,13 @@ export function watchIo(tun: TunIo, udp: UdpIo, tunName: string, limit = 5): Wat
   const tunReads = new Streak(limit);
   const recvs = new Streak(limit);
   const sends = new Streak(limit);
+  /** A send's result: a broken socket's errno, limit times in a row, is a fault. */
+  const sent = (r: number): number => {
+    if (r >= 0) sends.reset();
+    else if (BROKEN_SOCKET.has(-r) && sends.fail())
+      throw new DatapathFault('socket_error', `UDP socket sends keep failing (${nameOf(-r)})`);
+    return r;
+  };
   const tunGone = (op: string): DatapathFault =>
     new DatapathFault('tun_deleted', `TUN ${tunName} deleted (${op}: EBADFD)`);
   return {
@@ -97,7 +104,7 @@ export function watchIo(tun: TunIo, udp: UdpIo, tunName: string, limit = 5): Wat
       writev(slab, iovs, count, errs) {
         const before = errs[0]!;
         const n = tun.writev(slab, iovs, count, errs);
-        if (errs[0]! > before && errs[1] === EBADFD) throw tunGone('writev');
+        if (errs[0]! > before && errs[1] === EBADFD) throw tunGone('write');
         return n;
       },
     },
@@ -116,18 +123,10 @@ export function watchIo(tun: TunIo, udp: UdpIo, tunName: string, limit = 5): Wat
         }
       },
       send(slab, offs, lens, start, count, addrs, ports, gso) {
-        const r = udp.send(slab, offs, lens, start, count, addrs, ports, gso);
-        if (r >= 0) sends.reset();
-        else if (BROKEN_SOCKET.has(-r) && sends.fail())
-          throw new DatapathFault('socket_error', `UDP socket sends keep failing (${nameOf(-r)})`);
-        return r;
+        return sent(udp.send(slab, offs, lens, start, count, addrs, ports, gso));
       },
       sendv(slab, iovs, start, count, addrs, ports, gso) {
-        const r = udp.sendv(slab, iovs, start, count, addrs, ports, gso);
-        if (r >= 0) sends.reset();
-        else if (BROKEN_SOCKET.has(-r) && sends.fail())
-          throw new DatapathFault('socket_error', `UDP socket sends keep failing (${nameOf(-r)})`);
-        return r;
+        return sent(udp.sendv(slab, iovs, start, count, addrs, ports, gso));
       },
     },
   };

@@ -42,4 +42,17 @@ describe('RouteTable', () => {
       }
     }
   });
+
+  it('finds networks above 128.0.0.0 (keys are int32, as set and lookup both compute them)', () => {
+    const t = new RouteTable<string>();
+    t.set(parseIpv4('192.168.0.0')!, 16, 'wide');
+    t.set(parseIpv4('192.168.7.0')!, 24, 'narrow');
+    t.set(parseIpv4('10.244.0.0')!, 16, 'ten');
+    expect(t.lookup(parseIpv4('192.168.7.9')!)).toBe('narrow');
+    expect(t.lookup(parseIpv4('192.168.8.9')!)).toBe('wide');
+    expect(t.lookup(parseIpv4('10.244.3.3')!)).toBe('ten');
+    expect(t.lookup(parseIpv4('172.16.0.1')!)).toBeUndefined();
+    expect(t.delete(parseIpv4('192.168.7.0')!, 24)).toBe(true);
+    expect(t.lookup(parseIpv4('192.168.7.9')!)).toBe('wide');
+  });
 });

@@ -23,13 +23,13 @@ export class RouteTable<T> {
       this.byLen.set(prefixLen, m);
       this.reindex();
     }
-    m.set((net & maskOf(prefixLen)) >>> 0, value);
+    m.set(net & maskOf(prefixLen), value);
   }
 
   delete(net: number, prefixLen: number): boolean {
     const m = this.byLen.get(prefixLen);
     if (!m) return false;
-    const had = m.delete((net & maskOf(prefixLen)) >>> 0);
+    const had = m.delete(net & maskOf(prefixLen));
     if (m.size === 0) {
       this.byLen.delete(prefixLen);
       this.reindex();
@@ -45,7 +45,8 @@ export class RouteTable<T> {
   lookup(ip: number): T | undefined {
     const lens = this.lens;
     for (let i = 0; i < lens.length; i++) {
-      const v = this.byLen.get(lens[i]!)!.get((ip & this.masks[i]!) >>> 0);
+      // Int32 keys (no >>> 0): an address above 2^31 as a double would be boxed per lookup.
+      const v = this.byLen.get(lens[i]!)!.get(ip & this.masks[i]!);
       if (v !== undefined) return v;
     }
     return undefined;

@@ -120,11 +120,13 @@ export class RxEngine {
     for (let i = 0; i < snap.count; i++) {
       const e = this.entries[i]!;
       const mask = maskOf(e.prefixLen);
-      this.senders.set(e.publicIp, {
+      // Keyed by the address as an int32: a Uint32Array element above 2^31 is a double, which
+      // Map.get would box into a new heap number for every datagram.
+      this.senders.set(e.publicIp | 0, {
         port: e.port,
         net: (e.subnetIp & mask) >>> 0,
         mask,
-        next: this.senders.get(e.publicIp),
+        next: this.senders.get(e.publicIp | 0),
       });
     }
     this.ownValid = snap.ownLen >= 0;
@@ -169,7 +171,7 @@ export class RxEngine {
       counters[drop('oversized')]! += 1;
       return;
     }
-    const sender = this.senders.get(this.rAddrs[i]!);
+    const sender = this.senders.get(this.rAddrs[i]! | 0);
     // max(len, 1): an empty datagram is one (too short) segment, not 0/0 segments
     const seg = this.rGso[i]! > 0 ? this.rGso[i]! : Math.max(len, 1);
     if (!sender || (this.wire.senderPortFixed && sender.port !== this.rPorts[i]!)) {

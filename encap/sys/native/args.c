@@ -11,7 +11,9 @@
 int ovl_args_get(napi_env env, napi_callback_info info, const char *fn, size_t n, ovl_args *a) {
   a->env = env;
   a->fn = fn;
-  size_t argc = n < OVL_MAX_ARGS ? n : OVL_MAX_ARGS;
+  /* A function that declares more arguments than argv holds would read past it: refuse the call. */
+  if (n > OVL_MAX_ARGS) return ovl_type_error(a, "takes %zu arguments, more than OVL_MAX_ARGS (%d)", n, OVL_MAX_ARGS);
+  size_t argc = n;
   /* napi fills argv[argc_given..argc) with undefined: a missing argument fails its type check. */
   return napi_get_cb_info(env, info, &argc, a->argv, NULL, NULL) == napi_ok;
 }

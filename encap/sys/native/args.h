@@ -9,7 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define OVL_MAX_ARGS 10
+/* The most arguments any function takes (sendvBatch: 11); asking for more is refused. */
+#define OVL_MAX_ARGS 12
 /* The longest wait any call accepts: the daemon waits 5 s at most, a minute is a caller's bug. */
 #define OVL_MAX_TIMEOUT_MS 60000
 

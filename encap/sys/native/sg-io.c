@@ -11,6 +11,7 @@
  * the slab. Waits for a full socket or TUN queue are bounded by a deadline. */
 #define _GNU_SOURCE
 #include "addon.h"
+#include "args.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -20,12 +21,6 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-
-/* The plain getter sg-io.c was written against (addon.c's before the argument checks moved to
- * args.c); sg-io's own calls check ranges against the slab themselves. */
-static int ovl_get_i32(napi_env env, napi_value v, int32_t *out) {
-  return napi_get_value_int32(env, v, out) == napi_ok;
-}
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -52,33 +47,13 @@ typedef struct {
   size_t n; /* elements */
 } typed;
 
-/* A typed array of exactly the given kind (a Buffer counts as a Uint8Array). */
-static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, typed *out) {
-  bool is = false;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  napi_typedarray_type type;
-  size_t length, offset;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &type, &length, &out->data, &ab, &offset) != napi_ok) return 0;
-  if (type != want) return 0;
-  if (length > 0 && out->data == NULL) return 0;
-  out->n = length;
-  return 1;
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* argv[i] as a typed array of exactly `kind` (args.h's check), into a typed. */
+#define ARG_TYPED(a, i, name, kind, t) ovl_arg_typed((a), (i), (name), (kind), &(t).data, &(t).n)
 
 /* Waits until fd may be written or the deadline passes; 1 when it may be retried. */
 static int wait_writable(int fd, int64_t deadline) {
-  int64_t left = deadline - now_ms();
-  if (left <= 0) return 0;
   struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-  int r = poll(&pfd, 1, (int)left);
-  return r > 0 || (r < 0 && errno == EINTR);
+  return ovl_poll_until(&pfd, 1, deadline) > 0;
 }
 
 /* Builds the iovecs of iov list entries [first, first+cnt) over the slab into sg_iov[at..];
@@ -109,32 +84,26 @@ static int range_ok(const int32_t *first, const int32_t *counts, size_t i, size_
  * addrs[i]:ports[i]; gso[i] > 0 adds UDP_SEGMENT so the kernel cuts it into datagrams of that size.
  * Sends at most 256 messages and 4096 iovecs a call: the caller loops on what was sent. */
 static napi_value sendv_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd, start, count;
+  ovl_args a;
+  if (!ovl_args_get(env, info, "sendvBatch", 11, &a)) return NULL;
+  int fd;
+  int32_t start, count;
   typed slab, offs, lens, first, counts, addrs, ports, gso;
-  if (argc < 11 || !ovl_get_i32(env, argv[0], &fd) || !get_typed(env, argv[1], napi_uint8_array, &slab) ||
-      !get_typed(env, argv[2], napi_int32_array, &offs) || !get_typed(env, argv[3], napi_int32_array, &lens) ||
-      !get_typed(env, argv[4], napi_int32_array, &first) || !get_typed(env, argv[5], napi_int32_array, &counts) ||
-      !ovl_get_i32(env, argv[6], &start) || !ovl_get_i32(env, argv[7], &count) ||
-      !get_typed(env, argv[8], napi_uint32_array, &addrs) || !get_typed(env, argv[9], napi_int32_array, &ports) ||
-      !get_typed(env, argv[10], napi_int32_array, &gso)) {
-    napi_throw_type_error(env, NULL,
-                          "sendvBatch(fd, slab: Uint8Array, iovOffs, iovLens, first, counts: Int32Array, start, count, "
-                          "addrs: Uint32Array, ports, gso: Int32Array)");
+  if (!ovl_arg_fd(&a, 0, "fd", &fd) || !ARG_TYPED(&a, 1, "slab", napi_uint8_array, slab) ||
+      !ARG_TYPED(&a, 2, "iovOffs", napi_int32_array, offs) || !ARG_TYPED(&a, 3, "iovLens", napi_int32_array, lens) ||
+      !ARG_TYPED(&a, 4, "first", napi_int32_array, first) || !ARG_TYPED(&a, 5, "counts", napi_int32_array, counts) ||
+      !ARG_TYPED(&a, 8, "addrs", napi_uint32_array, addrs) || !ARG_TYPED(&a, 9, "ports", napi_int32_array, ports) ||
+      !ARG_TYPED(&a, 10, "gso", napi_int32_array, gso))
     return NULL;
-  }
   size_t n_iov = offs.n < lens.n ? offs.n : lens.n;
   size_t n_msg = first.n;
   if (counts.n < n_msg) n_msg = counts.n;
   if (addrs.n < n_msg) n_msg = addrs.n;
   if (ports.n < n_msg) n_msg = ports.n;
   if (gso.n < n_msg) n_msg = gso.n;
-  if (start < 0 || count < 0 || (size_t)start > n_msg || (size_t)count > n_msg - (size_t)start) {
-    napi_throw_range_error(env, NULL, "sendvBatch: start and count must select messages inside the arrays");
+  if (!ovl_arg_i32(&a, 6, "start", 0, ovl_min_i32(n_msg, n_msg), &start) ||
+      !ovl_arg_i32(&a, 7, "count", 0, ovl_min_i32(n_msg - (size_t)start, n_msg), &count))
     return NULL;
-  }
   const int32_t *fi = first.data, *ci = counts.data, *oi = offs.data, *li = lens.data;
   const int32_t *pi = ports.data, *gi = gso.data;
   const uint32_t *ai = addrs.data;
@@ -190,7 +159,7 @@ static napi_value sendv_batch(napi_env env, napi_callback_info info) {
     int err = errno;
     if (err == EINTR) continue;
     if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
-      if (deadline == 0) deadline = now_ms() + SG_WAIT_MS;
+      if (deadline == 0) deadline = ovl_now_ms() + SG_WAIT_MS;
       if (wait_writable(fd, deadline)) continue;
     }
     if (sent == 0) return ovl_i32(env, -err);
@@ -205,26 +174,20 @@ static napi_value sendv_batch(napi_env env, napi_callback_info info) {
  * packet per write). A packet the kernel refuses is skipped: errs[0] counts them, errs[1] keeps
  * the last errno. */
 static napi_value writev_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd, count;
+  ovl_args a;
+  if (!ovl_args_get(env, info, "writevBatch", 8, &a)) return NULL;
+  int fd;
+  int32_t count;
   typed slab, offs, lens, first, counts, errs;
-  if (argc < 8 || !ovl_get_i32(env, argv[0], &fd) || !get_typed(env, argv[1], napi_uint8_array, &slab) ||
-      !get_typed(env, argv[2], napi_int32_array, &offs) || !get_typed(env, argv[3], napi_int32_array, &lens) ||
-      !get_typed(env, argv[4], napi_int32_array, &first) || !get_typed(env, argv[5], napi_int32_array, &counts) ||
-      !ovl_get_i32(env, argv[6], &count) || !get_typed(env, argv[7], napi_int32_array, &errs) || errs.n < 2) {
-    napi_throw_type_error(env, NULL,
-                          "writevBatch(fd, slab: Uint8Array, iovOffs, iovLens, first, counts: Int32Array, count, "
-                          "errs: Int32Array(2))");
+  if (!ovl_arg_fd(&a, 0, "fd", &fd) || !ARG_TYPED(&a, 1, "slab", napi_uint8_array, slab) ||
+      !ARG_TYPED(&a, 2, "iovOffs", napi_int32_array, offs) || !ARG_TYPED(&a, 3, "iovLens", napi_int32_array, lens) ||
+      !ARG_TYPED(&a, 4, "first", napi_int32_array, first) || !ARG_TYPED(&a, 5, "counts", napi_int32_array, counts) ||
+      !ARG_TYPED(&a, 7, "errs", napi_int32_array, errs))
     return NULL;
-  }
+  if (errs.n < 2) return ovl_range_error(&a, "errs must have 2 entries, got %zu", errs.n), NULL;
   size_t n_iov = offs.n < lens.n ? offs.n : lens.n;
   size_t n_pkt = first.n < counts.n ? first.n : counts.n;
-  if (count < 0 || (size_t)count > n_pkt) {
-    napi_throw_range_error(env, NULL, "writevBatch: count must not exceed the first/counts arrays");
-    return NULL;
-  }
+  if (!ovl_arg_i32(&a, 6, "count", 0, ovl_min_i32(n_pkt, n_pkt), &count)) return NULL;
   const int32_t *fi = first.data, *ci = counts.data;
   int32_t *e = errs.data;
   int written = 0;
@@ -247,7 +210,7 @@ static napi_value writev_batch(napi_env env, napi_callback_info info) {
       int err = errno;
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) {
-        if (deadline == 0) deadline = now_ms() + SG_WAIT_MS;
+        if (deadline == 0) deadline = ovl_now_ms() + SG_WAIT_MS;
         if (wait_writable(fd, deadline)) continue;
       }
       e[0]++;
@@ -257,6 +220,8 @@ static napi_value writev_batch(napi_env env, napi_callback_info info) {
   }
   return ovl_i32(env, written);
 }
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "sum16 adds little-endian words and swaps once at the end");
 
 /* Ones' complement sum of len bytes in network order, folded to 16 bits, not complemented. */
 static uint32_t sum16(const uint8_t *p, size_t len) {
@@ -284,21 +249,15 @@ static uint32_t sum16(const uint8_t *p, size_t len) {
  * out[i] = the 16-bit sum (folded, not complemented) of bytes [off + i*chunk, off + min((i+1)*chunk, len)):
  * the payload sums of the segments a TSO packet is cut into, taken where the payload lies. */
 static napi_value csum_chunks(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ovl_args a;
+  if (!ovl_args_get(env, info, "csumChunks", 5, &a)) return NULL;
   typed buf, out;
   int32_t off, len, chunk;
-  if (argc < 5 || !get_typed(env, argv[0], napi_uint8_array, &buf) || !ovl_get_i32(env, argv[1], &off) ||
-      !ovl_get_i32(env, argv[2], &len) || !ovl_get_i32(env, argv[3], &chunk) ||
-      !get_typed(env, argv[4], napi_uint32_array, &out)) {
-    napi_throw_type_error(env, NULL, "csumChunks(buf: Uint8Array, off, len, chunk, out: Uint32Array)");
+  if (!ARG_TYPED(&a, 0, "buf", napi_uint8_array, buf) || !ARG_TYPED(&a, 4, "out", napi_uint32_array, out) ||
+      !ovl_arg_i32(&a, 1, "off", 0, ovl_min_i32(buf.n, buf.n), &off) ||
+      !ovl_arg_i32(&a, 2, "len", 0, ovl_min_i32(buf.n - (size_t)off, buf.n), &len) ||
+      !ovl_arg_i32(&a, 3, "chunk", 1, INT32_MAX, &chunk))
     return NULL;
-  }
-  if (off < 0 || len < 0 || chunk <= 0 || (size_t)len > buf.n || (size_t)off > buf.n - (size_t)len) {
-    napi_throw_range_error(env, NULL, "csumChunks: the range must lie inside buf and chunk be positive");
-    return NULL;
-  }
   size_t chunks = len == 0 ? 0 : ((size_t)len + (size_t)chunk - 1) / (size_t)chunk;
   if (chunks > out.n) {
     napi_throw_range_error(env, NULL, "csumChunks: out has fewer entries than the range has chunks");
