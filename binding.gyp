@@ -3,15 +3,15 @@
     {
       "target_name": "overlayd_sys",
       "sources": [
-        "encap/sys/native/addon.c",
-        "encap/sys/native/args.c",
-        "encap/sys/native/notify.c",
-        "encap/sys/native/io.c",
-        "encap/sys/native/mmsg.c",
-        "encap/sys/native/sockets.c",
-        "encap/sys/native/csum.c",
-        "encap/sys/native/steering.c",
-        "encap/sys/native/sg-io.c"
+        "sys/native/addon.c",
+        "sys/native/args.c",
+        "sys/native/notify.c",
+        "sys/native/io.c",
+        "sys/native/mmsg.c",
+        "sys/native/sockets.c",
+        "sys/native/csum.c",
+        "sys/native/steering.c",
+        "sys/native/sg-io.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "defines": ["NAPI_VERSION=8"]

@@ -11,7 +11,10 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{daemon,ops,subnet-lease,encap,bench}/**/*.test.ts', 'test/support/**/*.test.ts'],
+          include: [
+            '{core,sys,daemon,ops,subnet-lease,encap,bench,tools}/**/*.test.ts',
+            'test/{lab,support}/**/*.test.ts',
+          ],
           testTimeout: 20_000,
         },
       },

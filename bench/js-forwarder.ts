@@ -8,8 +8,8 @@
  *
  *   node js-forwarder.js TUN-NAME BIND-IP PORT PEER-IP      (prints "ready" once open)
  */
-import { parseIpv4 } from '../subnet-lease/ipv4.js';
-import { nativeSys } from '../encap/sys/native.js';
+import { parseIpv4 } from '../core/ipv4.js';
+import { nativeSys } from '../sys/native.js';
 
 const [name, bindIp, portArg, peerArg] = process.argv.slice(2);
 const local = parseIpv4(bindIp ?? '');

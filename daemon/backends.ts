@@ -4,7 +4,7 @@
  * modules, not all four (the udp datapath alone is a few dozen ms of module loading on a busy node).
  */
 import type { BackendFactory } from '../encap/backend.js';
-import type { BackendType } from '../subnet-lease/network-config.js';
+import type { BackendType } from '../core/network.js';
 
 export const BACKENDS: Partial<Record<BackendType, () => Promise<BackendFactory>>> = {
   alloc: async () => (await import('../encap/alloc/alloc-backend.js')).createAllocBackend,

@@ -5,14 +5,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { OverlaydError, describeError } from './errors.js';
-import { parseNetworkConfig, type NetworkConfig } from '../subnet-lease/network-config.js';
-import type { EtcdRegistry } from '../subnet-lease/registry.js';
+import { OverlaydError, describeError } from '../core/errors.js';
+import type { NetworkConfig } from '../core/network.js';
+import { parseNetworkConfig } from '../subnet-lease/network-config.js';
+import type { LeaseRegistry } from '../subnet-lease/lease-registry.js';
 
 export type ConfigResult =
   { ok: true; config: NetworkConfig; text: string } | { ok: false; error: OverlaydError };
 
-export async function readConfigOnce(registry: EtcdRegistry, path: string): Promise<ConfigResult> {
+export async function readConfigOnce(registry: LeaseRegistry, path: string): Promise<ConfigResult> {
   let text: string | undefined;
   try {
     if (path) {
@@ -49,7 +50,7 @@ export async function readConfigOnce(registry: EtcdRegistry, path: string): Prom
 
 /** Polls until a valid config appears; logs each distinct problem once. */
 export async function waitForConfig(
-  registry: EtcdRegistry,
+  registry: LeaseRegistry,
   path: string,
   log: Logger,
   onError: (e: OverlaydError) => void,

@@ -11,30 +11,32 @@
  */
 import type { Logger } from 'pino';
 import { BACKENDS } from './backends.js';
-import { brNetfilterWarning } from './netfilter-check.js';
+import { brNetfilterWarning } from '../sys/netfilter-check.js';
 import { readConfigOnce, waitForConfig } from './config-source.js';
-import { OverlaydError, describeError } from './errors.js';
+import { OverlaydError, describeError } from '../core/errors.js';
 import type { Flags } from './flags.js';
 import { HealthServer, type ProbeResult } from './health-server.js';
 import { StatusServer } from './status-server.js';
 import { PeerChangeLog, openStatusSocket } from './status-provider.js';
-import { readHostView, selectInterface, type ExternalInterface, type HostView } from './iface.js';
+import type { ExternalInterface } from '../core/external-interface.js';
+import { selectInterface } from './iface.js';
 import { LeaseMove } from './lease-move.js';
 import { componentLogger } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
 import type { Backend, BackendHealth, Registration } from '../encap/backend.js';
-import type { IptablesKeeper } from '../encap/sys/iptables.js';
-import { sdNotify } from '../encap/sys/sd-notify.js';
+import type { IptablesKeeper } from '../sys/iptables.js';
+import { readHostView, type HostView } from '../sys/host-view.js';
+import { sdNotify } from '../sys/sd-notify.js';
 import { realSleep } from '../subnet-lease/backoff.js';
-import { createEtcdClient } from '../subnet-lease/etcd-client.js';
-import { formatCidr, formatIpv4, parseIpv4 } from '../subnet-lease/ipv4.js';
-import type { Lease } from '../subnet-lease/lease.js';
+import { openEtcdRegistry } from '../subnet-lease/etcd-client.js';
+import { formatCidr, formatIpv4, parseIpv4 } from '../core/ipv4.js';
+import type { Lease } from '../core/lease.js';
 import { LeaseManager } from '../subnet-lease/lease-manager.js';
-import type { NetworkConfig } from '../subnet-lease/network-config.js';
+import type { NetworkConfig } from '../core/network.js';
 import type { PeerWatch } from '../subnet-lease/peer-watch.js';
 import { createPeerSync } from './peer-sync.js';
 import { applyTrafficRules } from './traffic-rules-setup.js';
-import { EtcdRegistry } from '../subnet-lease/registry.js';
+import type { LeaseRegistry } from '../subnet-lease/lease-registry.js';
 import { readSubnetFile, writeSubnetFile } from '../subnet-lease/subnet-file.js';
 
 export interface DaemonDeps {
@@ -53,7 +55,7 @@ export class Daemon {
   private backend: Backend | undefined;
   private leases: LeaseManager | undefined;
   private watch: PeerWatch | undefined;
-  private registry: EtcdRegistry | undefined;
+  private registry: LeaseRegistry | undefined;
   private leaseAttrs: Lease['attrs'] | undefined;
   private iptables: IptablesKeeper | undefined;
   /** backend.register() in flight: stop() lets it settle before closing the backend. */
@@ -112,7 +114,7 @@ export class Daemon {
         .catch((err) => this.log.warn({ err: describeError(err) }, 'backend close failed'));
       await this.health?.close().catch(() => undefined);
       await this.status?.close().catch(() => undefined);
-      this.registry?.client.close();
+      this.registry?.close();
       this.resolveDone(this.exitCode);
     })();
     return this.stopping;
@@ -168,7 +170,7 @@ export class Daemon {
       this.peerLog,
       this.log,
     );
-    const { client, warning } = createEtcdClient({
+    const { registry, warning } = openEtcdRegistry(flags.etcdPrefix, {
       endpoints: flags.etcdEndpoints,
       cafile: flags.etcdCafile,
       certfile: flags.etcdCertfile,
@@ -179,7 +181,6 @@ export class Daemon {
       onTlsReload: (r) => (r.ok ? this.log.info(r.message) : this.log.error(r.message)),
     });
     if (warning) this.log.warn(warning);
-    const registry = new EtcdRegistry(client, flags.etcdPrefix);
     this.registry = registry;
 
     const cfg = await waitForConfig(
@@ -278,7 +279,7 @@ export class Daemon {
   }
 
   /** The lease etcd holds for our PublicIP, if any (a restart; vxlan keeps its VtepMAC). */
-  private async findOwnLease(registry: EtcdRegistry, publicIp: string): Promise<Lease | undefined> {
+  private async findOwnLease(registry: LeaseRegistry, publicIp: string): Promise<Lease | undefined> {
     try {
       const ip = parseIpv4(publicIp);
       return (await registry.listLeases()).leases.find((l) => l.attrs.publicIp === ip);
@@ -288,7 +289,7 @@ export class Daemon {
   }
 
   private async acquireLease(
-    registry: EtcdRegistry,
+    registry: LeaseRegistry,
     config: NetworkConfig,
     ext: ExternalInterface,
     reg: Registration,
@@ -305,7 +306,7 @@ export class Daemon {
   }
 
   private newLeaseManager(
-    registry: EtcdRegistry,
+    registry: LeaseRegistry,
     config: NetworkConfig,
     previousSubnet?: Lease['subnet'],
   ): LeaseManager {
@@ -367,7 +368,7 @@ export class Daemon {
     );
   }
 
-  private async startPeerWatch(registry: EtcdRegistry, backend: Backend): Promise<void> {
+  private async startPeerWatch(registry: LeaseRegistry, backend: Backend): Promise<void> {
     this.watch = createPeerSync({
       registry,
       backend: this.peerLog.track(backend),
@@ -453,7 +454,7 @@ export class Daemon {
    * flanneld reads the config once. We poll it so an operator learns at once that an edit is
    * invalid (logged, counted) — but the running network keeps the config it started with.
    */
-  private watchConfig(registry: EtcdRegistry, running: string): void {
+  private watchConfig(registry: LeaseRegistry, running: string): void {
     let last = running;
     const timer = setInterval(async () => {
       const r = await readConfigOnce(registry, this.flags.netConfigPath);

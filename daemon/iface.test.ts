@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defaultRouteFromProc, readHostView, selectInterface, type HostView } from './iface.js';
+import { readHostView, type HostView } from '../sys/host-view.js';
+import { selectInterface } from './iface.js';
 
 const view: HostView = {
   interfaces: [
@@ -52,17 +53,6 @@ describe('interface selection', () => {
     expect(() => selectInterface({ ...view, defaultRouteIface: 'dummy0' }, none)).toThrow(
       /dummy0 has no IPv4 address/,
     );
-  });
-
-  it('reads the default route from /proc/net/route', () => {
-    const text = [
-      'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
-      'eth1\t00000000\t0100000A\t0003\t0\t0\t200\t00000000\t0\t0\t0',
-      'eth0\t00000000\t640012C6\t0003\t0\t0\t100\t00000000\t0\t0\t0',
-      'eth0\t000012C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
-    ].join('\n');
-    expect(defaultRouteFromProc(text)).toBe('eth0');
-    expect(defaultRouteFromProc('Iface\tDestination\n')).toBeUndefined();
   });
 });
 

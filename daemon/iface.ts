@@ -1,37 +1,11 @@
 /**
  * External interface selection with flannel's rules (pkg/ipmatch): --iface (name or IP, in order),
  * then --iface-regex (on name or IP), else the default route's interface; with only --public-ip,
- * the interface holding that address. The choice is pure; reading the host's interfaces is the
- * small I/O function at the bottom.
+ * the interface holding that address. The choice is pure; sys/host-view.ts reads the host.
  */
-import { readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
-import { OverlaydError } from './errors.js';
-
-export interface HostInterface {
-  readonly name: string;
-  /** IPv4 addresses, primary first. */
-  readonly addrs: readonly string[];
-  /** Undefined when it could not be read; `mtuProblem` then says why. */
-  readonly mtu: number | undefined;
-  readonly mtuProblem?: string;
-}
-
-export interface HostView {
-  readonly interfaces: readonly HostInterface[];
-  /** Interface of the IPv4 default route, if any. */
-  readonly defaultRouteIface?: string;
-}
-
-export interface ExternalInterface {
-  readonly name: string;
-  /** The interface's own address (IfaceAddr). */
-  readonly ifaceAddr: string;
-  /** The address other nodes reach us at (ExtAddr): --public-ip or ifaceAddr. */
-  readonly publicIp: string;
-  readonly mtu: number;
-  readonly reason: string;
-}
+import { OverlaydError } from '../core/errors.js';
+import type { ExternalInterface } from '../core/external-interface.js';
+import type { HostInterface, HostView } from '../sys/host-view.js';
 
 export interface IfaceFlags {
   readonly iface: readonly string[];
@@ -99,70 +73,4 @@ export function selectInterface(view: HostView, flags: IfaceFlags): ExternalInte
         `(FLANNEL_MTU) without it: check the interface, or pick another with --iface`,
     );
   return { name: iface.name, ifaceAddr: addr, publicIp: flags.publicIp || addr, mtu, reason };
-}
-
-/** Parses /proc/net/route: the interface of the 0.0.0.0/0 route with the lowest metric. */
-export function defaultRouteFromProc(text: string): string | undefined {
-  let best: { iface: string; metric: number } | undefined;
-  for (const line of text.split('\n').slice(1)) {
-    const cols = line.trim().split(/\s+/);
-    if (cols.length < 8) continue;
-    const [iface, dest, , , , , metric, mask] = cols as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    if (dest !== '00000000' || mask !== '00000000') continue;
-    const m = Number(metric);
-    if (!best || m < best.metric) best = { iface, metric: m };
-  }
-  return best?.iface;
-}
-
-/** Where readHostView reads from (the real host unless a test says otherwise). */
-export interface HostIo {
-  readonly networkInterfaces: typeof networkInterfaces;
-  readonly readFile: (path: string) => string;
-}
-
-const realIo: HostIo = { networkInterfaces, readFile: (path) => readFileSync(path, 'utf8') };
-
-/** The MTU in /sys/class/net/<name>/mtu, or why there is none (only an error if this is the interface we pick). */
-function readMtu(name: string, io: HostIo): { mtu: number | undefined; mtuProblem?: string } {
-  const path = `/sys/class/net/${name}/mtu`;
-  let text: string;
-  try {
-    text = io.readFile(path).trim();
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    return { mtu: undefined, mtuProblem: `cannot read its MTU from ${path} (${why})` };
-  }
-  const mtu = Number(text);
-  if (!/^\d+$/.test(text) || !(mtu > 0))
-    return { mtu: undefined, mtuProblem: `${path} holds ${JSON.stringify(text)}, not an MTU` };
-  return { mtu };
-}
-
-/** Reads this host's (this network namespace's) interfaces. */
-export function readHostView(io: HostIo = realIo): HostView {
-  const interfaces: HostInterface[] = [];
-  for (const [name, addrs] of Object.entries(io.networkInterfaces())) {
-    interfaces.push({
-      name,
-      addrs: (addrs ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address),
-      ...readMtu(name, io),
-    });
-  }
-  let defaultRouteIface: string | undefined;
-  try {
-    defaultRouteIface = defaultRouteFromProc(io.readFile('/proc/net/route'));
-  } catch {
-    defaultRouteIface = undefined;
-  }
-  return defaultRouteIface === undefined ? { interfaces } : { interfaces, defaultRouteIface };
 }

@@ -7,13 +7,13 @@
  */
 import type { Logger } from 'pino';
 import type { Backend } from '../encap/backend.js';
-import { formatCidr, formatIpv4, type Ipv4Net } from '../subnet-lease/ipv4.js';
+import { formatCidr, formatIpv4, type Ipv4Net } from '../core/ipv4.js';
 import { PeerWatch } from '../subnet-lease/peer-watch.js';
-import type { EtcdRegistry } from '../subnet-lease/registry.js';
+import type { LeaseRegistry } from '../subnet-lease/lease-registry.js';
 import type { DaemonMetrics } from './metrics.js';
 
 export interface PeerSyncOptions {
-  readonly registry: EtcdRegistry;
+  readonly registry: LeaseRegistry;
   readonly backend: Backend;
   readonly metrics: DaemonMetrics;
   readonly log: Logger;

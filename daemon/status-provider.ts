@@ -6,11 +6,13 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Backend } from '../encap/backend.js';
-import { formatCidr, formatIpv4 } from '../subnet-lease/ipv4.js';
-import { subnetKeyOf, encodeLeaseAttrs, type Lease } from '../subnet-lease/lease.js';
-import type { LeaseEvent } from '../subnet-lease/lease-set.js';
-import type { NetworkConfig } from '../subnet-lease/network-config.js';
-import { describeError, type OverlaydError } from './errors.js';
+import { formatCidr, formatIpv4 } from '../core/ipv4.js';
+import { subnetKeyOf } from '../core/subnet-key.js';
+import { encodeLeaseAttrs } from '../subnet-lease/lease.js';
+import type { Lease } from '../core/lease.js';
+import type { LeaseEvent } from '../core/lease.js';
+import type { NetworkConfig } from '../core/network.js';
+import { describeError, type OverlaydError } from '../core/errors.js';
 import type { Flags } from './flags.js';
 import { StatusServer } from './status-server.js';
 import { packageVersion } from './version.js';

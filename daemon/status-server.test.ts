@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Lease } from '../subnet-lease/lease.js';
+import type { Lease } from '../core/lease.js';
 import { fetchStatus } from '../ops/status-client.js';
 import { PeerChangeLog } from './status-provider.js';
 import { StatusServer } from './status-server.js';

@@ -10,7 +10,7 @@ import { mkdirSync, chmodSync, unlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { dirname } from 'node:path';
-import { OverlaydError } from './errors.js';
+import { OverlaydError } from '../core/errors.js';
 
 export interface StatusProvider {
   snapshot(): Promise<unknown>;

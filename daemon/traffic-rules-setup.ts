@@ -4,11 +4,11 @@
  * lease moves). A missing iptables is fatal only with --ip-masq.
  */
 import type { Logger } from 'pino';
-import { IptablesKeeper, iptablesAvailable, supportsRandomFully } from '../encap/sys/iptables.js';
-import { forwardRules, masqRules } from '../encap/traffic-rules.js';
-import type { Lease } from '../subnet-lease/lease.js';
-import type { NetworkConfig } from '../subnet-lease/network-config.js';
-import { OverlaydError } from './errors.js';
+import { IptablesKeeper, iptablesAvailable, supportsRandomFully } from '../sys/iptables.js';
+import { forwardRules, masqRules } from '../sys/iptables-rules.js';
+import type { Lease } from '../core/lease.js';
+import type { NetworkConfig } from '../core/network.js';
+import { OverlaydError } from '../core/errors.js';
 import type { Flags } from './flags.js';
 
 export async function applyTrafficRules(

@@ -12,10 +12,9 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { ExternalInterface } from '../daemon/iface.js';
-import type { Lease } from '../subnet-lease/lease.js';
-import type { LeaseEvent } from '../subnet-lease/lease-set.js';
-import type { BackendType, NetworkConfig } from '../subnet-lease/network-config.js';
+import type { ExternalInterface } from '../core/external-interface.js';
+import type { Lease, LeaseEvent } from '../core/lease.js';
+import type { BackendType, NetworkConfig } from '../core/network.js';
 
 export interface BackendContext {
   readonly config: NetworkConfig;

@@ -3,8 +3,9 @@
  * matches subnet.env, no two leases share a PublicIP, no lease of another backend type, and
  * whether the daemon answers on its status socket. Pure: facts in, checks out.
  */
-import { formatCidr, formatIpv4, sameNet } from '../subnet-lease/ipv4.js';
-import { subnetKeyOf, type Lease } from '../subnet-lease/lease.js';
+import { formatCidr, formatIpv4, sameNet } from '../core/ipv4.js';
+import { subnetKeyOf } from '../core/subnet-key.js';
+import type { Lease } from '../core/lease.js';
 import { fail, ok, warn, type Check } from './check.js';
 import type { Context } from './context.js';
 import type { Facts } from './facts.js';

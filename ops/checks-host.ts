@@ -5,8 +5,8 @@
  * iptables-legacy and iptables-nft, a full conntrack table, and the VXLAN checksum-offload bug.
  * Pure: facts in, checks out.
  */
-import { checkSaved, forwardRules } from '../encap/traffic-rules.js';
-import { formatCidr } from '../subnet-lease/ipv4.js';
+import { checkSaved, forwardRules } from '../sys/iptables-rules.js';
+import { formatCidr } from '../core/ipv4.js';
 import { fail, ok, warn, type Check } from './check.js';
 import { sysctlDev, type Context } from './context.js';
 import type { Facts } from './facts.js';

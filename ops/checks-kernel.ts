@@ -5,8 +5,8 @@
  * Every fix is the exact ip/bridge command, or a restart of overlayd, which reconciles all of them.
  */
 import { parseVtep } from '../encap/vxlan/vxlan-config.js';
-import { containsIp, formatCidr, formatIpv4, type Ipv4Net } from '../subnet-lease/ipv4.js';
-import type { Lease } from '../subnet-lease/lease.js';
+import { containsIp, formatCidr, formatIpv4, type Ipv4Net } from '../core/ipv4.js';
+import type { Lease } from '../core/lease.js';
 import { fail, ok, type Check } from './check.js';
 import type { Context } from './context.js';
 import type { Facts, KernelRoute } from './facts.js';

@@ -5,7 +5,7 @@
  * encapsulation port blocked (firewall, security group, NSX) — or its kernel entries here are
  * missing, which the kernel checks name. Pure.
  */
-import { formatCidr, formatIpv4 } from '../subnet-lease/ipv4.js';
+import { formatCidr, formatIpv4 } from '../core/ipv4.js';
 import { fail, ok, warn, type Check } from './check.js';
 import type { Context } from './context.js';
 import type { Facts, PeerProbe } from './facts.js';

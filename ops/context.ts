@@ -4,9 +4,9 @@
  */
 import { LINUX_VXLAN_PORT, parseVtep, parseVxlanConfig } from '../encap/vxlan/vxlan-config.js';
 import { DEFAULT_UDP_PORT } from '../encap/udp/udp-config.js';
-import { formatCidr, parseCidr, sameNet, type Ipv4Net } from '../subnet-lease/ipv4.js';
-import type { Lease } from '../subnet-lease/lease.js';
-import type { BackendType } from '../subnet-lease/network-config.js';
+import { formatCidr, parseCidr, sameNet, type Ipv4Net } from '../core/ipv4.js';
+import type { Lease } from '../core/lease.js';
+import type { BackendType } from '../core/network.js';
 import type { Facts, KernelLink } from './facts.js';
 
 /**

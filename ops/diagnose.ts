@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import type { Flags } from '../daemon/flags.js';
-import { formatCidr } from '../subnet-lease/ipv4.js';
+import { formatCidr } from '../core/ipv4.js';
 import { exitCodeOf } from './check.js';
 import { buildContext } from './context.js';
 import { evaluate } from './evaluate.js';

@@ -3,9 +3,9 @@
  * evaluators (checks-*.ts). Addresses are numbers as in subnet-lease/ipv4; absent means "could not
  * be read", with the reason in the matching *Error field where one helps the operator.
  */
-import type { Ipv4Net } from '../subnet-lease/ipv4.js';
-import type { Lease } from '../subnet-lease/lease.js';
-import type { NetworkConfig } from '../subnet-lease/network-config.js';
+import type { Ipv4Net } from '../core/ipv4.js';
+import type { Lease } from '../core/lease.js';
+import type { NetworkConfig } from '../core/network.js';
 
 export interface ClusterFacts {
   readonly etcdEndpoints: readonly string[];

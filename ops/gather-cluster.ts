@@ -5,12 +5,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { readConfigOnce } from '../daemon/config-source.js';
-import { describeError } from '../daemon/errors.js';
+import { describeError } from '../core/errors.js';
 import type { Flags } from '../daemon/flags.js';
-import { readHostView, selectInterface } from '../daemon/iface.js';
-import { createEtcdClient } from '../subnet-lease/etcd-client.js';
-import { parseIpv4 } from '../subnet-lease/ipv4.js';
-import { EtcdRegistry } from '../subnet-lease/registry.js';
+import { readHostView } from '../sys/host-view.js';
+import { selectInterface } from '../daemon/iface.js';
+import { openEtcdRegistry } from '../subnet-lease/etcd-client.js';
+import { parseIpv4 } from '../core/ipv4.js';
 import type { ClusterFacts, LocalFacts } from './facts.js';
 
 /** grpc's errors run to several lines of resolver notes: keep the first sentence and the errno. */
@@ -21,7 +21,7 @@ export function conciseEtcdError(text: string): string {
 }
 
 export async function gatherCluster(flags: Flags): Promise<ClusterFacts> {
-  const { client } = createEtcdClient({
+  const { registry } = openEtcdRegistry(flags.etcdPrefix, {
     endpoints: flags.etcdEndpoints,
     cafile: flags.etcdCafile,
     certfile: flags.etcdCertfile,
@@ -30,7 +30,6 @@ export async function gatherCluster(flags: Flags): Promise<ClusterFacts> {
     password: flags.etcdPassword,
     callTimeoutMs: 3000,
   });
-  const registry = new EtcdRegistry(client, flags.etcdPrefix);
   const base = {
     etcdEndpoints: flags.etcdEndpoints,
     configKey: flags.netConfigPath || registry.configKey,
@@ -51,7 +50,7 @@ export async function gatherCluster(flags: Flags): Promise<ClusterFacts> {
       ...(cfg.ok ? { config: cfg.config } : { configError: describeError(cfg.error) }),
     };
   } finally {
-    client.close();
+    registry.close();
   }
 }
 

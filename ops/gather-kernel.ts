@@ -1,10 +1,10 @@
 /**
- * I/O: the kernel's view over rtnetlink, with the daemon's own codec (encap/sys/rtnetlink): every
+ * I/O: the kernel's view over rtnetlink, with the daemon's own codec (sys/rtnetlink): every
  * link with its master and IPv4 addresses, the main table's IPv4 routes, permanent neighbours and
  * the FDB entries that point at a remote VTEP.
  */
-import { describeError } from '../daemon/errors.js';
-import { attrU32, ifinfomsg, parseAttrs, type Message } from '../encap/sys/rtnetlink/codec.js';
+import { describeError } from '../core/errors.js';
+import { attrU32, ifinfomsg, parseAttrs, type Message } from '../sys/rtnetlink/codec.js';
 import {
   AF_BRIDGE,
   AF_INET,
@@ -13,8 +13,8 @@ import {
   NUD_PERMANENT,
   RT_TABLE_MAIN,
   RTM_GETLINK,
-} from '../encap/sys/rtnetlink/constants.js';
-import { RtNetlink } from '../encap/sys/rtnetlink/netlink-socket.js';
+} from '../sys/rtnetlink/constants.js';
+import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
 import {
   dumpAddrs,
   dumpNeighs,
@@ -23,7 +23,7 @@ import {
   parseLink,
   parseNeigh,
   parseRoute,
-} from '../encap/sys/rtnetlink/objects.js';
+} from '../sys/rtnetlink/objects.js';
 import type { KernelFacts, KernelLink } from './facts.js';
 
 /** IFLA_MASTER: the bridge a port belongs to (pod veths on cni0). */

@@ -5,8 +5,8 @@
  * all?); when they pass, the largest packet that gets through with DF set, searched in parallel
  * rounds between 68 bytes and the device MTU.
  */
-import { formatIpv4 } from '../subnet-lease/ipv4.js';
-import type { Lease } from '../subnet-lease/lease.js';
+import { formatIpv4 } from '../core/ipv4.js';
+import type { Lease } from '../core/lease.js';
 import type { PeerProbe, PingResult } from './facts.js';
 import { runTool } from './run.js';
 

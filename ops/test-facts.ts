@@ -3,8 +3,8 @@
  * peers 10.244.2.0/24 (198.18.0.2) and 10.244.3.0/24 (198.18.0.3), every kernel entry in place,
  * one pod on cni0. Tests copy it and break one thing.
  */
-import { parseCidr, parseIpv4 } from '../subnet-lease/ipv4.js';
-import type { Lease } from '../subnet-lease/lease.js';
+import { parseCidr, parseIpv4 } from '../core/ipv4.js';
+import type { Lease } from '../core/lease.js';
 import { parseNetworkConfig } from '../subnet-lease/network-config.js';
 import type { Facts, KernelLink } from './facts.js';
 

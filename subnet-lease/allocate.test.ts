@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../test/support/seeded-random.js';
 import { freeSubnets, isCompatible, planAllocation } from './allocate.js';
-import { formatCidr, parseCidr, parseIpv4 } from './ipv4.js';
-import type { Lease } from './lease.js';
+import { formatCidr, parseCidr, parseIpv4 } from '../core/ipv4.js';
+import type { Lease } from '../core/lease.js';
 import { parseNetworkConfig } from './network-config.js';
 
 const cfg = parseNetworkConfig('{"Network":"10.244.0.0/16"}');

@@ -4,9 +4,9 @@
  *  2. else the subnet from the previous subnet.env, when free and compatible;
  *  3. else one of the first 100 free subnets in [SubnetMin, SubnetMax], picked uniformly at random.
  */
-import { overlaps, sizeOf, type Ipv4Net } from './ipv4.js';
-import type { Lease } from './lease.js';
-import type { NetworkConfig } from './network-config.js';
+import { overlaps, sizeOf, type Ipv4Net } from '../core/ipv4.js';
+import type { Lease } from '../core/lease.js';
+import type { NetworkConfig } from '../core/network.js';
 
 /** flannel stops collecting candidates at 100 so a huge network does not cost a huge walk. */
 export const MAX_CANDIDATES = 100;

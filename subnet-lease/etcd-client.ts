@@ -19,9 +19,11 @@ import {
   type IPolicy,
 } from 'cockatiel';
 import { isRecoverableError } from 'etcd3';
-import { OverlaydError } from '../daemon/errors.js';
+import { OverlaydError } from '../core/errors.js';
 import { explainEtcdError, type EtcdErrorContext, type EtcdErrorKind } from './etcd-errors.js';
 import { EtcdTlsFiles, type TlsReload } from './etcd-tls-files.js';
+import type { LeaseRegistry } from './lease-registry.js';
+import { EtcdRegistry } from './registry.js';
 
 export interface EtcdClientOptions {
   readonly endpoints: readonly string[];
@@ -217,4 +219,17 @@ export function createEtcdClient(opts: EtcdClientOptions): EtcdClientSetup {
     ...(warning !== undefined ? { warning } : {}),
     ...(tlsFiles ? { tlsFiles } : {}),
   };
+}
+
+export interface RegistrySetup {
+  readonly registry: LeaseRegistry;
+  /** Set when TLS was requested only partly, so the daemon can warn as flanneld does. */
+  readonly warning?: string;
+}
+
+/** The daemon's registry: flannel's keys under `prefix`, on an etcd client built from the flags. */
+export function openEtcdRegistry(prefix: string, opts: EtcdClientOptions): RegistrySetup {
+  const { client, warning } = createEtcdClient(opts);
+  const registry = new EtcdRegistry(client, prefix);
+  return warning === undefined ? { registry } : { registry, warning };
 }

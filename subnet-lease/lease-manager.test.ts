@@ -4,9 +4,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { parseCidr, parseIpv4, type Ipv4Net } from './ipv4.js';
-import { subnetKeyOf, type Lease, type LeaseAttrs } from './lease.js';
-import { LeaseManager, type LeaseRegistry } from './lease-manager.js';
+import { parseCidr, parseIpv4, type Ipv4Net } from '../core/ipv4.js';
+import type { Lease, LeaseAttrs } from '../core/lease.js';
+import { subnetKeyOf } from '../core/subnet-key.js';
+import { LeaseManager } from './lease-manager.js';
+import type { LeaseRegistry, LeaseWatchHandlers, RegistryWatch } from './lease-registry.js';
 import { parseNetworkConfig } from './network-config.js';
 import { testLogger } from '../test/support/log.js';
 
@@ -66,22 +68,16 @@ class FakeRegistry {
     if (e) throw e;
     return this.alive.has(id);
   }
-  decode(): never {
-    throw new Error('not used');
+  /** A watch of one key whose events the test emits on the FakeWatcher. */
+  async watchLease(_subnet: Ipv4Net, h: LeaseWatchHandlers): Promise<RegistryWatch> {
+    const e = this.failWatch.shift();
+    if (e) throw e;
+    const w = new FakeWatcher();
+    w.on('delete', () => h.onDelete());
+    w.on('error', (err: Error) => h.onError(err));
+    this.watchers.push(w);
+    return w;
   }
-  readonly client = {
-    watch: () => ({
-      key: () => ({
-        create: async () => {
-          const e = this.failWatch.shift();
-          if (e) throw e;
-          const w = new FakeWatcher();
-          this.watchers.push(w);
-          return w;
-        },
-      }),
-    }),
-  };
 }
 
 const cfg = parseNetworkConfig('{"Network":"10.244.0.0/16"}');

@@ -9,31 +9,19 @@
  * while etcd cannot answer we keep asking, with backoff, and never shut down on a guess.
  */
 import { EventEmitter } from 'node:events';
-import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
-import { OverlaydError, describeError } from '../daemon/errors.js';
+import { OverlaydError, describeError } from '../core/errors.js';
 import { planAllocation } from './allocate.js';
 import { Backoff, realSleep, type Sleep } from './backoff.js';
-import { formatCidr, formatIpv4, type Ipv4Net } from './ipv4.js';
-import { encodeLeaseAttrs, type Lease, type LeaseAttrs } from './lease.js';
-import { subnetCount, type NetworkConfig } from './network-config.js';
-import { SUBNET_TTL_SECONDS, type EtcdRegistry } from './registry.js';
+import { formatCidr, formatIpv4, type Ipv4Net } from '../core/ipv4.js';
+import type { Lease, LeaseAttrs } from '../core/lease.js';
+import type { NetworkConfig } from '../core/network.js';
+import { encodeLeaseAttrs } from './lease.js';
+import { subnetCount } from './network-config.js';
+import { SUBNET_TTL_SECONDS, type LeaseRegistry, type RegistryWatch } from './lease-registry.js';
 
 /** flannel's raceRetries. */
 export const MAX_RACE_RETRIES = 10;
-
-/** What the manager needs of the registry (a fake in unit tests, EtcdRegistry in the daemon). */
-export type LeaseRegistry = Pick<
-  EtcdRegistry,
-  | 'listLeases'
-  | 'getLease'
-  | 'createLease'
-  | 'updateLease'
-  | 'deleteLease'
-  | 'leaseAlive'
-  | 'keyOf'
-  | 'decode'
-> & { readonly client: Pick<Etcd3, 'watch'> };
 
 export interface LeaseManagerOptions {
   readonly registry: LeaseRegistry;
@@ -66,7 +54,7 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
   private current: Lease | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
-  private watcher: Watcher | undefined;
+  private watcher: RegistryWatch | undefined;
   private stopped = false;
   private alive = false;
   private rewatching = false;
@@ -155,7 +143,7 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     clearInterval(this.checkTimer);
     const w = this.watcher;
     this.watcher = undefined;
-    if (w) await w.cancel().catch(() => undefined);
+    if (w) await w.cancel();
   }
 
   private scheduleRenew(delayMs?: number): void {
@@ -294,30 +282,30 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     const lease = this.current;
     if (!lease) return;
     const key = this.opts.registry.keyOf(lease.subnet);
-    const watcher = await this.opts.registry.client.watch().key(key).create();
+    let watcher: RegistryWatch | undefined;
+    const current = (): boolean => !this.stopped && watcher !== undefined && this.watcher === watcher;
+    watcher = await this.opts.registry.watchLease(lease.subnet, {
+      onDelete: () => {
+        if (current()) void this.onOwnKeyDeleted(key);
+      },
+      onPut: (d) => {
+        if (!current()) return;
+        if (d.ok && d.lease.attrs.publicIp !== this.opts.attrs.publicIp) {
+          this.emit('conflict', { subnet: lease.subnet, holder: d.lease.attrs.publicIp });
+        }
+      },
+      onError: () => {
+        // Compaction or cancel: the periodic check covers the gap; re-arm, with backoff if etcd is down.
+        if (current()) void this.rewatch();
+      },
+    });
     if (this.stopped) {
-      await watcher.cancel().catch(() => undefined);
+      await watcher.cancel();
       return;
     }
     const old = this.watcher;
     this.watcher = watcher;
-    if (old) await old.cancel().catch(() => undefined);
+    if (old) await old.cancel();
     this.opts.log.debug({ key }, 'watching our lease key');
-    watcher.on('delete', () => {
-      if (this.stopped || this.watcher !== watcher) return;
-      void this.onOwnKeyDeleted(key);
-    });
-    watcher.on('put', (kv) => {
-      if (this.stopped || this.watcher !== watcher) return;
-      const d = this.opts.registry.decode(kv);
-      if (d.ok && d.lease.attrs.publicIp !== this.opts.attrs.publicIp) {
-        this.emit('conflict', { subnet: lease.subnet, holder: d.lease.attrs.publicIp });
-      }
-    });
-    watcher.on('error', () => {
-      // Compaction or cancel: the periodic check covers the gap; re-arm, with backoff if etcd is down.
-      if (this.stopped || this.watcher !== watcher) return;
-      void this.rewatch();
-    });
   }
 }

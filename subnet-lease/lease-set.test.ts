@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseCidr, parseIpv4 } from './ipv4.js';
-import type { Lease } from './lease.js';
-import { collapseEvents, LeaseSet } from './lease-set.js';
+import { parseCidr, parseIpv4 } from '../core/ipv4.js';
+import type { Lease } from '../core/lease.js';
+import { LeaseSet } from './lease-set.js';
 
 const lease = (cidr: string, ip: string, backendType?: string): Lease => ({
   subnet: parseCidr(cidr)!,
@@ -36,24 +36,5 @@ describe('LeaseSet', () => {
       'added 1024',
     ]);
     expect(set.size).toBe(3);
-  });
-});
-
-describe('collapseEvents', () => {
-  it('keeps the last event per subnet', () => {
-    const a = lease('10.0.1.0/24', '1.1.1.1');
-    const a2 = lease('10.0.1.0/24', '1.1.1.9');
-    const b = lease('10.0.2.0/24', '1.1.1.2');
-    const out = collapseEvents([
-      { type: 'added', lease: a },
-      { type: 'added', lease: b },
-      { type: 'removed', lease: a },
-      { type: 'added', lease: a2 },
-      { type: 'removed', lease: b },
-    ]);
-    expect(out).toEqual([
-      { type: 'added', lease: a2 },
-      { type: 'removed', lease: b },
-    ]);
   });
 });

@@ -3,10 +3,8 @@
  * watch or an etcd restart) replaces the whole set; `reset` returns only the difference, so the
  * backend never sees a remove/add flap for a peer that did not change.
  */
-import { sameAttrs, subnetKeyOf, type Lease } from './lease.js';
-
-export type LeaseEvent =
-  { readonly type: 'added'; readonly lease: Lease } | { readonly type: 'removed'; readonly lease: Lease };
+import { sameAttrs, type Lease, type LeaseEvent } from '../core/lease.js';
+import { subnetKeyOf } from '../core/subnet-key.js';
 
 export class LeaseSet {
   private readonly byKey = new Map<string, Lease>();
@@ -51,19 +49,4 @@ export class LeaseSet {
     for (const [k, v] of next) this.byKey.set(k, v);
     return events;
   }
-}
-
-/**
- * The net effect of a run of events: the last event per subnet, in first-seen order. Each event is
- * absolute (this lease is present / this subnet is gone), so the last one decides; a backend can
- * then program a whole batch at once without replaying intermediate states.
- */
-export function collapseEvents(events: readonly LeaseEvent[]): LeaseEvent[] {
-  const last = new Map<string, LeaseEvent>();
-  for (const e of events) {
-    const k = subnetKeyOf(e.lease.subnet);
-    last.delete(k); // re-insert: order by the last event keeps removals before later re-adds
-    last.set(k, e);
-  }
-  return [...last.values()];
 }

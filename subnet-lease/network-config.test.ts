@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatIpv4 } from './ipv4.js';
+import { formatIpv4 } from '../core/ipv4.js';
 import { parseNetworkConfig, subnetCount } from './network-config.js';
 
 describe('network config', () => {

@@ -3,7 +3,7 @@
  * flanneld's rules (pkg/subnet/config.go): keys match case-insensitively, SubnetLen/Min/Max get
  * flannel's defaults, and the backend type defaults to "udp". Every error names the field.
  */
-import { OverlaydError } from '../daemon/errors.js';
+import { OverlaydError } from '../core/errors.js';
 import {
   containsIp,
   formatCidr,
@@ -13,22 +13,8 @@ import {
   parseIpv4,
   sizeOf,
   type Ipv4Net,
-} from './ipv4.js';
-
-export const BACKEND_TYPES = ['udp', 'vxlan', 'host-gw', 'alloc'] as const;
-export type BackendType = (typeof BACKEND_TYPES)[number];
-
-export interface NetworkConfig {
-  readonly network: Ipv4Net;
-  readonly subnetLen: number;
-  /** First and last subnet network addresses the allocator may hand out. */
-  readonly subnetMin: number;
-  readonly subnetMax: number;
-  readonly backendType: BackendType;
-  /** The Backend object with lowercased keys, for the backend to read its own options. */
-  readonly backend: Readonly<Record<string, unknown>>;
-  readonly enableNFTables: boolean;
-}
+} from '../core/ipv4.js';
+import { BACKEND_TYPES, type BackendType, type NetworkConfig } from '../core/network.js';
 
 function configError(field: string, problem: string, fix: string): OverlaydError {
   return new OverlaydError('BAD_CONFIG', `network config: ${field} ${problem}; ${fix}`);

@@ -5,9 +5,9 @@
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
-import { formatCidr } from './ipv4.js';
-import type { Lease } from './lease.js';
-import type { LeaseEvent } from './lease-set.js';
+import { formatCidr } from '../core/ipv4.js';
+import type { Lease } from '../core/lease.js';
+import type { LeaseEvent } from '../core/lease.js';
 import { PeerWatch, type DeliveryKind } from './peer-watch.js';
 import { EtcdRegistry } from './registry.js';
 import { testLogger } from '../test/support/log.js';

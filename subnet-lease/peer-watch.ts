@@ -6,14 +6,14 @@
  * When the backend fails to apply a batch, what it holds is unknown: after a backoff the watch
  * re-lists and hands it the whole peer set to reconcile with ('repair'), until that succeeds.
  */
-import type { IWatchResponse, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
-import { describeError } from '../daemon/errors.js';
+import { describeError } from '../core/errors.js';
+import type { Lease, LeaseEvent } from '../core/lease.js';
+import { subnetKeyOf } from '../core/subnet-key.js';
 import { Backoff, realSleep, type Sleep } from './backoff.js';
-import { subnetKeyOf, parseSubnetKey, type Lease } from './lease.js';
-import { LeaseSet, type LeaseEvent } from './lease-set.js';
-import type { EtcdRegistry, MalformedEntry } from './registry.js';
-import type { Ipv4Net } from './ipv4.js';
+import { LeaseSet } from './lease-set.js';
+import type { LeaseChange, LeaseRegistry, MalformedEntry, RegistryWatch } from './lease-registry.js';
+import { sameNet, type Ipv4Net } from '../core/ipv4.js';
 
 /**
  * How a batch of events came about: the first listing, a later re-list (diff), the live watch, or
@@ -39,7 +39,7 @@ export interface PeerWatchHooks {
 }
 
 export interface PeerWatchOptions {
-  readonly registry: EtcdRegistry;
+  readonly registry: LeaseRegistry;
   readonly ownSubnet: () => Ipv4Net | undefined;
   /** Our PublicIP: a lease on another subnet claiming it is not a peer (it would route to ourselves). */
   readonly ownPublicIp?: number;
@@ -57,7 +57,7 @@ export interface PeerWatchOptions {
 
 export class PeerWatch {
   private readonly set = new LeaseSet();
-  private watcher: Watcher | undefined;
+  private watcher: RegistryWatch | undefined;
   private stopped = false;
   private resyncing: Promise<void> | undefined;
   private pendingResync = false;
@@ -97,13 +97,13 @@ export class PeerWatch {
     clearTimeout(this.graceTimer);
     const w = this.watcher;
     this.watcher = undefined;
-    if (w) await w.cancel().catch(() => undefined);
+    if (w) await w.cancel();
     await this.queue;
   }
 
   private isOwn(lease: Lease): boolean {
     const own = this.opts.ownSubnet();
-    return own !== undefined && own.ip === lease.subnet.ip && own.prefixLen === lease.subnet.prefixLen;
+    return own !== undefined && sameNet(own, lease.subnet);
   }
 
   /** Leases that cannot be peers: ours, and others claiming our PublicIP (counted as malformed). */
@@ -237,63 +237,58 @@ export class PeerWatch {
   private async restartWatch(fromRevision: bigint): Promise<void> {
     const old = this.watcher;
     this.watcher = undefined;
-    if (old) await old.cancel().catch(() => undefined);
+    if (old) await old.cancel();
     if (this.stopped) return;
-    const watcher = await this.opts.registry.client
-      .watch()
-      .prefix(this.opts.registry.subnetsPrefix)
-      .startRevision(fromRevision.toString())
-      .create();
+    let watcher: RegistryWatch | undefined;
+    // Events of a replaced or stopped watch are ignored: only the current one speaks.
+    const current = (): boolean => watcher !== undefined && this.watcher === watcher;
+    watcher = await this.opts.registry.watchSubnets(fromRevision, {
+      onChanges: (changes, revision) => {
+        if (current()) this.onWatchData(changes, revision);
+      },
+      onCompacted: () => {
+        if (current()) void this.resync('compacted');
+      },
+      onError: (err) => {
+        if (!current()) return;
+        // A cancelled watch (compaction) or stream error: the event stream has a gap; re-list.
+        const compacted = /compact/i.test(err.message);
+        void this.resync(compacted ? 'compacted' : 'watch-error');
+      },
+      onDisconnected: (err) => {
+        if (!current()) return;
+        this.opts.hooks.onEtcdError?.('watch');
+        this.setConnected(false, err);
+      },
+      onConnected: () => {
+        // etcd3 resumes the stream by itself, but after an outage the server may be a new one with
+        // fewer revisions: only a fresh listing is certain to be right.
+        if (current() && !this.connected) void this.resync('reconnected');
+      },
+    });
     if (this.stopped) {
-      await watcher.cancel().catch(() => undefined);
+      await watcher.cancel();
       return;
     }
     this.watcher = watcher;
-    watcher.on('data', (res: IWatchResponse) => {
-      if (this.watcher === watcher) this.onWatchData(res);
-    });
-    watcher.on('error', (err: Error) => {
-      if (this.watcher !== watcher) return;
-      // A cancelled watch (compaction) or stream error: the event stream has a gap; re-list.
-      const compacted = /compact/i.test(err.message);
-      void this.resync(compacted ? 'compacted' : 'watch-error');
-    });
-    watcher.on('disconnected', (err: Error) => {
-      if (this.watcher !== watcher) return;
-      this.opts.hooks.onEtcdError?.('watch');
-      this.setConnected(false, err);
-    });
-    watcher.on('connected', () => {
-      // etcd3 resumes the stream by itself, but after an outage the server may be a new one with
-      // fewer revisions: only a fresh listing is certain to be right.
-      if (this.watcher === watcher && !this.connected) void this.resync('reconnected');
-    });
   }
 
-  private onWatchData(res: IWatchResponse): void {
-    if (res.compact_revision && res.compact_revision !== '0') {
-      void this.resync('compacted');
-      return;
-    }
-    const rev = BigInt(res.header?.revision ?? 0);
-    if (rev > this.revision) this.revision = rev;
+  private onWatchData(changes: readonly LeaseChange[], revision: bigint): void {
+    if (revision > this.revision) this.revision = revision;
     const events: LeaseEvent[] = [];
-    for (const ev of res.events) {
-      const key = ev.kv.key.toString();
-      if (ev.type === 'Delete') {
-        const subnet = parseSubnetKey(key.slice(this.opts.registry.subnetsPrefix.length));
-        if (!subnet) continue;
-        const e = this.set.delete(subnetKeyOf(subnet));
+    for (const c of changes) {
+      if (c.type === 'delete') {
+        if (!c.subnet) continue;
+        const e = this.set.delete(subnetKeyOf(c.subnet));
         if (e) events.push(e);
         continue;
       }
-      const d = this.opts.registry.decode(ev.kv);
-      if (!d.ok) {
-        this.malformed(d.entry);
+      if (!c.entry.ok) {
+        this.malformed(c.entry.entry);
         continue;
       }
-      if (!this.usable(d.lease, key)) continue;
-      const e = this.set.put(d.lease);
+      if (!this.usable(c.entry.lease, c.key)) continue;
+      const e = this.set.put(c.entry.lease);
       if (e) events.push(e);
     }
     this.deliver(events, 'watch');

@@ -1,48 +1,36 @@
 /**
- * The narrow etcd registry: flannel's keys under one prefix, read and written with the same
+ * The LeaseRegistry on etcd: flannel's keys under one prefix, read and written with the same
  * operations flanneld uses (prefix range, create-if-absent txn with a 24 h etcd lease, grant + put to
- * renew, delete). Nothing here decides policy; lease-manager and peer-watch do.
+ * renew, delete, watch from a revision). The only file that talks to etcd3's client.
  */
-import type { Etcd3, IKeyValue } from 'etcd3';
-import { OverlaydError } from '../daemon/errors.js';
-import {
-  encodeLeaseAttrs,
-  parseLeaseAttrs,
-  parseSubnetKey,
-  subnetKeyOf,
-  type Lease,
-  type LeaseAttrs,
-} from './lease.js';
-import type { Ipv4Net } from './ipv4.js';
+import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
+import { OverlaydError } from '../core/errors.js';
+import type { Lease, LeaseAttrs } from '../core/lease.js';
+import { parseSubnetKey, subnetKeyOf } from '../core/subnet-key.js';
+import { encodeLeaseAttrs, parseLeaseAttrs } from './lease.js';
+import type { Ipv4Net } from '../core/ipv4.js';
+import type {
+  DecodedEntry,
+  LeaseChange,
+  LeaseListing,
+  LeaseRegistry,
+  LeaseWatchHandlers,
+  MalformedEntry,
+  RegistryWatch,
+  SubnetsWatchHandlers,
+} from './lease-registry.js';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
-/** flannel's subnetTTL: 24 h. */
-export const SUBNET_TTL_SECONDS = 86400;
-
-/** A key under subnets/ that is not a lease flannel could have written. */
-export interface MalformedEntry {
-  readonly key: string;
-  readonly reason: string;
-}
-
-export interface LeaseListing {
-  readonly leases: Lease[];
-  readonly malformed: MalformedEntry[];
-  /** etcd revision of the listing; watches resume at revision + 1. */
-  readonly revision: bigint;
-}
-
-export type DecodedEntry = { ok: true; lease: Lease } | { ok: false; entry: MalformedEntry };
 
 function etcdError(what: string, err: unknown): OverlaydError {
   return new OverlaydError('ETCD', `etcd ${what} failed`, { cause: err });
 }
 
-export class EtcdRegistry {
+export class EtcdRegistry implements LeaseRegistry {
   readonly subnetsPrefix: string;
 
   constructor(
-    readonly client: Etcd3,
+    private readonly client: Etcd3,
     readonly prefix: string = DEFAULT_PREFIX,
   ) {
     this.subnetsPrefix = `${prefix.replace(/\/+$/, '')}/subnets/`;
@@ -66,7 +54,7 @@ export class EtcdRegistry {
   }
 
   /** Decodes one key/value under subnets/; malformed entries are reported, never thrown. */
-  decode(kv: IKeyValue): DecodedEntry {
+  private decode(kv: IKeyValue): DecodedEntry {
     const key = kv.key.toString();
     const subnet = parseSubnetKey(key.slice(this.subnetsPrefix.length));
     if (!subnet)
@@ -179,5 +167,45 @@ export class EtcdRegistry {
     }
     const kv = res.kvs[0];
     return kv ? this.decode(kv) : undefined;
+  }
+
+  async watchSubnets(fromRevision: bigint, h: SubnetsWatchHandlers): Promise<RegistryWatch> {
+    const watcher = await this.client
+      .watch()
+      .prefix(this.subnetsPrefix)
+      .startRevision(fromRevision.toString())
+      .create();
+    watcher.on('data', (res: IWatchResponse) => {
+      if (res.compact_revision && res.compact_revision !== '0') {
+        h.onCompacted();
+        return;
+      }
+      const changes: LeaseChange[] = [];
+      for (const ev of res.events) {
+        const key = ev.kv.key.toString();
+        changes.push(
+          ev.type === 'Delete'
+            ? { type: 'delete', key, subnet: parseSubnetKey(key.slice(this.subnetsPrefix.length)) }
+            : { type: 'put', key, entry: this.decode(ev.kv) },
+        );
+      }
+      h.onChanges(changes, BigInt(res.header?.revision ?? 0));
+    });
+    watcher.on('error', (err: Error) => h.onError(err));
+    watcher.on('disconnected', (err: Error) => h.onDisconnected(err));
+    watcher.on('connected', () => h.onConnected());
+    return { cancel: () => watcher.cancel().catch(() => undefined) };
+  }
+
+  async watchLease(subnet: Ipv4Net, h: LeaseWatchHandlers): Promise<RegistryWatch> {
+    const watcher = await this.client.watch().key(this.keyOf(subnet)).create();
+    watcher.on('delete', () => h.onDelete());
+    watcher.on('put', (kv) => h.onPut(this.decode(kv)));
+    watcher.on('error', (err: Error) => h.onError(err));
+    return { cancel: () => watcher.cancel().catch(() => undefined) };
+  }
+
+  close(): void {
+    this.client.close();
   }
 }

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseCidr } from './ipv4.js';
+import { parseCidr } from '../core/ipv4.js';
 import { parseSubnetEnv, readSubnetFile, renderSubnetEnv, writeSubnetFile } from './subnet-file.js';
 
 const env = {

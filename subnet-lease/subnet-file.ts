@@ -5,8 +5,8 @@
  */
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
-import { OverlaydError } from '../daemon/errors.js';
-import { formatCidr, formatIpv4, parseCidr, type Ipv4Net } from './ipv4.js';
+import { OverlaydError } from '../core/errors.js';
+import { formatCidr, formatIpv4, parseCidr, type Ipv4Net } from '../core/ipv4.js';
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 

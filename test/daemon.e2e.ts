@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSubnetKey } from '../subnet-lease/lease.js';
+import { parseSubnetKey } from '../core/subnet-key.js';
 import { Lab } from './lab/lab.js';
 import { DAEMON_MAIN } from './lab/lab-node.js';
 

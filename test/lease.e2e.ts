@@ -4,10 +4,11 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { formatCidr, overlaps, parseCidr, parseIpv4 } from '../subnet-lease/ipv4.js';
-import { parseSubnetKey } from '../subnet-lease/lease.js';
+import { formatCidr, overlaps, parseCidr, parseIpv4 } from '../core/ipv4.js';
+import { parseSubnetKey } from '../core/subnet-key.js';
 import { LeaseManager } from '../subnet-lease/lease-manager.js';
-import { parseNetworkConfig, type NetworkConfig } from '../subnet-lease/network-config.js';
+import type { NetworkConfig } from '../core/network.js';
+import { parseNetworkConfig } from '../subnet-lease/network-config.js';
 import { EtcdRegistry } from '../subnet-lease/registry.js';
 import { EtcdServer } from './lab/etcd-server.js';
 import { testLogger } from './support/log.js';

@@ -2,8 +2,8 @@
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdClient } from '../subnet-lease/etcd-client.js';
-import { formatCidr, formatIpv4, parseCidr } from '../subnet-lease/ipv4.js';
-import type { LeaseEvent } from '../subnet-lease/lease-set.js';
+import { formatCidr, formatIpv4, parseCidr } from '../core/ipv4.js';
+import type { LeaseEvent } from '../core/lease.js';
 import { PeerWatch } from '../subnet-lease/peer-watch.js';
 import { EtcdRegistry } from '../subnet-lease/registry.js';
 import { EtcdServer } from './lab/etcd-server.js';

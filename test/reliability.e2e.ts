@@ -4,9 +4,9 @@
  * 60 s etcd-cluster faults, 1 M hostile datagrams, 10 min churn); CI runs the short ones.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTcp4, makeUdp4, randomBytes } from '../encap/packet/test-packets.js';
+import { makeTcp4, makeUdp4, randomBytes } from './support/test-packets.js';
 import { writeU16 } from '../encap/packet/checksum.js';
-import { parseIpv4 } from '../subnet-lease/ipv4.js';
+import { parseIpv4 } from '../core/ipv4.js';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
@@ -17,7 +17,7 @@ import {
   syntheticVxlanLease,
 } from './lab/synthetic-peers.js';
 import { transfer } from './lab/traffic.js';
-import { readyFile } from './support/ready-file.js';
+import { readyFile } from './lab/ready-file.js';
 import {
   renewalsAfter,
   runFailover,

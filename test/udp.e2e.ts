@@ -7,17 +7,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeUdp4, randomBytes } from '../encap/packet/test-packets.js';
+import { makeUdp4, randomBytes } from './support/test-packets.js';
+import { parseIpv4 } from '../core/ipv4.js';
 import { cpusOfQueue } from '../encap/udp/queues.js';
-import { parseIpv4 } from '../subnet-lease/ipv4.js';
 import { Lab } from './lab/lab.js';
 import { DAEMON_MAIN } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { must, run } from './lab/shell.js';
 import { transfer } from './lab/traffic.js';
-import { readyFile } from './support/ready-file.js';
+import { readyFile } from './lab/ready-file.js';
 
-const STEERING_PROBE = join(dirname(DAEMON_MAIN), '..', 'test', 'support', 'steering-probe.js');
+const STEERING_PROBE = join(dirname(DAEMON_MAIN), '..', 'test', 'lab', 'steering-probe.js');
 
 /** The CPUs a thread may run on, as a list of CPU numbers ("0", "1", "0,1"); '' once it ended. */
 function affinity(pid: number, tid: string | number): string {

@@ -7,8 +7,8 @@
  * userspace when the kernel refuses the device.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeUdp4, randomBytes } from '../encap/packet/test-packets.js';
-import { parseIpv4 } from '../subnet-lease/ipv4.js';
+import { makeUdp4, randomBytes } from './support/test-packets.js';
+import { parseIpv4 } from '../core/ipv4.js';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';

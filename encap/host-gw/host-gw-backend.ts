@@ -4,43 +4,27 @@
  * shared kernel-sync code: refuse NAT at start (flannel's rule), count peers whose gateway is
  * not on-link instead of failing, re-add missing routes every 10 s.
  */
-import { OverlaydError } from '../../daemon/errors.js';
-import type { Lease } from '../../subnet-lease/lease.js';
-import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
-import { PeerProgrammer } from '../kernel/peer-programmer.js';
+import { OverlaydError } from '../../core/errors.js';
+import type { Lease } from '../../core/lease.js';
+import { findLink } from '../../sys/rtnetlink/link-ops.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
-import { KernelMetrics } from '../kernel/kernel-metrics.js';
-import { KernelSync, type PeerEntries } from '../kernel/kernel-sync.js';
-import { OVERLAYD_RTPROT, PeriodicReconciler } from '../kernel/periodic.js';
-import { findLink } from '../sys/rtnetlink/link-ops.js';
-import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
+import { KernelBackend } from '../kernel/kernel-backend.js';
+import type { PeerEntries, ReconcileScope } from '../kernel/kernel-sync.js';
+import { OVERLAYD_RTPROT } from '../kernel/periodic.js';
 
 export function createHostGwBackend(ctx: BackendContext): Backend {
   return new HostGwBackend(ctx);
 }
 
-class HostGwBackend implements Backend {
+class HostGwBackend extends KernelBackend {
   readonly type = 'host-gw' as const;
-  private readonly nl = new RtNetlink();
-  private readonly metrics: KernelMetrics;
-  private readonly programmer: PeerProgrammer;
   private ifindex = 0;
-  private readonly periodic: PeriodicReconciler;
 
-  constructor(private readonly ctx: BackendContext) {
-    this.metrics = new KernelMetrics(ctx.metrics);
-    this.programmer = new PeerProgrammer({
-      sync: new KernelSync(this.nl, this.metrics, ctx.log),
-      metrics: this.metrics,
-      log: ctx.log,
-      entriesOf: (l) => this.entriesOf(l),
-      scope: () => ({ protocol: OVERLAYD_RTPROT }),
-      addFailure: {
-        message: 'cannot route to peer: host-gw needs every node on one L2 (is the gateway on-link?)',
-        reason: 'gateway_not_onlink',
-      },
+  constructor(ctx: BackendContext) {
+    super(ctx, {
+      message: 'cannot route to peer: host-gw needs every node on one L2 (is the gateway on-link?)',
+      reason: 'gateway_not_onlink',
     });
-    this.periodic = new PeriodicReconciler(ctx.log, undefined, () => this.programmer.reconcile());
   }
 
   async register(): Promise<Registration> {
@@ -57,11 +41,11 @@ class HostGwBackend implements Backend {
     return { backendType: 'host-gw', mtu: extIface.mtu };
   }
 
-  async start(): Promise<void> {
-    this.periodic.start();
+  protected scope(): ReconcileScope {
+    return { protocol: OVERLAYD_RTPROT };
   }
 
-  private entriesOf(peer: Lease): PeerEntries | string {
+  protected entriesOf(peer: Lease): PeerEntries | string {
     if (peer.attrs.backendType !== 'host-gw') return 'other_backend';
     return {
       neighs: [],
@@ -76,18 +60,5 @@ class HostGwBackend implements Backend {
         },
       ],
     };
-  }
-
-  async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
-    this.programmer.apply(events);
-  }
-
-  async reconcile(all: readonly Lease[]): Promise<void> {
-    this.programmer.reset(all);
-  }
-
-  async close(): Promise<void> {
-    this.periodic.stop();
-    this.nl.close();
   }
 }

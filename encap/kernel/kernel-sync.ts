@@ -15,11 +15,11 @@ import {
   NUD_PERMANENT,
   RT_TABLE_MAIN,
   RTM_NEWNEIGH,
-} from '../sys/rtnetlink/constants.js';
-import { EEXIST, ENOENT, ESRCH } from '../sys/rtnetlink/errno.js';
-import { errnoName, type RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
-import type { Message, Request } from '../sys/rtnetlink/codec.js';
-import { parseMac } from '../sys/rtnetlink/codec.js';
+} from '../../sys/rtnetlink/constants.js';
+import { EEXIST, ENOENT, ESRCH } from '../../sys/rtnetlink/errno.js';
+import { errnoName, type RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
+import type { Message, Request } from '../../sys/rtnetlink/codec.js';
+import { parseMac } from '../../sys/rtnetlink/codec.js';
 import {
   deleteFdb,
   deleteNeigh,
@@ -33,7 +33,7 @@ import {
   replaceRoute,
   type Neigh,
   type RouteSpec,
-} from '../sys/rtnetlink/objects.js';
+} from '../../sys/rtnetlink/objects.js';
 import type { KernelMetrics } from './kernel-metrics.js';
 
 export interface NeighEntry {

@@ -4,9 +4,9 @@
  * A backend supplies only what a lease means in the kernel (`entriesOf`) and its reconcile scope.
  */
 import type { Logger } from 'pino';
-import { formatCidr, formatIpv4 } from '../../subnet-lease/ipv4.js';
-import type { Lease } from '../../subnet-lease/lease.js';
-import { collapseEvents, type LeaseEvent } from '../../subnet-lease/lease-set.js';
+import { formatCidr, formatIpv4 } from '../../core/ipv4.js';
+import { subnetKeyOf } from '../../core/subnet-key.js';
+import { collapseEvents, type Lease, type LeaseEvent } from '../../core/lease.js';
 import type { KernelMetrics } from './kernel-metrics.js';
 import type { KernelSync, PeerEntries, ReconcileScope } from './kernel-sync.js';
 
@@ -37,7 +37,7 @@ export class PeerProgrammer {
     const removes: PeerEntries[] = [];
     const adds: Array<{ key: string; lease: Lease; entries: PeerEntries }> = [];
     for (const ev of collapseEvents(events)) {
-      const key = formatCidr(ev.lease.subnet);
+      const key = subnetKeyOf(ev.lease.subnet);
       const prev = this.peers.get(key);
       const old = prev ? entriesOf(prev) : undefined;
       const entries = ev.type === 'added' ? entriesOf(ev.lease) : undefined;
@@ -60,7 +60,11 @@ export class PeerProgrammer {
       if (errors[i]) {
         if (this.o.addFailure.reason) metrics.peersIgnored.inc({ reason: this.o.addFailure.reason });
         this.o.log.error(
-          { subnet: a.key, publicIp: formatIpv4(a.lease.attrs.publicIp), err: errors[i] },
+          {
+            subnet: formatCidr(a.lease.subnet),
+            publicIp: formatIpv4(a.lease.attrs.publicIp),
+            err: errors[i],
+          },
           this.o.addFailure.message,
         );
       }
@@ -76,7 +80,7 @@ export class PeerProgrammer {
     for (const l of all) {
       const e = this.o.entriesOf(l);
       if (typeof e === 'string') this.o.metrics.peersIgnored.inc({ reason: e });
-      else this.peers.set(formatCidr(l.subnet), l);
+      else this.peers.set(subnetKeyOf(l.subnet), l);
     }
     this.reconcile();
   }

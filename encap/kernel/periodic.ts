@@ -4,7 +4,7 @@
  * re-adds missing routes on that period). Errors are logged and retried, never thrown.
  */
 import type { Logger } from 'pino';
-import { describeError } from '../../daemon/errors.js';
+import { describeError } from '../../core/errors.js';
 
 /** Route protocol marking overlayd's routes (unassigned in iproute2's rt_protos; deploy/ names it "overlayd"). */
 export const OVERLAYD_RTPROT = 77;

@@ -1,27 +1,26 @@
 /** GSO split and GRO coalescing, checked as properties against straightforward re-parsing. */
 import { describe, expect, it } from 'vitest';
-import { nativeSys } from '../sys/native.js';
+import { nativeChecksum } from '../../sys/native-io.js';
 import { readU16, readU32, sum16 } from './checksum.js';
 import { checkIpv4, Verdict } from './ipv4-packet.js';
 import { completeChecksum, splitTcp4, type SplitResult } from './tcp-gso.js';
 import { TcpCoalescer } from './tcp-gro.js';
-import { makeTcp4, randomBytes, tcpChecksumOk } from './test-packets.js';
+import { makeTcp4, randomBytes, tcpChecksumOk } from '../../test/support/test-packets.js';
 import { seededRandom, type Rng } from '../../test/support/seeded-random.js';
 import { GSO_TCPV4, newVnetHdr, readVnetHdr, VNET_F_NEEDS_CSUM, VNET_HDR_LEN } from './vnet-hdr.js';
 
 const A = 0x0af40101;
 const B = 0x0af40202;
-const native = nativeSys();
 
 describe('native csum', () => {
   it('gives the RFC 1071 example sum and verifies the classic IPv4 header to 0xffff', () => {
-    expect(native.csum(Uint8Array.from([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0, 8, 0)).toBe(
+    expect(nativeChecksum(Uint8Array.from([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0, 8, 0)).toBe(
       0xddf2,
     );
     const header = Buffer.from('450000730000400040110000c0a80001c0a800c7', 'hex');
-    expect(~native.csum(header, 0, 20, 0) & 0xffff).toBe(0xb861);
+    expect(~nativeChecksum(header, 0, 20, 0) & 0xffff).toBe(0xb861);
     header.writeUInt16BE(0xb861, 10);
-    expect(native.csum(header, 0, 20, 0)).toBe(0xffff);
+    expect(nativeChecksum(header, 0, 20, 0)).toBe(0xffff);
   });
 
   it('equals the TS reference for every length, offset and seed (seeded property)', () => {
@@ -31,7 +30,7 @@ describe('native csum', () => {
       const off = rng.int(100);
       const len = rng.int(1400);
       const seed = rng.int(65536);
-      expect(native.csum(buf, off, len, seed), `${rng.why}, off ${off} len ${len} seed ${seed}`).toBe(
+      expect(nativeChecksum(buf, off, len, seed), `${rng.why}, off ${off} len ${len} seed ${seed}`).toBe(
         sum16(buf, off, len, seed),
       );
     }
@@ -58,7 +57,7 @@ function randomSuper(rng: Rng): { pkt: Uint8Array; payload: Uint8Array; opts: Ui
 describe('GSO split', () => {
   const sums = [
     ['TS sum16', sum16],
-    ['native csum', (b: Uint8Array, o: number, l: number, s: number) => native.csum(b, o, l, s)],
+    ['native csum', (b: Uint8Array, o: number, l: number, s: number) => nativeChecksum(b, o, l, s)],
   ] as const;
   for (const [name, sum] of sums) {
     it(`cuts super-packets into valid, complete segments (${name}, seeded property)`, () => {

@@ -3,7 +3,7 @@ import { seededRandom } from '../../test/support/seeded-random.js';
 import { addFold, checksum, readU16, readU32, sum16, updateChecksum, writeU16 } from './checksum.js';
 import { buildNetUnreachable, wantsUnreachable } from './icmp-unreachable.js';
 import { checkIpv4, decrementTtl, Verdict } from './ipv4-packet.js';
-import { makeTcp4, makeUdp4, randomBytes, tcpChecksumOk } from './test-packets.js';
+import { makeTcp4, makeUdp4, randomBytes, tcpChecksumOk } from '../../test/support/test-packets.js';
 
 const A = 0x0af40101; // 10.244.1.1
 const B = 0x0af40202; // 10.244.2.2

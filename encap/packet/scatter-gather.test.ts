@@ -3,7 +3,7 @@
  * tcp-gro.ts TcpCoalescer), which are the reference: gathered, their ranges must give the same bytes.
  */
 import { describe, expect, it } from 'vitest';
-import { nativeSys } from '../sys/native.js';
+import { nativeChunkSums } from '../../sys/native-io.js';
 import { readU16, sum16 } from './checksum.js';
 import {
   chunkSums16,
@@ -15,13 +15,11 @@ import {
 } from './tcp-gso.js';
 import { TcpCoalescer } from './tcp-gro.js';
 import { MAX_MERGED_SEGMENTS, TcpRangeCoalescer } from './tcp-gro-ranges.js';
-import { makeTcp4, makeUdp4, randomBytes } from './test-packets.js';
+import { makeTcp4, makeUdp4, randomBytes } from '../../test/support/test-packets.js';
 
 const A = 0x0af40101;
 const B = 0x0af40202;
-const native = nativeSys();
-const nativeChunks = (b: Uint8Array, o: number, l: number, c: number, out: Uint32Array): number =>
-  native.csumChunks(b, o, l, c, out);
+const nativeChunks = nativeChunkSums;
 
 const newPlan = (): SegmentPlan => ({ count: 0, hdrLen: 0, mss: 0, payloadOff: 0, payloadLen: 0 });
 
@@ -57,7 +55,7 @@ describe('native csumChunks', () => {
       const off = (Math.random() * 200) | 0;
       const len = (Math.random() * 4700) | 0;
       const chunk = 1 + ((Math.random() * 1500) | 0);
-      const n = native.csumChunks(buf, off, len, chunk, out);
+      const n = nativeChunkSums(buf, off, len, chunk, out);
       expect(n).toBe(chunkSums16(buf, off, len, chunk, want));
       expect([...out.subarray(0, n)]).toEqual([...want.subarray(0, n)]);
       if (n > 0) expect(out[0]).toBe(sum16(buf, off, Math.min(chunk, len)));
@@ -67,13 +65,13 @@ describe('native csumChunks', () => {
   it('refuses ranges outside the buffer, a short out array and the wrong array kinds', () => {
     const buf = new Uint8Array(100);
     const out = new Uint32Array(4);
-    expect(() => native.csumChunks(buf, 90, 20, 10, out)).toThrow(RangeError);
-    expect(() => native.csumChunks(buf, 90, 20, 10, out)).toThrow(/csumChunks: len must be .* 0\.\.10\b/);
-    expect(() => native.csumChunks(buf, -1, 10, 10, out)).toThrow(/csumChunks: off must be .* 0\.\.100\b/);
-    expect(() => native.csumChunks(buf, 0, 2 ** 31 - 1, 10, out)).toThrow(/csumChunks: len must be/);
-    expect(() => native.csumChunks(buf, 0, 10, 0, out)).toThrow(/csumChunks: chunk must be/);
-    expect(() => native.csumChunks(buf, 0, 100, 10, out)).toThrow(/fewer entries/);
-    expect(() => native.csumChunks(buf, 0, 10, 10, new Int32Array(4) as unknown as Uint32Array)).toThrow(
+    expect(() => nativeChunkSums(buf, 90, 20, 10, out)).toThrow(RangeError);
+    expect(() => nativeChunkSums(buf, 90, 20, 10, out)).toThrow(/csumChunks: len must be .* 0\.\.10\b/);
+    expect(() => nativeChunkSums(buf, -1, 10, 10, out)).toThrow(/csumChunks: off must be .* 0\.\.100\b/);
+    expect(() => nativeChunkSums(buf, 0, 2 ** 31 - 1, 10, out)).toThrow(/csumChunks: len must be/);
+    expect(() => nativeChunkSums(buf, 0, 10, 0, out)).toThrow(/csumChunks: chunk must be/);
+    expect(() => nativeChunkSums(buf, 0, 100, 10, out)).toThrow(/fewer entries/);
+    expect(() => nativeChunkSums(buf, 0, 10, 10, new Int32Array(4) as unknown as Uint32Array)).toThrow(
       /csumChunks: out must be a Uint32Array, got an Int32Array/,
     );
   });

@@ -11,10 +11,17 @@ import { closeSync, openSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { nativeSys } from '../sys/native.js';
+import type { TunIo, UdpIo } from '../../sys/batch-io.js';
+import {
+  nativeChecksum,
+  nativeChunkSums,
+  nativeTunIo,
+  nativeUdpIo,
+  waitReadable,
+} from '../../sys/native-io.js';
+import { pinThisThread } from '../../sys/open-queues.js';
 import { SlotPool } from '../pool.js';
 import { blockOf, C } from './counters.js';
-import type { TunIo, UdpIo } from './io.js';
 import { DatapathFault, watchIo } from './io-faults.js';
 import { SharedPeerTable } from './peer-table.js';
 import { RxEngine } from './rx-engine.js';
@@ -51,7 +58,6 @@ export type TestFault = 'worker-throw' | 'worker-exit' | 'worker-stuck' | 'socke
 /** Room in front of a packet for the virtio_net_hdr (10) or a wire header (VXLAN: 22). */
 const HEADROOM = 32;
 const init = workerData as WorkerInit;
-const sys = nativeSys();
 const table = new SharedPeerTable(init.tableCapacity, init.tableSab);
 const counters = blockOf(init.countersSab, init.block);
 
@@ -61,48 +67,30 @@ export type WorkerReport =
   | { readonly kind: 'fault'; readonly reason: DatapathFault['reason']; readonly detail: string };
 const report = (r: WorkerReport): void => parentPort?.postMessage(r);
 if (init.cpus.length > 0) {
-  const err = sys.pinThread(Int32Array.from(init.cpus));
+  const err = pinThisThread(init.cpus);
   report(err === 0 ? { kind: 'pin', pinned: true } : { kind: 'pin', pinned: false, errno: err });
 }
 const pool = new SlotPool(init.slots, init.slotSize, HEADROOM);
 
 let udpFd = init.udpFd;
-const rawTun: TunIo = {
-  read: (slab, offs, lens, count, cap, timeoutMs) =>
-    sys.readBatch(init.tunFd, slab, offs, lens, count, cap, timeoutMs),
-  write: (slab, offs, lens, count, errs) => sys.writeBatch(init.tunFd, slab, offs, lens, count, errs),
-  writev: (slab, iovs, count, errs) =>
-    sys.writevBatch(init.tunFd, slab, iovs.offs, iovs.lens, iovs.first, iovs.counts, count, errs),
-};
+const rawTun: TunIo = nativeTunIo(init.tunFd);
+// The socket-error test fault swaps the fd under the engines: they hold this indirection.
+let udpNow = nativeUdpIo(udpFd);
 const rawUdp: UdpIo = {
   recv: (slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs) =>
-    sys.recvBatch(udpFd, slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
+    udpNow.recv(slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
   send: (slab, offs, lens, start, count, addrs, ports, gso) =>
-    sys.sendBatch(udpFd, slab, offs, lens, start, count, addrs, ports, gso),
+    udpNow.send(slab, offs, lens, start, count, addrs, ports, gso),
   sendv: (slab, iovs, start, count, addrs, ports, gso) =>
-    sys.sendvBatch(
-      udpFd,
-      slab,
-      iovs.offs,
-      iovs.lens,
-      iovs.first,
-      iovs.counts,
-      start,
-      count,
-      addrs,
-      ports,
-      gso,
-    ),
+    udpNow.sendv(slab, iovs, start, count, addrs, ports, gso),
 };
 const { tun, udp } = watchIo(rawTun, rawUdp, init.tunName);
 
-const csum = (b: Uint8Array, o: number, l: number, s: number): number => sys.csum(b, o, l, s);
-const chunkSums = (b: Uint8Array, o: number, l: number, c: number, out: Uint32Array): number =>
-  sys.csumChunks(b, o, l, c, out);
+const csum = nativeChecksum;
 const wire = wireOf(init.wire);
 const tx =
   init.role !== 'rx'
-    ? new TxEngine(init.options, pool, table, tun, udp, counters, csum, chunkSums, wire)
+    ? new TxEngine(init.options, pool, table, tun, udp, counters, csum, nativeChunkSums, wire)
     : undefined;
 // A duplex worker's engines each have a pool of their own, as they would in two workers.
 const rxPool = init.role === 'duplex' ? new SlotPool(init.slots, init.slotSize, HEADROOM) : pool;
@@ -128,7 +116,7 @@ const STEPS_PER_CHECK = 16;
  * already, and sending it now saves the wake-up of another thread on the round trip.
  */
 function duplexStep(): number {
-  const ready = sys.waitReadable(init.tunFd, udpFd, POLL_MS);
+  const ready = waitReadable(init.tunFd, udpFd, POLL_MS);
   if (ready === 0) return 0;
   const received = ready & UDP_READY ? rx!.step(-1) : 0;
   // After writing to the TUN, read it whether or not the poll said so: the replies are there.
@@ -159,7 +147,10 @@ function injectFault(f: TestFault): void {
   pendingFault = undefined;
   if (f === 'worker-throw') throw new Error('test fault injected (OVERLAYD_TEST_FAULT=worker-throw)');
   if (f === 'worker-exit') process.exit(3);
-  if (f === 'socket-error') udpFd = openSync('/dev/null', 'r');
+  if (f === 'socket-error') {
+    udpFd = openSync('/dev/null', 'r');
+    udpNow = nativeUdpIo(udpFd);
+  }
   // A thread that never comes back (a loop bug, a syscall that never returns): only terminate() ends it.
   if (f === 'worker-stuck') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }

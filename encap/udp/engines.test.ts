@@ -1,10 +1,10 @@
 /** Two udp engines back to back over an in-memory TUN and network: forwarding, offloads, hostile input. */
 import { describe, expect, it } from 'vitest';
-import { parseCidr, parseIpv4 } from '../../subnet-lease/ipv4.js';
+import { parseCidr, parseIpv4 } from '../../core/ipv4.js';
 import { sum16, writeU16 } from '../packet/checksum.js';
 import { checkIpv4, Verdict } from '../packet/ipv4-packet.js';
 import { completeChecksum } from '../packet/tcp-gso.js';
-import { makeTcp4, makeUdp4, randomBytes, tcpChecksumOk } from '../packet/test-packets.js';
+import { makeTcp4, makeUdp4, randomBytes, tcpChecksumOk } from '../../test/support/test-packets.js';
 import {
   GSO_TCPV4,
   VNET_F_NEEDS_CSUM,
@@ -16,7 +16,7 @@ import {
 import { SlotPool } from '../pool.js';
 import { seededRandom } from '../../test/support/seeded-random.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
-import { MemoryNetwork, MemoryTun, MemoryUdp } from './memory-io.js';
+import { MemoryNetwork, MemoryTun, MemoryUdp } from '../../test/support/memory-io.js';
 import { SharedPeerTable } from './peer-table.js';
 import { RxEngine } from './rx-engine.js';
 import { TxEngine } from './tx-engine.js';

@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import type { TunIo, UdpIo } from './io.js';
+import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { DatapathFault, watchIo } from './io-faults.js';
 
 /** An error shaped like the native addon's (code + errno). */

@@ -11,7 +11,7 @@
  */
 import { constants } from 'node:os';
 import type { DatapathFailureReason } from '../backend.js';
-import type { TunIo, UdpIo } from './io.js';
+import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 
 const E = constants.errno;
 /** A TUN file whose device is gone answers EBADFD (Linux: tun_get() finds no device). */

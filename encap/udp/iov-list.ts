@@ -3,7 +3,7 @@
  * take), filled packet by packet. Sized once; a caller asks `fits` before a packet and flushes
  * the batch when the answer is no. Nothing is allocated after construction.
  */
-import type { IovBatch } from './io.js';
+import type { IovBatch } from '../../sys/batch-io.js';
 
 export class IovList implements IovBatch {
   readonly offs: Int32Array;

@@ -8,7 +8,7 @@
  * [4] stop flag, then count × {subnet ip, prefix len, public ip, port, MAC bytes 0-3, MAC bytes 4-5}.
  * The MAC is the peer's VtepMAC on the VXLAN wire (0 for the udp wire).
  */
-import type { Ipv4Net } from '../../subnet-lease/ipv4.js';
+import type { Ipv4Net } from '../../core/ipv4.js';
 
 const HEADER = 8;
 const ENTRY = 6;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../test/support/seeded-random.js';
-import { containsIp, parseCidr, parseIpv4 } from '../../subnet-lease/ipv4.js';
+import { containsIp, parseCidr, parseIpv4 } from '../../core/ipv4.js';
 import { RouteTable } from './route-table.js';
 
 describe('RouteTable', () => {

@@ -3,7 +3,7 @@
  * one Map per prefix length present, tried from the longest. Lookups allocate nothing.
  * flannel's proxy used a linear list where the first match won; here the most specific wins.
  */
-import { maskOf } from '../../subnet-lease/ipv4.js';
+import { maskOf } from '../../core/ipv4.js';
 
 export class RouteTable<T> {
   private readonly byLen = new Map<number, Map<number, T>>();

@@ -12,7 +12,7 @@ import { checksum, writeU16, writeU32 } from '../packet/checksum.js';
 import { VNET_HDR_LEN } from '../packet/vnet-hdr.js';
 import { SlotPool } from '../pool.js';
 import { C, DROP_REASONS, dropIndex, reasonIndex, type DropReason } from './counters.js';
-import { MemoryNetwork, MemoryTun, MemoryUdp } from './memory-io.js';
+import { MemoryNetwork, MemoryTun, MemoryUdp } from '../../test/support/memory-io.js';
 import { SharedPeerTable } from './peer-table.js';
 import { RxEngine } from './rx-engine.js';
 

@@ -5,13 +5,13 @@
  * inspectTun is the periodic check that finds a deleted or replaced device, a device set down,
  * or a lost route.
  */
-import { formatCidr, type Ipv4Net } from '../../subnet-lease/ipv4.js';
-import { OverlaydError } from '../../daemon/errors.js';
-import { IFF_UP, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTPROT_BOOT } from '../sys/rtnetlink/constants.js';
-import { EEXIST } from '../sys/rtnetlink/errno.js';
-import { ensureOnlyAddress, findLink, setUp } from '../sys/rtnetlink/link-ops.js';
-import type { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
-import { dumpRoutes, parseRoute, replaceRoute } from '../sys/rtnetlink/objects.js';
+import { formatCidr, type Ipv4Net } from '../../core/ipv4.js';
+import { OverlaydError } from '../../core/errors.js';
+import { IFF_UP, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTPROT_BOOT } from '../../sys/rtnetlink/constants.js';
+import { EEXIST } from '../../sys/rtnetlink/errno.js';
+import { ensureOnlyAddress, findLink, setUp } from '../../sys/rtnetlink/link-ops.js';
+import type { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
+import { dumpRoutes, parseRoute, replaceRoute } from '../../sys/rtnetlink/objects.js';
 import type { Fault } from './repair-policy.js';
 
 export interface TunSpec {

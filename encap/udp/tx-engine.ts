@@ -42,7 +42,7 @@ import { SlotBatch, type SlotPool } from '../pool.js';
 import { UDP_WIRE } from '../wire/udp-wire.js';
 import type { Wire } from '../wire/wire.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
-import type { TunIo, UdpIo } from './io.js';
+import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { IovList } from './iov-list.js';
 import { RouteTable } from './route-table.js';
 import type { PeerEntry, SharedPeerTable } from './peer-table.js';

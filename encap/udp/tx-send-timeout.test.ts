@@ -5,12 +5,12 @@
  */
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { parseCidr, parseIpv4 } from '../../subnet-lease/ipv4.js';
+import { parseCidr, parseIpv4 } from '../../core/ipv4.js';
 import { sum16 } from '../packet/checksum.js';
-import { makeUdp4, randomBytes } from '../packet/test-packets.js';
+import { makeUdp4, randomBytes } from '../../test/support/test-packets.js';
 import { SlotPool } from '../pool.js';
 import { C, dropIndex, reasonIndex } from './counters.js';
-import { MemoryNetwork, MemoryTun, MemoryUdp } from './memory-io.js';
+import { MemoryNetwork, MemoryTun, MemoryUdp } from '../../test/support/memory-io.js';
 import { SharedPeerTable } from './peer-table.js';
 import { TxEngine } from './tx-engine.js';
 

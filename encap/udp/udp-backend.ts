@@ -18,12 +18,12 @@
  * run out the backend reports `failed` and the daemon exits non-zero. Every 10 s the peer table
  * is compared with the daemon's lease set and re-published if it drifted.
  */
-import { OverlaydError, describeError } from '../../daemon/errors.js';
-import { parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
-import type { Lease } from '../../subnet-lease/lease.js';
-import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
+import { OverlaydError, describeError } from '../../core/errors.js';
+import { parseIpv4, type Ipv4Net } from '../../core/ipv4.js';
+import type { Lease, LeaseEvent } from '../../core/lease.js';
+import { subnetKeyOf } from '../../core/subnet-key.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
-import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
+import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import { samePeerSet, SharedPeerTable, type PeerEntry } from './peer-table.js';
 import { RepairPolicy, type Fault } from './repair-policy.js';
 import type { TunSpec } from './tun-state.js';
@@ -176,7 +176,7 @@ export class UdpBackend implements Backend {
     const want = new Map<string, PeerEntry>();
     for (const l of all) {
       const e = this.entryFor(l);
-      if (e) want.set(UdpBackend.key(l), e);
+      if (e) want.set(subnetKeyOf(l.subnet), e);
     }
     const same = samePeerSet(want, this.peers);
     if (same && this.tableInSync) return;
@@ -272,10 +272,6 @@ export class UdpBackend implements Backend {
     this.tableInSync = true;
   }
 
-  private static key(l: Lease): string {
-    return `${l.subnet.ip}/${l.subnet.prefixLen}`;
-  }
-
   private entryOf(l: Lease): PeerEntry {
     return {
       subnetIp: l.subnet.ip,
@@ -289,8 +285,8 @@ export class UdpBackend implements Backend {
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
     for (const e of events) {
       const entry = e.type === 'added' ? this.entryFor(e.lease) : undefined;
-      if (entry) this.peers.set(UdpBackend.key(e.lease), entry);
-      else this.peers.delete(UdpBackend.key(e.lease));
+      if (entry) this.peers.set(subnetKeyOf(e.lease.subnet), entry);
+      else this.peers.delete(subnetKeyOf(e.lease.subnet));
     }
     this.publish();
   }
@@ -299,7 +295,7 @@ export class UdpBackend implements Backend {
     this.peers.clear();
     for (const l of all) {
       const entry = this.entryFor(l);
-      if (entry) this.peers.set(UdpBackend.key(l), entry);
+      if (entry) this.peers.set(subnetKeyOf(l.subnet), entry);
     }
     this.publish();
   }

@@ -10,6 +10,11 @@ describe('udp backend config', () => {
       /Backend.Port "8285" is not a UDP port; use a whole number/,
     );
     expect(() => parseUdpBackendConfig({ port: 70000 })).toThrow(/Backend.Port 70000/);
+    for (const bad of [0, 1.5]) {
+      expect(() => parseUdpBackendConfig({ port: bad })).toThrow(
+        /Backend.Port .* is not a UDP port; use a whole number from 1 to 65535/,
+      );
+    }
   });
 
   it('reads OVERLAYD_JIT_BUDGET, and reports a bad one while keeping the default', () => {

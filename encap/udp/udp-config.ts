@@ -1,5 +1,5 @@
 /** The udp backend's options in the network config's Backend object (keys already lowercased). */
-import { OverlaydError } from '../../daemon/errors.js';
+import { OverlaydError } from '../../core/errors.js';
 
 export const DEFAULT_UDP_PORT = 8285;
 

@@ -12,12 +12,12 @@
 import { cpus } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import type { Logger } from 'pino';
-import { OverlaydError, describeError } from '../../daemon/errors.js';
+import { OverlaydError, describeError } from '../../core/errors.js';
 import type { Registry } from 'prom-client';
-import { nativeSys } from '../sys/native.js';
-import type { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
+import type { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import { C, counterBlocks, sumOf } from './counters.js';
-import { keepQueues, openTun, openUdp, type TunQueues } from './open-queues.js';
+import { probeScatterGather } from '../../sys/native-io.js';
+import { keepQueues, openTun, openUdp, type TunQueues, enableUdpGro } from '../../sys/open-queues.js';
 import type { SharedPeerTable } from './peer-table.js';
 import { cpusOfQueue, queueCount } from './queues.js';
 import type { Fault } from './repair-policy.js';
@@ -88,7 +88,6 @@ export class UdpDatapath {
 
   open(): void {
     const { s } = this;
-    const sys = nativeSys();
     const onlineCpus = cpus().length;
     if (this.queues === 0) {
       try {
@@ -112,8 +111,8 @@ export class UdpDatapath {
     this.udpFds = udp.fds;
     this.queues = tun.fds.length;
     this.vnet = tun.vnet;
-    const gro = this.vnet && this.udpFds.every((fd) => sys.udpSetGro(fd, true));
-    this.sg = this.vnet && s.options['udpSg'] !== 'off' && this.probeSg(sys.sgProbe());
+    const gro = this.vnet && enableUdpGro(this.udpFds);
+    this.sg = this.vnet && s.options['udpSg'] !== 'off' && this.probeSg(probeScatterGather());
     const names = this.workerNames();
     s.log.info(
       {

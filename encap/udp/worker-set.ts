@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { describeError } from '../../daemon/errors.js';
+import { describeError } from '../../core/errors.js';
 import type { Fault } from './repair-policy.js';
 import { C } from './counters.js';
 import type { SharedPeerTable } from './peer-table.js';

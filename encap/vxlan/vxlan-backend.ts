@@ -15,20 +15,17 @@
  * Routes carry overlayd's route protocol, the one difference from flanneld's (which uses "boot"):
  * it lets a restart find and remove exactly our stale routes and nothing else.
  */
-import { writeFile } from 'node:fs/promises';
-import { OverlaydError } from '../../daemon/errors.js';
-import { parseIpv4, type Ipv4Net } from '../../subnet-lease/ipv4.js';
-import type { Lease } from '../../subnet-lease/lease.js';
-import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
-import { PeerProgrammer } from '../kernel/peer-programmer.js';
+import { OverlaydError } from '../../core/errors.js';
+import { parseIpv4, type Ipv4Net } from '../../core/ipv4.js';
+import type { Lease } from '../../core/lease.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
-import { KernelMetrics } from '../kernel/kernel-metrics.js';
-import { KernelSync, type PeerEntries } from '../kernel/kernel-sync.js';
-import { OVERLAYD_RTPROT, PeriodicReconciler } from '../kernel/periodic.js';
-import { parseMac } from '../sys/rtnetlink/codec.js';
-import { ensureOnlyAddress, findLink, setUp } from '../sys/rtnetlink/link-ops.js';
-import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
-import { addVxlanLink, deleteLink, getRoute, parseRoute, type Link } from '../sys/rtnetlink/objects.js';
+import { KernelBackend } from '../kernel/kernel-backend.js';
+import type { PeerEntries, ReconcileScope } from '../kernel/kernel-sync.js';
+import { OVERLAYD_RTPROT } from '../kernel/periodic.js';
+import { parseMac } from '../../sys/rtnetlink/codec.js';
+import { ensureOnlyAddress, findLink, setUp } from '../../sys/rtnetlink/link-ops.js';
+import { refuseRouterAdvertisements } from '../../sys/sysctl.js';
+import { addVxlanLink, deleteLink, getRoute, parseRoute, type Link } from '../../sys/rtnetlink/objects.js';
 import {
   LINUX_VXLAN_PORT,
   parseVtep,
@@ -45,36 +42,19 @@ export function createKernelVxlanBackend(ctx: BackendContext): Backend {
   return new VxlanBackend(ctx);
 }
 
-class VxlanBackend implements Backend {
+class VxlanBackend extends KernelBackend {
   readonly type = 'vxlan' as const;
   private readonly cfg: VxlanConfig;
-  private readonly nl = new RtNetlink();
-  private readonly metrics: KernelMetrics;
-  private readonly programmer: PeerProgrammer;
   private readonly name: string;
   private mac = '';
   private device: Link | undefined;
   private own: Ipv4Net | undefined;
   private underlayIndex = 0;
-  private readonly periodic: PeriodicReconciler;
 
-  constructor(private readonly ctx: BackendContext) {
+  constructor(ctx: BackendContext) {
+    super(ctx, { message: 'cannot program peer; the periodic reconcile will retry' });
     this.cfg = parseVxlanConfig(ctx.config.backend);
     this.name = `flannel.${this.cfg.vni}`;
-    this.metrics = new KernelMetrics(ctx.metrics);
-    this.programmer = new PeerProgrammer({
-      sync: new KernelSync(this.nl, this.metrics, ctx.log),
-      metrics: this.metrics,
-      log: ctx.log,
-      entriesOf: (l) => this.entriesOf(l),
-      scope: () => ({ protocol: OVERLAYD_RTPROT, device: this.device!.index }),
-      addFailure: { message: 'cannot program peer; the periodic reconcile will retry' },
-    });
-    this.periodic = new PeriodicReconciler(
-      ctx.log,
-      () => this.checkDevice(),
-      () => this.programmer.reconcile(),
-    );
   }
 
   private get mtu(): number {
@@ -133,18 +113,20 @@ class VxlanBackend implements Backend {
     const created = findLink(this.nl, this.name);
     if (!created) throw new OverlaydError('BACKEND', `${this.name} was created but cannot be found`);
     this.device = created;
-    // flannel sets accept_ra to 0 on the device; best effort (IPv6 may be disabled).
-    void writeFile(`/proc/sys/net/ipv6/conf/${this.name}/accept_ra`, '0').catch(() => undefined);
+    void refuseRouterAdvertisements(this.name);
     this.ctx.log.info(
       { device: this.name, vni: this.cfg.vni, mac: this.mac, mtu: this.mtu, port: want.port },
       'vxlan device created',
     );
   }
 
-  async start(own: Lease): Promise<void> {
+  protected programLocal(own: Lease): void {
     this.own = own.subnet;
     this.configureDevice();
-    this.periodic.start();
+  }
+
+  protected scope(): ReconcileScope {
+    return { protocol: OVERLAYD_RTPROT, device: this.device!.index };
   }
 
   private configureDevice(): void {
@@ -154,7 +136,7 @@ class VxlanBackend implements Backend {
   }
 
   /** The entries one peer needs, or a reason it cannot be used. */
-  private entriesOf(peer: Lease): PeerEntries | string {
+  protected entriesOf(peer: Lease): PeerEntries | string {
     if (peer.attrs.backendType !== 'vxlan') return 'other_backend';
     const vtep = parseVtep(peer.attrs.backendData);
     if (!vtep) return 'bad_backend_data';
@@ -185,16 +167,8 @@ class VxlanBackend implements Backend {
     }
   }
 
-  async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
-    this.programmer.apply(events);
-  }
-
-  async reconcile(all: readonly Lease[]): Promise<void> {
-    this.programmer.reset(all);
-  }
-
   /** The device watch: recreate flannel.N if it vanished or changed, then re-program every peer. */
-  private checkDevice(): void {
+  protected checkDevice(): void {
     const link = findLink(this.nl, this.name);
     if (link && link.index === this.device?.index) return;
     this.ctx.log.warn(
@@ -204,10 +178,5 @@ class VxlanBackend implements Backend {
     this.ensureDevice(this.mac);
     if (this.own) this.configureDevice();
     this.programmer.reconcile();
-  }
-
-  async close(): Promise<void> {
-    this.periodic.stop();
-    this.nl.close();
   }
 }

@@ -1,5 +1,5 @@
 /** The vxlan backend's options, flannel's keys (any case): VNI, Port, GBP, Learning, DirectRouting, MTU. */
-import { OverlaydError } from '../../daemon/errors.js';
+import { OverlaydError } from '../../core/errors.js';
 
 export interface VxlanConfig {
   readonly vni: number;

@@ -4,11 +4,10 @@
  * speak the same wire, so peers cannot tell them apart. `auto` (the default) tries the kernel
  * device and falls back to userspace only when the kernel refuses to create it, saying why once.
  */
-import { describeError } from '../../daemon/errors.js';
-import type { Lease } from '../../subnet-lease/lease.js';
-import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
+import { describeError } from '../../core/errors.js';
+import type { Lease, LeaseEvent } from '../../core/lease.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
-import { NetlinkError } from '../sys/rtnetlink/netlink-socket.js';
+import { NetlinkError } from '../../sys/rtnetlink/netlink-socket.js';
 import { createKernelVxlanBackend } from './vxlan-backend.js';
 import { parseVxlanConfig } from './vxlan-config.js';
 import { UserspaceVxlanBackend } from './vxlan-userspace.js';

@@ -15,19 +15,18 @@
  * has no neighbours, the engine picks the peer by destination). DirectRouting peers on our L2 get
  * `via <PublicIP>` as with the kernel device, and bypass the TUN.
  */
-import { OverlaydError } from '../../daemon/errors.js';
-import type { Lease } from '../../subnet-lease/lease.js';
-import type { LeaseEvent } from '../../subnet-lease/lease-set.js';
+import { OverlaydError } from '../../core/errors.js';
+import type { Lease, LeaseEvent } from '../../core/lease.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
 import { KernelMetrics } from '../kernel/kernel-metrics.js';
 import { KernelSync, type PeerEntries } from '../kernel/kernel-sync.js';
 import { PeerProgrammer } from '../kernel/peer-programmer.js';
 import { OVERLAYD_RTPROT, PeriodicReconciler } from '../kernel/periodic.js';
-import { parseMac } from '../sys/rtnetlink/codec.js';
-import { RT_SCOPE_LINK } from '../sys/rtnetlink/constants.js';
-import { findLink } from '../sys/rtnetlink/link-ops.js';
-import { RtNetlink } from '../sys/rtnetlink/netlink-socket.js';
-import { deleteLink, getRoute, parseRoute } from '../sys/rtnetlink/objects.js';
+import { parseMac } from '../../sys/rtnetlink/codec.js';
+import { RT_SCOPE_LINK } from '../../sys/rtnetlink/constants.js';
+import { findLink } from '../../sys/rtnetlink/link-ops.js';
+import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
+import { deleteLink, getRoute, parseRoute } from '../../sys/rtnetlink/objects.js';
 import type { PeerEntry } from '../udp/peer-table.js';
 import { UdpBackend } from '../udp/udp-backend.js';
 import { macWords } from '../wire/vxlan-wire.js';

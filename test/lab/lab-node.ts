@@ -8,7 +8,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sumMetric } from '../support/prom-text.js';
+import { sumMetric } from './prom-text.js';
 import type { Lab } from './lab.js';
 import { inNs, mustInNs, type RunResult } from './shell.js';
 

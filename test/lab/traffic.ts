@@ -1,5 +1,5 @@
 /** Traffic helpers for the end-to-end suites: a checked TCP transfer between pods. */
-import { readyFile } from '../support/ready-file.js';
+import { readyFile } from './ready-file.js';
 import { inPod, type Pod } from './pods.js';
 
 /**

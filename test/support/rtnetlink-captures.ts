@@ -1,6 +1,6 @@
 /**
  * rtnetlink messages captured from iproute2 6.1 and Linux 6.18, the independent known answers for
- * the codec tests (encap/sys/rtnetlink/codec.test.ts). Captured in a throwaway network namespace
+ * the codec tests (sys/rtnetlink/codec.test.ts). Captured in a throwaway network namespace
  * holding a veth pair (eth0 = ifindex 3, 198.18.0.1/24) and a vxlan device flannel.1 (ifindex 5),
  * with:
  *   strace -e trace=sendmsg,recvmsg -e write=all -e read=all <command>

@@ -4,7 +4,7 @@
  * synchronous: each round trip is microseconds, and the event loop is not needed for them.
  */
 import { constants } from 'node:os';
-import { OverlaydError } from '../../../daemon/errors.js';
+import { OverlaydError } from '../../core/errors.js';
 import { nativeSys } from '../native.js';
 import {
   encodeRequest,

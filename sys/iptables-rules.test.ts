@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseCidr } from '../subnet-lease/ipv4.js';
-import { checkSaved, forwardRules, masqRules, renderRestore } from './traffic-rules.js';
+import { parseCidr } from '../core/ipv4.js';
+import { checkSaved, forwardRules, masqRules, renderRestore } from './iptables-rules.js';
 
 const net = parseCidr('10.244.0.0/16')!;
 const pod = parseCidr('10.244.3.0/24')!;

@@ -1,12 +1,12 @@
 /**
  * Applies and keeps flannel's iptables rules: iptables-restore --noflush --wait (atomic per
  * table), checked every --iptables-resync seconds against iptables-save and rebuilt when anything
- * is missing or extra. Runs the iptables binaries; the rules themselves are data (../traffic-rules).
+ * is missing or extra. Runs the iptables binaries; the rules themselves are data (iptables-rules.ts).
  */
 import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
-import { OverlaydError, describeError } from '../../daemon/errors.js';
-import { checkSaved, renderRestore, type RuleSet } from '../traffic-rules.js';
+import { OverlaydError, describeError } from '../core/errors.js';
+import { checkSaved, renderRestore, type RuleSet } from './iptables-rules.js';
 
 function run(
   cmd: string,

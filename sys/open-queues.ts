@@ -4,9 +4,9 @@
  * steering program and a SO_REUSEPORT group with a classic BPF one; when the kernel refuses any
  * of it the datapath runs on one queue and says why.
  */
-import { OverlaydError, describeError } from '../../daemon/errors.js';
-import { formatIpv4 } from '../../subnet-lease/ipv4.js';
-import { nativeSys } from '../sys/native.js';
+import { OverlaydError, describeError } from '../core/errors.js';
+import { formatIpv4 } from '../core/ipv4.js';
+import { nativeSys } from './native.js';
 
 const TUN_F_CSUM = 0x01;
 const TUN_F_TSO4 = 0x02;
@@ -109,4 +109,15 @@ export function openUdp(ip: number, port: number, queues: number, bufferBytes: n
 /** Drops queues beyond `n` (when the other side of a queue could not be opened). */
 export function keepQueues(fds: number[], n: number): void {
   closeAll(fds.splice(n));
+}
+
+/** Turns UDP_GRO on for every socket; false when the kernel refuses it on any. */
+export function enableUdpGro(fds: readonly number[]): boolean {
+  const sys = nativeSys();
+  return fds.every((fd) => sys.udpSetGro(fd, true));
+}
+
+/** Pins the calling thread (a datapath worker) to `cpus`; returns 0 or the errno. */
+export function pinThisThread(cpus: readonly number[]): number {
+  return nativeSys().pinThread(Int32Array.from(cpus));
 }

@@ -1,18 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseUdpBackendConfig } from './udp/udp-config.js';
-import { parseVtep, parseVxlanConfig, randomVtepMac } from './vxlan/vxlan-config.js';
-
-describe('udp backend config', () => {
-  it('defaults to port 8285 and names a bad Port', () => {
-    expect(parseUdpBackendConfig({})).toEqual({ port: 8285 });
-    expect(parseUdpBackendConfig({ port: 9000 })).toEqual({ port: 9000 });
-    for (const bad of [0, 70000, '8285', 1.5]) {
-      expect(() => parseUdpBackendConfig({ port: bad })).toThrow(
-        /Backend.Port .* is not a UDP port; use a whole number from 1 to 65535/,
-      );
-    }
-  });
-});
+import { parseVtep, parseVxlanConfig, randomVtepMac } from './vxlan-config.js';
 
 describe('vxlan backend config', () => {
   it("has flannel's defaults", () => {

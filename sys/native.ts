@@ -1,16 +1,17 @@
 /**
  * Loads the overlayd_sys N-API addon (built by node-gyp on `npm install`/`npm ci` from
- * encap/sys/native/). Only files under encap/sys/ import this: it is the OS boundary.
+ * sys/native/). Only files under sys/ import this (tools/layers.json): the rest of overlayd
+ * reaches the kernel through sys/'s typed wrappers.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OverlaydError } from '../../daemon/errors.js';
+import { OverlaydError } from '../core/errors.js';
 
 /**
- * The addon's functions; see encap/sys/native/*.c for each one's contract. Every argument is
- * checked in C (encap/sys/native/args.c): a value of the wrong type or kind (offs must be an
+ * The addon's functions; see sys/native/*.c for each one's contract. Every argument is
+ * checked in C (sys/native/args.c): a value of the wrong type or kind (offs must be an
  * Int32Array, slab a Uint8Array, ...) throws a TypeError, a value out of range (a negative count,
  * a slot outside the slab, NaN, a fraction, a timeout over 60 s) a RangeError, each naming the
  * function and the argument. A failing syscall throws an Error with `code` (errno name) and

@@ -3,7 +3,7 @@
  * device: look a link up, bring it up with an MTU, make one IPv4 address the only one inside the
  * overlay network (flannel's EnsureV4AddressOnLink).
  */
-import { containsIp, type Ipv4Net } from '../../../subnet-lease/ipv4.js';
+import { containsIp, type Ipv4Net } from '../../core/ipv4.js';
 import { ENODEV, EEXIST } from './errno.js';
 import type { RtNetlink } from './netlink-socket.js';
 import { NetlinkError } from './netlink-socket.js';

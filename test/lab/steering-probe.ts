@@ -15,8 +15,8 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { openTun, openUdp } from '../../encap/udp/open-queues.js';
-import { nativeSys } from '../../encap/sys/native.js';
+import { openTun, openUdp } from '../../sys/open-queues.js';
+import { nativeTunIo, nativeUdpIo } from '../../sys/native-io.js';
 
 const TUN = 'ovlsteer0';
 const TUN_ADDR = '198.19.255.1/24';
@@ -41,7 +41,6 @@ function isEchoToTarget(b: Uint8Array, off: number, len: number): boolean {
 
 /** Packets waiting in each queue now (the probe reads nothing until the sends are done). */
 function drain(fds: readonly number[], kind: 'tun' | 'udp'): number[] {
-  const sys = nativeSys();
   const cap = 2048;
   const n = 64;
   const slab = new Uint8Array(cap * n);
@@ -51,12 +50,13 @@ function drain(fds: readonly number[], kind: 'tun' | 'udp'): number[] {
   const ports = new Int32Array(n);
   const gso = new Int32Array(n);
   return fds.map((fd) => {
+    const tun = kind === 'tun' ? nativeTunIo(fd) : undefined;
+    const udp = kind === 'udp' ? nativeUdpIo(fd) : undefined;
     let count = 0;
     for (;;) {
-      const got =
-        kind === 'tun'
-          ? sys.readBatch(fd, slab, offs, lens, n, cap, 0)
-          : sys.recvBatch(fd, slab, offs, lens, n, cap, addrs, ports, gso, 0);
+      const got = tun
+        ? tun.read(slab, offs, lens, n, cap, 0)
+        : udp!.recv(slab, offs, lens, n, cap, addrs, ports, gso, 0);
       if (got <= 0) return count;
       for (let i = 0; i < got; i++) {
         if (kind === 'udp' || isEchoToTarget(slab, offs[i]!, lens[i]!)) count++;

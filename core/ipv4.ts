@@ -1,13 +1,12 @@
 /**
  * IPv4 addresses and CIDR subnets as unsigned 32-bit integers: the datapath's prefix table and the
  * allocator both work on integers, and strings only appear at the edges (etcd keys, JSON, logs).
+ * IPV4 at the bottom is this file as an IpFamily (ip-prefix.ts), the shape IPv6 will share.
  */
+import type { IpFamily, IpPrefix } from './ip-prefix.js';
 
-export interface Ipv4Net {
-  /** Network address, host bits cleared, as an unsigned 32-bit integer. */
-  readonly ip: number;
-  readonly prefixLen: number;
-}
+/** Network address (host bits cleared, an unsigned 32-bit integer) and prefix length. */
+export type Ipv4Net = IpPrefix<number>;
 
 const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
@@ -80,3 +79,15 @@ export function sameNet(a: Ipv4Net, b: Ipv4Net): boolean {
 export function lastIp(net: Ipv4Net): number {
   return (net.ip + sizeOf(net.prefixLen) - 1) >>> 0;
 }
+
+export const IPV4: IpFamily<number> = {
+  bits: 32,
+  parseAddr: parseIpv4,
+  formatAddr: formatIpv4,
+  parsePrefix: parseCidr,
+  formatPrefix: formatCidr,
+  contains: containsIp,
+  overlaps,
+  same: sameNet,
+  lastAddr: lastIp,
+};

@@ -26,7 +26,7 @@ import {
   queueDatagram,
   rejects,
   sys,
-} from './native-hostile.js';
+} from '../test/support/native-hostile.js';
 
 beforeAll(openFds);
 afterAll(closeFds);

@@ -4,7 +4,7 @@
  * compiles with the sources like the other test helpers.
  */
 import assert from 'node:assert/strict';
-import { nativeSys } from './native.js';
+import { nativeSys } from '../../sys/native.js';
 
 export const sys = nativeSys();
 export const LOOPBACK = 0x7f000001;

@@ -21,7 +21,7 @@ import {
   openFds,
   rejects,
   sys,
-} from './native-hostile.js';
+} from '../test/support/native-hostile.js';
 
 beforeAll(openFds);
 afterAll(closeFds);

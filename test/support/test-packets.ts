@@ -1,6 +1,6 @@
 /** Builders of well-formed packets for the packet and datapath tests (reference checksums, no shortcuts). */
-import { checksum, pseudoHeaderSum, writeU16, writeU32 } from './checksum.js';
-import { PROTO_TCP, PROTO_UDP } from './ipv4-packet.js';
+import { checksum, pseudoHeaderSum, writeU16, writeU32 } from '../../encap/packet/checksum.js';
+import { PROTO_TCP, PROTO_UDP } from '../../encap/packet/ipv4-packet.js';
 
 export interface Tcp4Spec {
   src: number;

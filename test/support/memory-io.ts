@@ -4,7 +4,7 @@
  * (cutting a message into datagrams) and, when asked, UDP GRO (coalescing a sender's equal-size
  * datagrams into one message).
  */
-import type { IovBatch, TunIo, UdpIo } from './io.js';
+import type { IovBatch, TunIo, UdpIo } from '../../sys/batch-io.js';
 
 /** Packet p of an IovBatch gathered into one array (what writev/sendmsg would hand the kernel). */
 export function gather(slab: Uint8Array, iovs: IovBatch, p: number): Uint8Array {

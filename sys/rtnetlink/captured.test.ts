@@ -5,7 +5,7 @@
  * from constants.ts, so a wrong constant fails here too.
  */
 import { describe, expect, it } from 'vitest';
-import { IPROUTE2, KERNEL } from '../../../test/support/rtnetlink-captures.js';
+import { IPROUTE2, KERNEL } from '../../test/support/rtnetlink-captures.js';
 import { encodeRequest, errorOf, isDone, isError, parseMac, parseMessages, type Request } from './codec.js';
 import {
   addAddr,

@@ -2,10 +2,10 @@
  * flanneld's iptables rules, as data (pkg/trafficmngr/iptables): the FLANNEL-POSTRTG masquerade
  * chain (nat, with --ip-masq) and the FLANNEL-FWD accept chain (filter, --iptables-forward-rules),
  * each reached by one jump from the built-in chain, every rule with flannel's comment. Rendering
- * to iptables-restore input and checking an iptables-save dump are pure; encap/sys/iptables.ts runs
+ * to iptables-restore input and checking an iptables-save dump are pure; iptables.ts runs
  * the binaries.
  */
-import { formatCidr, type Ipv4Net } from '../subnet-lease/ipv4.js';
+import { formatCidr, type Ipv4Net } from '../core/ipv4.js';
 
 export interface RuleSet {
   readonly table: 'nat' | 'filter';

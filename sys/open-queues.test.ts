@@ -3,7 +3,7 @@
  * a second flanneld/overlayd share the port unnoticed, and every socket of the group receives.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { nativeSys } from '../sys/native.js';
+import { nativeSys } from './native.js';
 import { openUdp } from './open-queues.js';
 
 const LOOPBACK = 0x7f000001;
