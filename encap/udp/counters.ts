@@ -20,7 +20,7 @@ export const DROP_REASONS = [
   'bad_vnet_header',
   'send_error',
   'tun_write_error',
-  // the VXLAN wire's (encap/wire/vxlan-wire.ts)
+  // the VXLAN wire's (encap/udp/wire/vxlan-wire.ts)
   'truncated',
   'bad_vxlan_flags',
   'wrong_vni',

@@ -26,7 +26,7 @@ import { DatapathFault, watchIo } from './io-faults.js';
 import { SharedPeerTable } from './peer-table.js';
 import { RxEngine } from './rx-engine.js';
 import { TxEngine, type EngineOptions } from './tx-engine.js';
-import { wireOf, type WireSpec } from '../wire/wire-spec.js';
+import { wireOf, type WireSpec } from './wire/wire-spec.js';
 
 export interface WorkerInit {
   readonly role: 'tx' | 'rx' | 'duplex';

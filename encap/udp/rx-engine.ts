@@ -11,7 +11,7 @@
  *      payload ranges left in the receive slots, written with one writev; nothing is copied.
  *      Copying (the fallback): the segments are copied together into an output slot.
  *   4. one write batch to the TUN, then release every slot the batch took
- * The wire (encap/wire/wire.ts) checks and strips its header first (VXLAN: flags, VNI, inner MAC
+ * The wire (encap/udp/wire/wire.ts) checks and strips its header first (VXLAN: flags, VNI, inner MAC
  * and EtherType); its drops are counted like the rest.
  * flannel's proxy checked nothing here; an overlay port open to the network must not be a way in.
  */
@@ -24,8 +24,8 @@ import { MAX_MERGED_SEGMENTS, MERGED_HEADER_MAX, TcpRangeCoalescer } from '../pa
 import { VNET_HDR_LEN, writeEmptyVnetHdr } from '../packet/vnet-hdr.js';
 import { maskOf } from '../../core/ipv4.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
-import { UDP_WIRE } from '../wire/udp-wire.js';
-import { WIRE_OK, type Wire } from '../wire/wire.js';
+import { UDP_WIRE } from './wire/udp-wire.js';
+import { WIRE_OK, type Wire } from './wire/wire.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { IovList } from './iov-list.js';

@@ -9,7 +9,7 @@
  *      the segments are written whole into a fresh slot.
  *   3. one sendmmsg for the whole batch; one write batch for the ICMP replies
  *   4. release every slot the batch took
- * The wire format (encap/wire/wire.ts) adds its header in front of every packet or segment: in
+ * The wire format (encap/udp/wire/wire.ts) adds its header in front of every packet or segment: in
  * the read slot's headroom, in a gap splitTcp4 leaves before each segment, or (scatter-gather)
  * once in the header slot, pointed at by every segment's first iovec.
  * Per-packet problems are counted by reason, never thrown. Nothing is allocated per packet.
@@ -39,8 +39,8 @@ import {
   writeEmptyVnetHdr,
 } from '../packet/vnet-hdr.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
-import { UDP_WIRE } from '../wire/udp-wire.js';
-import type { Wire } from '../wire/wire.js';
+import { UDP_WIRE } from './wire/udp-wire.js';
+import type { Wire } from './wire/wire.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { IovList } from './iov-list.js';

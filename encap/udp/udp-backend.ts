@@ -29,7 +29,7 @@ import { RepairPolicy, type Fault } from './repair-policy.js';
 import type { TunSpec } from './tun-state.js';
 import { PEER_CAPACITY, UdpDatapath } from './udp-datapath.js';
 import { parseUdpBackendConfig } from './udp-config.js';
-import type { WireSpec } from '../wire/wire-spec.js';
+import type { WireSpec } from './wire/wire-spec.js';
 import { armTestFault, parseTestFault, type TestFaultPlan } from './udp-test-faults.js';
 import type { TestFault } from './datapath-worker.js';
 

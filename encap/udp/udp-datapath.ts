@@ -26,7 +26,7 @@ import { jitBudgetFrom } from './udp-config.js';
 import { registerUdpMetrics, type OffloadState } from './udp-metrics.js';
 import { WorkerSet } from './worker-set.js';
 import type { TestFault, WorkerInit } from './datapath-worker.js';
-import type { WireSpec } from '../wire/wire-spec.js';
+import type { WireSpec } from './wire/wire-spec.js';
 
 const SOCKET_BUFFER = 7 << 20;
 const BATCH = 64;
@@ -55,7 +55,7 @@ export interface DatapathSettings {
   readonly onFault: (f: Fault) => void;
   /** Test-only (udp-test-faults.ts): listen for injected faults. */
   readonly testHooks: boolean;
-  /** The wire format (flannel's udp wire when absent: encap/wire/). */
+  /** The wire format (flannel's udp wire when absent: encap/udp/wire/). */
   readonly wire?: WireSpec;
 }
 

@@ -9,7 +9,7 @@
  * The header must not depend on the inner packet, only on the peer: a GSO message's segments all
  * carry the same header bytes (scatter-gather sends point every segment's first iovec at one copy).
  */
-import type { PeerEntry } from '../udp/peer-table.js';
+import type { PeerEntry } from '../peer-table.js';
 
 /** Returned by decapsulate when the header is acceptable. */
 export const WIRE_OK = -1;

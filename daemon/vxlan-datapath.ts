@@ -4,13 +4,13 @@
  * speak the same wire, so peers cannot tell them apart. `auto` (the default) tries the kernel
  * device and falls back to userspace only when the kernel refuses to create it, saying why once.
  */
-import { describeError } from '../../core/errors.js';
-import type { Lease, LeaseEvent } from '../../core/lease.js';
-import type { Backend, BackendContext, Registration } from '../backend.js';
-import { NetlinkError } from '../../sys/rtnetlink/netlink-socket.js';
-import { createKernelVxlanBackend } from './vxlan-backend.js';
-import { parseVxlanConfig } from './vxlan-config.js';
-import { UserspaceVxlanBackend } from './vxlan-userspace.js';
+import { describeError } from '../core/errors.js';
+import type { Lease, LeaseEvent } from '../core/lease.js';
+import type { Backend, BackendContext, Registration } from '../encap/backend.js';
+import { NetlinkError } from '../sys/rtnetlink/netlink-socket.js';
+import { createKernelVxlanBackend } from '../encap/vxlan/vxlan-backend.js';
+import { parseVxlanConfig } from '../encap/vxlan-config.js';
+import { UserspaceVxlanBackend } from '../encap/udp/vxlan-userspace.js';
 
 export type VxlanDatapath = 'kernel' | 'userspace' | 'auto';
 

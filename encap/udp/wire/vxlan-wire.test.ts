@@ -1,7 +1,7 @@
 /** The VXLAN wire against a frame Linux's vxlan device sent (test/support/kernel-vxlan-frame.ts). */
 import { describe, expect, it } from 'vitest';
-import { checkIpv4, Verdict } from '../packet/ipv4-packet.js';
-import { DROP_REASONS } from '../udp/counters.js';
+import { checkIpv4, Verdict } from '../../packet/ipv4-packet.js';
+import { DROP_REASONS } from '../counters.js';
 import { macWords, VxlanWire, VXLAN_WIRE_HEADER_LEN } from './vxlan-wire.js';
 import { WIRE_OK } from './wire.js';
 import {
@@ -9,7 +9,7 @@ import {
   KERNEL_PAYLOAD,
   RECEIVER_MAC,
   SENDER_MAC,
-} from '../../test/support/kernel-vxlan-frame.js';
+} from '../../../test/support/kernel-vxlan-frame.js';
 
 const frame = (): Uint8Array => Uint8Array.from(Buffer.from(KERNEL_PAYLOAD, 'hex'));
 const peer = (mac: Uint8Array) => ({ subnetIp: 0, prefixLen: 24, publicIp: 0, port: 8472, ...macWords(mac) });

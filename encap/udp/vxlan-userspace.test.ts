@@ -1,6 +1,6 @@
 /** The userspace vxlan datapath refuses what only the kernel's device implements, naming the option. */
 import { describe, expect, it } from 'vitest';
-import { parseVxlanConfig } from './vxlan-config.js';
+import { parseVxlanConfig } from '../vxlan-config.js';
 import { refuseKernelOnly } from './vxlan-userspace.js';
 
 describe('userspace vxlan config', () => {

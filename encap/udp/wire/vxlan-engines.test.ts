@@ -4,19 +4,25 @@
  * the receive checks the engine adds to the wire's (sender, inner source and destination).
  */
 import { describe, expect, it } from 'vitest';
-import { parseCidr, parseIpv4 } from '../../core/ipv4.js';
-import { sum16, writeU16 } from '../packet/checksum.js';
-import { checkIpv4, Verdict } from '../packet/ipv4-packet.js';
-import { makeTcp4, makeUdp4, randomBytes, tcpChecksumOk } from '../../test/support/test-packets.js';
-import { GSO_TCPV4, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, newVnetHdr, writeVnetHdr } from '../packet/vnet-hdr.js';
-import { SlotPool } from '../pool.js';
-import { C, dropIndex, reasonIndex, type DropReason } from '../udp/counters.js';
-import { MemoryNetwork, MemoryTun, MemoryUdp } from '../../test/support/memory-io.js';
-import { SharedPeerTable } from '../udp/peer-table.js';
-import { RxEngine } from '../udp/rx-engine.js';
-import { TxEngine } from '../udp/tx-engine.js';
+import { parseCidr, parseIpv4 } from '../../../core/ipv4.js';
+import { sum16, writeU16 } from '../../packet/checksum.js';
+import { checkIpv4, Verdict } from '../../packet/ipv4-packet.js';
+import { makeTcp4, makeUdp4, randomBytes, tcpChecksumOk } from '../../../test/support/test-packets.js';
+import {
+  GSO_TCPV4,
+  VNET_F_NEEDS_CSUM,
+  VNET_HDR_LEN,
+  newVnetHdr,
+  writeVnetHdr,
+} from '../../packet/vnet-hdr.js';
+import { SlotPool } from '../../pool.js';
+import { C, dropIndex, reasonIndex, type DropReason } from '../counters.js';
+import { MemoryNetwork, MemoryTun, MemoryUdp } from '../../../test/support/memory-io.js';
+import { SharedPeerTable } from '../peer-table.js';
+import { RxEngine } from '../rx-engine.js';
+import { TxEngine } from '../tx-engine.js';
 import { macWords, VxlanWire } from './vxlan-wire.js';
-import { KERNEL_PAYLOAD, RECEIVER_MAC, SENDER_MAC } from '../../test/support/kernel-vxlan-frame.js';
+import { KERNEL_PAYLOAD, RECEIVER_MAC, SENDER_MAC } from '../../../test/support/kernel-vxlan-frame.js';
 
 const ip = (s: string): number => parseIpv4(s)!;
 const PORT = 8472;

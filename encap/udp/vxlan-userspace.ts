@@ -27,11 +27,11 @@ import { RT_SCOPE_LINK } from '../../sys/rtnetlink/constants.js';
 import { findLink } from '../../sys/rtnetlink/link-ops.js';
 import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import { deleteLink, getRoute, parseRoute } from '../../sys/rtnetlink/objects.js';
-import type { PeerEntry } from '../udp/peer-table.js';
-import { UdpBackend } from '../udp/udp-backend.js';
-import { macWords } from '../wire/vxlan-wire.js';
-import { VXLAN_OVERHEAD } from './vxlan-backend.js';
-import { LINUX_VXLAN_PORT, parseVtep, randomVtepMac, type VxlanConfig } from './vxlan-config.js';
+import type { PeerEntry } from './peer-table.js';
+import { UdpBackend } from './udp-backend.js';
+import { macWords } from './wire/vxlan-wire.js';
+import { VXLAN_OVERHEAD } from '../vxlan-config.js';
+import { LINUX_VXLAN_PORT, parseVtep, randomVtepMac, type VxlanConfig } from '../vxlan-config.js';
 
 /** Options only the kernel's device implements: refused, never silently ignored. */
 export function refuseKernelOnly(cfg: VxlanConfig): void {

@@ -11,8 +11,8 @@
  * The outer UDP checksum is the socket's business: the kernel accepts zero (flannel's devices send
  * none) and verifies a non-zero one before the datagram reaches us.
  */
-import { reasonIndex } from '../udp/counters.js';
-import type { PeerEntry } from '../udp/peer-table.js';
+import { reasonIndex } from '../counters.js';
+import type { PeerEntry } from '../peer-table.js';
 import { WIRE_OK, type Wire } from './wire.js';
 
 export const VXLAN_HEADER_LEN = 8;
