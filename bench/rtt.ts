@@ -31,6 +31,13 @@ const CONFIGS: readonly Config[] = [
     description: 'baseline: the C forwarder loop in JS, no checks',
   },
   { name: 'udp', backend: 'udp', description: 'overlayd udp as shipped' },
+  { name: 'vxlan', backend: 'vxlan', description: 'overlayd vxlan on the kernel device' },
+  {
+    name: 'vxlan-userspace',
+    backend: 'vxlan-userspace',
+    description: 'overlayd vxlan in userspace on both nodes',
+  },
+  { name: 'vxlan-mixed', backend: 'vxlan-mixed', description: 'overlayd vxlan, userspace ↔ kernel' },
   { name: 'udp-copy', backend: 'udp-copy', description: 'overlayd udp with --udp-sg=off (copying)' },
   { name: 'udp-percpu', backend: 'udp-percpu', description: 'overlayd udp with --udp-queues=auto' },
   { name: 'udp-split', backend: 'udp-split', description: 'overlayd udp with --udp-workers=2' },

@@ -18,6 +18,8 @@ export const BACKENDS = [
   'udp-batch',
   'udp-plain',
   'vxlan',
+  'vxlan-userspace',
+  'vxlan-mixed',
   'host-gw',
   'kernel-vxlan',
   'c-forwarder',
@@ -34,6 +36,8 @@ export const DESCRIPTIONS: Record<BenchBackend, string> = {
   'udp-batch': 'overlayd udp with --udp-offloads=off: recvmmsg/sendmmsg batches only',
   'udp-plain': 'overlayd udp with offloads and batching off: one syscall per packet (flannel udp I/O model)',
   vxlan: 'overlayd vxlan: kernel VXLAN programmed by overlayd',
+  'vxlan-userspace': 'overlayd vxlan with --vxlan-datapath=userspace on both nodes: VXLAN on the udp engine',
+  'vxlan-mixed': 'overlayd vxlan: one node userspace, the other on the kernel device',
   'host-gw': 'overlayd host-gw: kernel routes programmed by overlayd',
   'kernel-vxlan': 'baseline: kernel VXLAN configured by hand, flannel-style',
   'c-forwarder': 'baseline: a C forwarder, one read/sendto per packet (flannel udp I/O model)',
@@ -69,7 +73,14 @@ async function overlayd(
   backend: Exclude<BenchBackend, 'veth' | 'kernel-vxlan' | 'c-forwarder' | 'js-forwarder'>,
   env: Record<string, string>,
 ): Promise<Setup> {
-  const type = backend.startsWith('udp') ? 'udp' : backend;
+  const type = backend.startsWith('udp') ? 'udp' : backend.startsWith('vxlan') ? 'vxlan' : backend;
+  // Per node: the mixed setup runs node 1 in userspace, node 2 on the kernel device.
+  const datapath = (i: number): string[] =>
+    backend === 'vxlan-userspace' || (backend === 'vxlan-mixed' && i === 0)
+      ? ['--vxlan-datapath=userspace']
+      : backend.startsWith('vxlan')
+        ? ['--vxlan-datapath=kernel']
+        : [];
   const flags =
     backend === 'udp-copy'
       ? ['--udp-sg=off']
@@ -87,7 +98,19 @@ async function overlayd(
     networkConfig: { Network: '10.244.0.0/16', Backend: { Type: type } },
   });
   try {
-    await Promise.all(lab.nodes.map((n) => n.startDaemon({ flags: [...flags, '--log-level=warn'], env })));
+    await Promise.all(
+      lab.nodes.map((n, i) => n.startDaemon({ flags: [...flags, ...datapath(i), '--log-level=warn'], env })),
+    );
+    if (backend === 'vxlan-mixed')
+      // As in test/vxlan-userspace.e2e.ts: the kernel node's GSO skbs cross a veth whole; the
+      // switch port toward the userspace node segments them, as the wire between two hosts does.
+      await must(
+        'ip',
+        ['netns', 'exec', lab.switchNs, 'ethtool', '-K', 'n1', 'tx-udp_tnl-segmentation', 'off'].concat([
+          'tx-udp_tnl-csum-segmentation',
+          'off',
+        ]),
+      );
     const [a, b] = await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')));
     return { a: a!, b: b!, pids: lab.nodes.map((n) => n.pid!), teardown: () => lab.destroy() };
   } catch (err) {

@@ -9,6 +9,6 @@ import type { BackendType } from '../core/network.js';
 export const BACKENDS: Partial<Record<BackendType, () => Promise<BackendFactory>>> = {
   alloc: async () => (await import('../encap/alloc/alloc-backend.js')).createAllocBackend,
   udp: async () => (await import('../encap/udp/udp-backend.js')).createUdpBackend,
-  vxlan: async () => (await import('../encap/vxlan/vxlan-backend.js')).createVxlanBackend,
+  vxlan: async () => (await import('./vxlan-datapath.js')).createVxlanBackend,
   'host-gw': async () => (await import('../encap/host-gw/host-gw-backend.js')).createHostGwBackend,
 };

@@ -253,6 +253,7 @@ export class Daemon {
         tunName: flags.tunName,
         udpOffloads: flags.udpOffloads,
         udpSg: flags.udpSg,
+        vxlanDatapath: flags.vxlanDatapath,
         udpBatch: flags.udpBatch,
         udpWorkers: flags.udpWorkers,
         udpQueues: flags.udpQueues,

@@ -96,6 +96,11 @@ describe('flags', () => {
     [['--udp-workers=4'], {}, /^--udp-workers: invalid value "4"; expected 1 or 2$/],
     [['--udp-sg=on'], {}, /^--udp-sg: invalid value "on"; expected auto or off$/],
     [
+      ['--vxlan-datapath=tun'],
+      {},
+      /^--vxlan-datapath: invalid value "tun"; expected kernel, userspace or auto$/,
+    ],
+    [
       ['--udp-queues=9'],
       {},
       /^--udp-queues: invalid value "9"; expected auto or a whole number from 1 to 8$/,

@@ -178,6 +178,14 @@ const SPECS: readonly FlagSpec[] = [
     form: 'auto or off',
   },
   {
+    name: 'vxlan-datapath',
+    kind: 'string',
+    dflt: 'auto',
+    choices: ['kernel', 'userspace', 'auto'],
+    help: 'vxlan backend: kernel vxlan device, or VXLAN carried in userspace over a TUN (auto: kernel where the device can be created)',
+    form: 'kernel, userspace or auto',
+  },
+  {
     name: 'udp-batch',
     kind: 'string',
     dflt: 'auto',
@@ -239,6 +247,7 @@ export interface Flags {
   tunName: string;
   udpOffloads: 'auto' | 'off';
   udpSg: 'auto' | 'off';
+  vxlanDatapath: 'kernel' | 'userspace' | 'auto';
   udpBatch: 'auto' | 'off';
   udpWorkers: '1' | '2';
   udpQueues: string;

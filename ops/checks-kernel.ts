@@ -4,7 +4,7 @@
  * programs (vxlan: neighbour, FDB, route; host-gw: route), then entries no lease wants (stale).
  * Every fix is the exact ip/bridge command, or a restart of overlayd, which reconciles all of them.
  */
-import { parseVtep } from '../encap/vxlan/vxlan-config.js';
+import { parseVtep } from '../encap/vxlan-config.js';
 import { containsIp, formatCidr, formatIpv4, type Ipv4Net } from '../core/ipv4.js';
 import type { Lease } from '../core/lease.js';
 import { fail, ok, type Check } from './check.js';

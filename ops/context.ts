@@ -2,7 +2,7 @@
  * What the facts imply before any verdict: which lease is ours, who the peers are, which device
  * carries the overlay and what MTU it should have. Pure; shared by every evaluator.
  */
-import { LINUX_VXLAN_PORT, parseVtep, parseVxlanConfig } from '../encap/vxlan/vxlan-config.js';
+import { LINUX_VXLAN_PORT, parseVtep, parseVxlanConfig } from '../encap/vxlan-config.js';
 import { DEFAULT_UDP_PORT } from '../encap/udp/udp-config.js';
 import { formatCidr, parseCidr, sameNet, type Ipv4Net } from '../core/ipv4.js';
 import type { Lease } from '../core/lease.js';

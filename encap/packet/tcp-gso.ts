@@ -35,7 +35,8 @@ const TCP_PSH = 0x08;
 const TCP_CWR = 0x80;
 
 /**
- * Splits the TCPv4 packet at (src, off, len) into segments of `mss` payload bytes at (out, outOff).
+ * Splits the TCPv4 packet at (src, off, len) into segments of `mss` payload bytes at (out, outOff),
+ * each after a gap of `lead` bytes for a wire header (VXLAN's), which the stride includes.
  * Returns false (writing nothing useful) when it is not a TCPv4 packet with a sane header or the
  * output does not fit in `outCap` bytes.
  */
@@ -49,6 +50,7 @@ export function splitTcp4(
   outCap: number,
   sum: SumFn,
   result: SplitResult,
+  lead = 0,
 ): boolean {
   if (len < 40 || src[off + 9] !== PROTO_TCP || mss <= 0) return false;
   const ihl = headerLenOf(src, off);
@@ -58,14 +60,14 @@ export function splitTcp4(
   if (doff < 20 || hdrLen > len) return false;
   const payload = len - hdrLen;
   const count = Math.max(1, Math.ceil(payload / mss));
-  const stride = hdrLen + mss;
-  const bytes = (count - 1) * stride + hdrLen + (payload - (count - 1) * mss);
+  const stride = lead + hdrLen + mss;
+  const bytes = (count - 1) * stride + lead + hdrLen + (payload - (count - 1) * mss);
   if (bytes > outCap) return false;
   const seq0 = readU32(src, tcp + 4);
   const id0 = readU16(src, off + 4);
   const flags = src[tcp + 13]!;
   for (let i = 0; i < count; i++) {
-    const seg = outOff + i * stride;
+    const seg = outOff + i * stride + lead;
     const plen = i === count - 1 ? payload - i * mss : mss;
     copyBytes(src, off, out, seg, hdrLen);
     copyBytes(src, off + hdrLen + i * mss, out, seg + hdrLen, plen);

@@ -20,6 +20,12 @@ export const DROP_REASONS = [
   'bad_vnet_header',
   'send_error',
   'tun_write_error',
+  // the VXLAN wire's (encap/udp/wire/vxlan-wire.ts)
+  'truncated',
+  'bad_vxlan_flags',
+  'wrong_vni',
+  'foreign_mac',
+  'bad_ethertype',
   // The UDP socket stayed full past sendBatch's deadline: the rest of the batch is dropped.
   'send_timeout',
 ] as const;
@@ -40,6 +46,7 @@ export const C = {
   heapBytes: 11, // this worker's heap used (sampled)
   gcCount: 12, // this worker's garbage collections
   heartbeat: 13, // +1 per pass of the worker's loop (≤ ~150 ms apart): the main thread's stuck check
+  rxChecksumsCompleted: 14, // inner checksums a kernel VXLAN peer left partial, completed here
   gsoDisabled: 15, // 1 after the kernel refused UDP_SEGMENT
 } as const;
 

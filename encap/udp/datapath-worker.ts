@@ -26,6 +26,7 @@ import { DatapathFault, watchIo } from './io-faults.js';
 import { SharedPeerTable } from './peer-table.js';
 import { RxEngine } from './rx-engine.js';
 import { TxEngine, type EngineOptions } from './tx-engine.js';
+import { wireOf, type WireSpec } from './wire/wire-spec.js';
 
 export interface WorkerInit {
   readonly role: 'tx' | 'rx' | 'duplex';
@@ -41,6 +42,8 @@ export interface WorkerInit {
   readonly options: EngineOptions;
   readonly slots: number;
   readonly slotSize: number;
+  /** The wire format (flannel's udp wire when absent). */
+  readonly wire?: WireSpec;
   /** The TUN's name, for fault reports. */
   readonly tunName: string;
   /** Listen for test-only fault injections (OVERLAYD_TEST_FAULT is set; see udp-test-faults.ts). */
@@ -52,7 +55,8 @@ export interface WorkerInit {
 /** Test-only faults a worker can be told to simulate (udp-test-faults.ts). */
 export type TestFault = 'worker-throw' | 'worker-exit' | 'worker-stuck' | 'socket-error';
 
-const HEADROOM = 16;
+/** Room in front of a packet for the virtio_net_hdr (10) or a wire header (VXLAN: 22). */
+const HEADROOM = 32;
 const init = workerData as WorkerInit;
 const table = new SharedPeerTable(init.tableCapacity, init.tableSab);
 const counters = blockOf(init.countersSab, init.block);
@@ -83,13 +87,15 @@ const rawUdp: UdpIo = {
 const { tun, udp } = watchIo(rawTun, rawUdp, init.tunName);
 
 const csum = nativeChecksum;
+const wire = wireOf(init.wire);
 const tx =
   init.role !== 'rx'
-    ? new TxEngine(init.options, pool, table, tun, udp, counters, csum, nativeChunkSums)
+    ? new TxEngine(init.options, pool, table, tun, udp, counters, csum, nativeChunkSums, wire)
     : undefined;
 // A duplex worker's engines each have a pool of their own, as they would in two workers.
 const rxPool = init.role === 'duplex' ? new SlotPool(init.slots, init.slotSize, HEADROOM) : pool;
-const rx = init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters) : undefined;
+const rx =
+  init.role !== 'tx' ? new RxEngine(init.options, rxPool, table, tun, udp, counters, wire, csum) : undefined;
 
 const gc = new PerformanceObserver((list) => {
   counters[C.gcCount]! += list.getEntries().length;

@@ -5,12 +5,13 @@
  * version once per batch, so a peer change reaches the running datapath without stopping it.
  *
  * Layout (Int32 words): [0] version, [1] count, [2] own subnet ip, [3] own prefix len,
- * [4] stop flag, then count × {subnet ip, prefix len, public ip, port}.
+ * [4] stop flag, then count × {subnet ip, prefix len, public ip, port, MAC bytes 0-3, MAC bytes 4-5}.
+ * The MAC is the peer's VtepMAC on the VXLAN wire (0 for the udp wire).
  */
 import type { Ipv4Net } from '../../core/ipv4.js';
 
 const HEADER = 8;
-const ENTRY = 4;
+const ENTRY = 6;
 export const VERSION = 0;
 const COUNT = 1;
 const OWN_IP = 2;
@@ -22,6 +23,10 @@ export interface PeerEntry {
   prefixLen: number;
   publicIp: number;
   port: number;
+  /** Peer's VtepMAC, bytes 0-3 big-endian (VXLAN wire; unset = 0). */
+  macHi?: number;
+  /** Peer's VtepMAC, bytes 4-5. */
+  macLo?: number;
 }
 
 export class SharedPeerTable {
@@ -53,6 +58,8 @@ export class SharedPeerTable {
       w[o + 1] = p.prefixLen;
       w[o + 2] = p.publicIp | 0;
       w[o + 3] = p.port;
+      w[o + 4] = (p.macHi ?? 0) | 0;
+      w[o + 5] = p.macLo ?? 0;
     }
     w[COUNT] = peers.length;
     Atomics.add(w, VERSION, 1); // even: consistent
@@ -89,11 +96,14 @@ export class SharedPeerTable {
       const ownLen = w[OWN_LEN]!;
       for (let i = 0; i < count; i++) {
         const o = HEADER + i * ENTRY;
-        const e = into[i] ?? (into[i] = { subnetIp: 0, prefixLen: 0, publicIp: 0, port: 0 });
+        const e =
+          into[i] ?? (into[i] = { subnetIp: 0, prefixLen: 0, publicIp: 0, port: 0, macHi: 0, macLo: 0 });
         e.subnetIp = w[o]! >>> 0;
         e.prefixLen = w[o + 1]!;
         e.publicIp = w[o + 2]! >>> 0;
         e.port = w[o + 3]!;
+        e.macHi = w[o + 4]! >>> 0;
+        e.macLo = w[o + 5]!;
       }
       if (Atomics.load(w, VERSION) === v1) return { version: v1, ownIp, ownLen, count };
     }
@@ -110,7 +120,9 @@ export function samePeerSet(a: ReadonlyMap<string, PeerEntry>, b: ReadonlyMap<st
       o.subnetIp !== e.subnetIp ||
       o.prefixLen !== e.prefixLen ||
       o.publicIp !== e.publicIp ||
-      o.port !== e.port
+      o.port !== e.port ||
+      (o.macHi ?? 0) !== (e.macHi ?? 0) ||
+      (o.macLo ?? 0) !== (e.macLo ?? 0)
     )
       return false;
   }

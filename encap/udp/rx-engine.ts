@@ -11,14 +11,21 @@
  *      payload ranges left in the receive slots, written with one writev; nothing is copied.
  *      Copying (the fallback): the segments are copied together into an output slot.
  *   4. one write batch to the TUN, then release every slot the batch took
+ * The wire (encap/udp/wire/wire.ts) checks and strips its header first (VXLAN: flags, VNI, inner MAC
+ * and EtherType); its drops are counted like the rest.
  * flannel's proxy checked nothing here; an overlay port open to the network must not be a way in.
  */
+import { sum16 } from '../packet/checksum.js';
 import { checkIpv4, decrementTtl, dstOf, srcOf, Verdict } from '../packet/ipv4-packet.js';
+import { completePartialL4 } from '../packet/partial-checksum.js';
+import type { SumFn } from '../packet/tcp-gso.js';
 import { coalescibleHeaderLen, TcpCoalescer } from '../packet/tcp-gro.js';
 import { MAX_MERGED_SEGMENTS, MERGED_HEADER_MAX, TcpRangeCoalescer } from '../packet/tcp-gro-ranges.js';
 import { VNET_HDR_LEN, writeEmptyVnetHdr } from '../packet/vnet-hdr.js';
 import { maskOf } from '../../core/ipv4.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
+import { UDP_WIRE } from './wire/udp-wire.js';
+import { WIRE_OK, type Wire } from './wire/wire.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { IovList } from './iov-list.js';
@@ -82,6 +89,8 @@ export class RxEngine {
     private readonly tun: TunIo,
     private readonly udp: UdpIo,
     private readonly counters: Float64Array,
+    private readonly wire: Wire = UDP_WIRE,
+    private readonly sum: SumFn = sum16,
   ) {
     const b = opts.batch;
     this.batch = new SlotBatch(pool);
@@ -165,7 +174,7 @@ export class RxEngine {
     const sender = this.senders.get(this.rAddrs[i]! | 0);
     // max(len, 1): an empty datagram is one (too short) segment, not 0/0 segments
     const seg = this.rGso[i]! > 0 ? this.rGso[i]! : Math.max(len, 1);
-    if (!sender || sender.port !== this.rPorts[i]!) {
+    if (!sender || (this.wire.senderPortFixed && sender.port !== this.rPorts[i]!)) {
       counters[drop('unknown_sender')]! += Math.max(1, Math.ceil(len / seg));
       return;
     }
@@ -175,9 +184,23 @@ export class RxEngine {
       this.datagram(base + off, Math.min(seg, len - off), sender, seg === len);
   }
 
-  private datagram(pkt: number, len: number, sender: Sender, alone: boolean): void {
+  private datagram(dgram: number, wireLen: number, sender: Sender, alone: boolean): void {
     const slab = this.pool.slab;
     const counters = this.counters;
+    const wire = this.wire;
+    const h = wire.headerLen;
+    if (h > 0) {
+      const verdict = wire.decapsulate(slab, dgram, wireLen);
+      if (verdict !== WIRE_OK) {
+        counters[dropIndex('rx', verdict)]! += 1;
+        return;
+      }
+      // The header in front of a datagram inside a GRO message is its own, no longer needed: it
+      // has room for the vnet header as a lone datagram's headroom does.
+      alone ||= h >= VNET_HDR_LEN;
+    }
+    const pkt = dgram + h;
+    const len = wireLen - h;
     if (len > this.opts.maxPacket) {
       counters[drop('oversized')]! += 1; // larger than the TUN MTU: no peer of ours sends that
       return;
@@ -202,6 +225,8 @@ export class RxEngine {
       counters[drop('ttl_expired')]! += 1;
       return;
     }
+    if (wire.innerChecksumMayBePartial && completePartialL4(slab, pkt, len, this.sum))
+      counters[C.rxChecksumsCompleted]! += 1;
     counters[C.rxPackets]! += 1;
     counters[C.rxBytes]! += len;
     if (!this.opts.vnet) {

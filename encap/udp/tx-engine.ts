@@ -9,6 +9,9 @@
  *      the segments are written whole into a fresh slot.
  *   3. one sendmmsg for the whole batch; one write batch for the ICMP replies
  *   4. release every slot the batch took
+ * The wire format (encap/udp/wire/wire.ts) adds its header in front of every packet or segment: in
+ * the read slot's headroom, in a gap splitTcp4 leaves before each segment, or (scatter-gather)
+ * once in the header slot, pointed at by every segment's first iovec.
  * Per-packet problems are counted by reason, never thrown. Nothing is allocated per packet.
  */
 import { constants } from 'node:os';
@@ -36,6 +39,8 @@ import {
   writeEmptyVnetHdr,
 } from '../packet/vnet-hdr.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
+import { UDP_WIRE } from './wire/udp-wire.js';
+import type { Wire } from './wire/wire.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { IovList } from './iov-list.js';
@@ -64,10 +69,8 @@ export interface EngineOptions {
   readonly sg: boolean;
 }
 
-interface Peer {
-  publicIp: number;
-  port: number;
-}
+/** A route's peer: where to send, and what the wire header needs (its VtepMAC). */
+type Peer = PeerEntry;
 
 const drop = (r: DropReason): number => dropIndex('tx', reasonIndex(r));
 const ETIMEDOUT = constants.errno.ETIMEDOUT;
@@ -119,7 +122,10 @@ export class TxEngine {
     private readonly counters: Float64Array,
     private readonly sum: SumFn,
     private readonly chunkSum: ChunkSumFn = chunkSums16,
+    private readonly wire: Wire = UDP_WIRE,
   ) {
+    if (pool.headroom < wire.headerLen)
+      throw new RangeError(`TxEngine: slot headroom ${pool.headroom} < wire header ${wire.headerLen}`);
     this.gso = opts.gso;
     this.sg = opts.vnet && opts.sg;
     const b = opts.batch;
@@ -151,7 +157,7 @@ export class TxEngine {
     this.routes.clear();
     for (let i = 0; i < snap.count; i++) {
       const e = this.entries[i]!;
-      this.routes.set(e.subnetIp, e.prefixLen, { publicIp: e.publicIp, port: e.port });
+      this.routes.set(e.subnetIp, e.prefixLen, { ...e }); // entries are reused by the next snapshot
     }
     this.ownIp = snap.ownIp;
     this.tableVersion = snap.version;
@@ -231,7 +237,10 @@ export class TxEngine {
         return;
       }
     }
-    this.queueSend(pkt, plen, peer, 0, 1);
+    const h = this.wire.headerLen;
+    // The wire header goes in the headroom in front of the packet (the vnet header's, once read).
+    if (h > 0) this.wire.encapsulate(slab, pkt - h, peer);
+    this.queueSend(pkt - h, plen + h, peer, 0, 1);
   }
 
   private sendSplit(pkt: number, plen: number, peer: Peer): void {
@@ -249,14 +258,16 @@ export class TxEngine {
     }
     const pool = this.pool;
     const dst = pool.offsetOf(slot);
-    if (
-      !splitTcp4(pool.slab, pkt, plen, this.hdr.gsoSize, pool.slab, dst, pool.slotSize, this.sum, this.split)
-    ) {
+    const h = this.wire.headerLen;
+    const slab = pool.slab;
+    if (!splitTcp4(slab, pkt, plen, this.hdr.gsoSize, slab, dst, pool.slotSize, this.sum, this.split, h)) {
       this.counters[drop('bad_vnet_header')]! += 1;
       return;
     }
     this.counters[C.txSuperPackets]! += 1;
     const { count, stride, bytes } = this.split;
+    // Each segment's stride starts with the gap splitTcp4 left for the wire header.
+    if (h > 0) for (let i = 0; i < count; i++) this.wire.encapsulate(slab, dst + i * stride, peer);
     if (!this.gso) {
       for (let i = 0; i < count; i++) {
         const len = i === count - 1 ? bytes - i * stride : stride;
@@ -279,6 +290,7 @@ export class TxEngine {
    */
   private sendSegments(pkt: number, plen: number, peer: Peer): void {
     const slab = this.pool.slab;
+    const wireLen = this.wire.headerLen;
     let wrote = SEGMENT_NO_ROOM;
     for (let attempt = 0; attempt < 3 && wrote === SEGMENT_NO_ROOM; attempt++) {
       if (attempt === 1) {
@@ -293,7 +305,8 @@ export class TxEngine {
       }
       if (this.hdrSlot < 0) continue;
       const at = this.pool.offsetOf(this.hdrSlot) + this.hdrPos;
-      const room = this.pool.slotSize - this.hdrPos;
+      // The wire header (one copy for all segments) goes after the segments' headers.
+      const room = this.pool.slotSize - this.hdrPos - wireLen;
       wrote = segmentTcp4(
         slab,
         pkt,
@@ -316,23 +329,27 @@ export class TxEngine {
       return;
     }
     const hdrs = this.pool.offsetOf(this.hdrSlot) + this.hdrPos;
-    this.hdrPos += (wrote + 7) & ~7;
+    const wireAt = hdrs + wrote;
+    if (wireLen > 0) this.wire.encapsulate(slab, wireAt, peer);
+    this.hdrPos += (wrote + wireLen + 7) & ~7;
     this.counters[C.txSuperPackets]! += 1;
     const { count, hdrLen, mss, payloadOff, payloadLen } = this.plan;
-    const stride = hdrLen + mss;
+    const stride = wireLen + hdrLen + mss;
+    const per = wireLen > 0 ? 3 : 2;
     const perMsg = this.gso
       ? Math.max(1, Math.min(MAX_GSO_SEGMENTS, Math.floor(MAX_UDP_MESSAGE / stride)))
       : 1;
     for (let i = 0; i < count; i += perMsg) {
       const segs = Math.min(perMsg, count - i);
-      if (!this.iovs.fits(1, 2 * segs) || this.nSend === this.sOffs.length) this.flushSends();
+      if (!this.iovs.fits(1, per * segs) || this.nSend === this.sOffs.length) this.flushSends();
       this.iovs.begin();
       let bytes = 0;
       for (let k = i; k < i + segs; k++) {
         const len = k === count - 1 ? payloadLen - k * mss : mss;
+        if (wireLen > 0) this.iovs.add(wireAt, wireLen);
         this.iovs.add(hdrs + k * hdrLen, hdrLen);
         this.iovs.add(payloadOff + k * mss, len);
-        bytes += hdrLen + len;
+        bytes += wireLen + hdrLen + len;
       }
       this.queueMessage(bytes, peer, segs > 1 ? stride : 0, segs);
     }
@@ -454,7 +471,7 @@ export class TxEngine {
     const segs = this.sSegs[i]!;
     const off = this.sOffs[i]!;
     const total = this.sLens[i]!;
-    const peer = { publicIp: this.sAddrs[i]!, port: this.sPorts[i]! };
+    const peer = { publicIp: this.sAddrs[i]!, port: this.sPorts[i]!, subnetIp: 0, prefixLen: 0 };
     if (this.nSend + segs > this.sOffs.length) {
       this.counters[drop('send_error')]! += segs;
       return;
@@ -496,17 +513,22 @@ export class TxEngine {
     const segs = this.sSegs[i]!;
     const iovs = this.iovs;
     const first = iovs.first[i]!;
-    const peer = { publicIp: this.sAddrs[i]!, port: this.sPorts[i]! };
-    if (!iovs.fits(segs, 2 * segs) || this.nSend + segs > this.sOffs.length) {
+    const peer = { publicIp: this.sAddrs[i]!, port: this.sPorts[i]!, subnetIp: 0, prefixLen: 0 };
+    // A segment is (wire header,) IP+TCP header, payload: 2 or 3 iovecs.
+    const per = this.wire.headerLen > 0 ? 3 : 2;
+    if (!iovs.fits(segs, per * segs) || this.nSend + segs > this.sOffs.length) {
       this.counters[drop('send_error')]! += segs;
       return;
     }
     for (let k = 0; k < segs; k++) {
-      const h = first + 2 * k;
+      const h = first + per * k;
       iovs.begin();
-      iovs.add(iovs.offs[h]!, iovs.lens[h]!);
-      iovs.add(iovs.offs[h + 1]!, iovs.lens[h + 1]!);
-      this.queueMessage(iovs.lens[h]! + iovs.lens[h + 1]!, peer, 0, 1);
+      let bytes = 0;
+      for (let j = h; j < h + per; j++) {
+        iovs.add(iovs.offs[j]!, iovs.lens[j]!);
+        bytes += iovs.lens[j]!;
+      }
+      this.queueMessage(bytes, peer, 0, 1);
     }
   }
 }

@@ -29,6 +29,7 @@ import { RepairPolicy, type Fault } from './repair-policy.js';
 import type { TunSpec } from './tun-state.js';
 import { PEER_CAPACITY, UdpDatapath } from './udp-datapath.js';
 import { parseUdpBackendConfig } from './udp-config.js';
+import type { WireSpec } from './wire/wire-spec.js';
 import { armTestFault, parseTestFault, type TestFaultPlan } from './udp-test-faults.js';
 import type { TestFault } from './datapath-worker.js';
 
@@ -40,11 +41,24 @@ const RECONCILE_EVERY = 10;
 /** A re-started worker that has not run its loop by then fails the repair attempt. */
 const WORKER_START_MS = 10_000;
 
+/**
+ * What another backend on this engine changes (encap/vxlan/vxlan-userspace.ts): the TUN, port,
+ * MTU, wire, and which leases are peers of the datapath. The udp backend's is flannel's udp.
+ */
+export interface DatapathFlavor {
+  readonly tunName: string;
+  readonly port: number;
+  readonly mtu: number;
+  readonly wire: WireSpec;
+  /** The datapath's entry for a lease, or undefined when it does not go through the TUN. */
+  readonly entryOf: (l: Lease) => PeerEntry | undefined;
+}
+
 export function createUdpBackend(ctx: BackendContext): Backend {
   return new UdpBackend(ctx);
 }
 
-class UdpBackend implements Backend {
+export class UdpBackend implements Backend {
   readonly type = 'udp' as const;
   private readonly port: number;
   private readonly mtu: number;
@@ -69,10 +83,17 @@ class UdpBackend implements Backend {
   /** Test-only: after the first injection with ":always", every new worker gets the fault. */
   private stickyFault: TestFault | undefined;
 
-  constructor(private readonly ctx: BackendContext) {
-    this.port = parseUdpBackendConfig(ctx.config.backend).port;
-    this.mtu = ctx.extIface.mtu - UDP_OVERHEAD;
-    this.tunName = ctx.options['tunName'] ?? 'flannel0';
+  /** The lease → datapath entry rule (flannel udp's, or the flavor's). */
+  private readonly entryFor: (l: Lease) => PeerEntry | undefined;
+
+  constructor(
+    private readonly ctx: BackendContext,
+    flavor?: DatapathFlavor,
+  ) {
+    this.port = flavor?.port ?? parseUdpBackendConfig(ctx.config.backend).port;
+    this.mtu = flavor?.mtu ?? ctx.extIface.mtu - UDP_OVERHEAD;
+    this.tunName = flavor?.tunName ?? ctx.options['tunName'] ?? 'flannel0';
+    this.entryFor = flavor?.entryOf ?? ((l) => this.entryOf(l));
     this.testPlan = parseTestFault(process.env['OVERLAYD_TEST_FAULT']);
     this.datapath = new UdpDatapath({
       tunName: this.tunName,
@@ -85,6 +106,7 @@ class UdpBackend implements Backend {
       table: this.table,
       onFault: (f) => this.onFault(f),
       testHooks: this.testPlan !== undefined,
+      ...(flavor ? { wire: flavor.wire } : {}),
     });
   }
 
@@ -151,7 +173,11 @@ class UdpBackend implements Backend {
   private reconcilePeers(): void {
     const all = this.ctx.peerSet();
     if (!all) return;
-    const want = new Map(all.map((l) => [subnetKeyOf(l.subnet), this.entryOf(l)] as const));
+    const want = new Map<string, PeerEntry>();
+    for (const l of all) {
+      const e = this.entryFor(l);
+      if (e) want.set(subnetKeyOf(l.subnet), e);
+    }
     const same = samePeerSet(want, this.peers);
     if (same && this.tableInSync) return;
     if (!same)
@@ -258,7 +284,8 @@ class UdpBackend implements Backend {
   /** All changes of the run go to the workers in one table update. */
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
     for (const e of events) {
-      if (e.type === 'added') this.peers.set(subnetKeyOf(e.lease.subnet), this.entryOf(e.lease));
+      const entry = e.type === 'added' ? this.entryFor(e.lease) : undefined;
+      if (entry) this.peers.set(subnetKeyOf(e.lease.subnet), entry);
       else this.peers.delete(subnetKeyOf(e.lease.subnet));
     }
     this.publish();
@@ -266,7 +293,10 @@ class UdpBackend implements Backend {
 
   async reconcile(all: readonly Lease[]): Promise<void> {
     this.peers.clear();
-    for (const l of all) this.peers.set(subnetKeyOf(l.subnet), this.entryOf(l));
+    for (const l of all) {
+      const entry = this.entryFor(l);
+      if (entry) this.peers.set(subnetKeyOf(l.subnet), entry);
+    }
     this.publish();
   }
 

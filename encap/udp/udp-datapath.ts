@@ -26,11 +26,12 @@ import { jitBudgetFrom } from './udp-config.js';
 import { registerUdpMetrics, type OffloadState } from './udp-metrics.js';
 import { WorkerSet } from './worker-set.js';
 import type { TestFault, WorkerInit } from './datapath-worker.js';
+import type { WireSpec } from './wire/wire-spec.js';
 
 const SOCKET_BUFFER = 7 << 20;
 const BATCH = 64;
 export const PEER_CAPACITY = 65536;
-const HEADROOM = 16;
+const HEADROOM = 32; // the workers' (datapath-worker.ts): room for a wire header
 /**
  * V8 optimizes a function after it has run ~200 KB of bytecode (3 × 67584). At the packet rates of
  * interactive traffic (a ping every 10 ms) the per-packet functions never get there and run as
@@ -54,6 +55,8 @@ export interface DatapathSettings {
   readonly onFault: (f: Fault) => void;
   /** Test-only (udp-test-faults.ts): listen for injected faults. */
   readonly testHooks: boolean;
+  /** The wire format (flannel's udp wire when absent: encap/udp/wire/). */
+  readonly wire?: WireSpec;
 }
 
 export class UdpDatapath {
@@ -208,6 +211,7 @@ export class UdpDatapath {
             batch: this.batching ? BATCH : 1,
             maxPacket: s.mtu,
           },
+          ...(s.wire ? { wire: s.wire } : {}),
           slots: (this.batching ? BATCH : 1) * 2 + 8,
           slotSize,
           tunName: s.tunName,

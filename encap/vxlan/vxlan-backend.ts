@@ -35,12 +35,13 @@ import {
   parseVxlanConfig,
   randomVtepMac,
   type VxlanConfig,
-} from './vxlan-config.js';
+} from '../vxlan-config.js';
 
-/** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
-export const VXLAN_OVERHEAD = 50;
+import { VXLAN_OVERHEAD } from '../vxlan-config.js';
+export { VXLAN_OVERHEAD };
 
-export function createVxlanBackend(ctx: BackendContext): Backend {
+/** The kernel datapath; vxlan-datapath.ts chooses between it and userspace. */
+export function createKernelVxlanBackend(ctx: BackendContext): Backend {
   return new VxlanBackend(ctx);
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseVtep, parseVxlanConfig, randomVtepMac } from './vxlan-config.js';
+import { parseVtep, parseVxlanConfig, randomVtepMac } from '../vxlan-config.js';
 
 describe('vxlan backend config', () => {
   it("has flannel's defaults", () => {

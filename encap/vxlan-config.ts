@@ -1,5 +1,5 @@
 /** The vxlan backend's options, flannel's keys (any case): VNI, Port, GBP, Learning, DirectRouting, MTU. */
-import { OverlaydError } from '../../core/errors.js';
+import { OverlaydError } from '../core/errors.js';
 
 export interface VxlanConfig {
   readonly vni: number;
@@ -13,6 +13,8 @@ export interface VxlanConfig {
 }
 
 export const LINUX_VXLAN_PORT = 8472;
+/** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
+export const VXLAN_OVERHEAD = 50;
 
 function int(v: unknown, field: string, min: number, max: number, dflt: number): number {
   if (v === undefined || v === null) return dflt;
