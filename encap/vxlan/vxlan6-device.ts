@@ -32,7 +32,7 @@ import {
 import { refuseRouterAdvertisements } from '../../sys/sysctl.js';
 import type { PeerEntries6 } from '../kernel/kernel-sync6.js';
 import { OVERLAYD_RTPROT } from '../kernel/periodic.js';
-import { LINUX_VXLAN_PORT, parseVtep, randomVtepMac, type VxlanConfig } from './vxlan-config.js';
+import { LINUX_VXLAN_PORT, parseVtep, randomVtepMac, type VxlanConfig } from '../vxlan-config.js';
 
 /** Outer IPv6 (40) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const VXLAN6_OVERHEAD = 70;
