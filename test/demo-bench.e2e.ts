@@ -68,11 +68,14 @@ describe('bench/throughput smoke run', () => {
         'kernel-vxlan',
         'udp',
         'udp-batch',
+        'udp-copy',
         'udp-percpu',
         'udp-plain',
         'udp-split',
         'veth',
         'vxlan',
+        'vxlan-mixed',
+        'vxlan-userspace',
       ]);
       expect(await readFile(svg, 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
     } finally {
