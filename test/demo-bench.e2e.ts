@@ -64,8 +64,10 @@ describe('bench/throughput smoke run', () => {
       expect(report.rows.map((x) => x.backend).sort()).toEqual([
         'c-forwarder',
         'host-gw',
+        'host-gw6',
         'js-forwarder',
         'kernel-vxlan',
+        'kernel-vxlan6',
         'udp',
         'udp-batch',
         'udp-copy',
@@ -76,6 +78,7 @@ describe('bench/throughput smoke run', () => {
         'vxlan',
         'vxlan-mixed',
         'vxlan-userspace',
+        'vxlan6',
       ]);
       expect(await readFile(svg, 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
     } finally {
