@@ -90,5 +90,7 @@ for (const dir of [outdir, join(outdir, 'chunks')])
     const text = readFileSync(join(dir, name), 'utf8');
     for (const m of text.matchAll(/new URL\("(\.[^"]+)",\s*import\.meta\.url\)/g))
       if (!existsSync(join(dir, m[1])))
-        throw new Error(`tools/bundle.mjs: ${join(dir, name)} refers to ${m[1]}, which the bundle does not have`);
+        throw new Error(
+          `tools/bundle.mjs: ${join(dir, name)} refers to ${m[1]}, which the bundle does not have`,
+        );
   }
