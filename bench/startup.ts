@@ -9,14 +9,14 @@
  * (their ISO `time`, the same wall clock as ours): spawn → "overlayd starting" (node boot, flags,
  * module loading) → "subnet file written".
  *
- *   npm run bench:startup -- [--rounds 5] [--json bench/results/startup.json]
+ *   npm run bench:startup -- [--rounds 5] [--json bench/results/startup.json] [--main dist/daemon/main.js]
  */
 import { readFileSync, watch } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, relative } from 'node:path';
 import { Lab, cleanupStale } from '../test/lab/lab.js';
-import type { LabNode } from '../test/lab/lab-node.js';
+import { DAEMON_MAIN, type LabNode } from '../test/lab/lab-node.js';
 import { eachOption, median, parseOrExit } from './measure.js';
 
 interface Sample {
@@ -36,12 +36,15 @@ interface Sample {
 interface Options {
   rounds: number;
   json: string;
+  /** The entry point to start (default the bundle, DAEMON_MAIN); dist/daemon/main.js is tsc's, unbundled. */
+  main: string | undefined;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { rounds: 5, json: 'bench/results/startup.json' };
-  eachOption(argv, ['--rounds', '--json'], (k, v) => {
-    if (k === '--rounds') {
+  const o: Options = { rounds: 5, json: 'bench/results/startup.json', main: undefined };
+  eachOption(argv, ['--rounds', '--json', '--main'], (k, v) => {
+    if (k === '--main') o.main = v;
+    else if (k === '--rounds') {
       o.rounds = Number(v);
       if (!(Number.isInteger(o.rounds) && o.rounds > 0))
         throw new Error(`--rounds: ${v} is not a positive whole number`);
@@ -92,7 +95,7 @@ function cpuAtSubnetEnv(node: LabNode, getPid: () => number | undefined): Promis
   });
 }
 
-async function round(lab: Lab, daemons: number, r: number): Promise<Sample[]> {
+async function round(lab: Lab, daemons: number, r: number, main: string | undefined): Promise<Sample[]> {
   const nodes = lab.nodes.slice(0, daemons);
   await Promise.all(lab.nodes.map((n) => n.stopDaemon()));
   const c = lab.client();
@@ -108,7 +111,11 @@ async function round(lab: Lab, daemons: number, r: number): Promise<Sample[]> {
   await new Promise((res) => setTimeout(res, 1000));
   // All spawns in one tick: "started together".
   const t0 = Date.now();
-  await Promise.all(nodes.map((n) => n.startDaemon({ waitReady: false, flags: ['--log-level=info'] })));
+  await Promise.all(
+    nodes.map((n) =>
+      n.startDaemon({ waitReady: false, flags: ['--log-level=info'], ...(main ? { main } : {}) }),
+    ),
+  );
   const samples: Sample[] = [];
   for (const [i, n] of nodes.entries()) {
     const boot = await logTime(n, 'overlayd starting', t0, 30_000);
@@ -134,7 +141,7 @@ async function main(): Promise<void> {
     for (let r = 1; r <= opts.rounds; r++)
       for (const daemons of [1, 3]) {
         process.stderr.write(`startup: ${daemons} daemon(s), round ${r}/${opts.rounds}…\n`);
-        samples.push(...(await round(lab, daemons, r)));
+        samples.push(...(await round(lab, daemons, r, opts.main)));
       }
     await Promise.all(lab.nodes.map((n) => n.stopDaemon()));
   } finally {
@@ -157,7 +164,7 @@ async function main(): Promise<void> {
   });
   const load = loadavg()[0]!.toFixed(1);
   const lines = [
-    `CPU: ${cpu} × ${cpus().length}, node ${process.version}, ${opts.rounds} rounds, load average ${loadAtStart} at the start, ${load} at the end`,
+    `CPU: ${cpu} × ${cpus().length}, node ${process.version}, ${opts.rounds} rounds, load average ${loadAtStart} at the start, ${load} at the end, entry point ${opts.main ?? relative(process.cwd(), DAEMON_MAIN)}`,
     '| daemons started together | spawn → first log line ms (median) | spawn → subnet.env ms (median) | slowest daemon per round ms (median / max) | CPU per daemon until subnet.env ms (median) |',
     '|---|---|---|---|---|',
     ...rows.map(
@@ -177,6 +184,7 @@ async function main(): Promise<void> {
         cpus: cpus().length,
         node: process.version,
         loadAverage: { start: Number(loadAtStart), end: Number(load) },
+        entryPoint: opts.main ?? relative(process.cwd(), DAEMON_MAIN),
         rows,
         samples,
       },

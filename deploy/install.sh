@@ -8,7 +8,7 @@ set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 root=""
 if [ "${1:-}" = "--prefix" ]; then root="${2:?--prefix needs a directory}"; fi
-[ -f "$src/dist/daemon/main.js" ] || { echo "install.sh: $src is not built; run npm ci && npm run build first" >&2; exit 1; }
+[ -f "$src/dist/bundle/main.js" ] || { echo "install.sh: $src is not built; run npm ci && npm run build first" >&2; exit 1; }
 [ -f "$src/build/Release/overlayd_sys.node" ] || { echo "install.sh: native addon missing; run npm ci" >&2; exit 1; }
 
 dest="$root/opt/overlayd"
@@ -18,8 +18,8 @@ cp -r "$src/dist" "$src/package.json" "$src/package-lock.json" "$src/binding.gyp
 mkdir -p "$dest/build/Release" && cp "$src/build/Release/overlayd_sys.node" "$dest/build/Release/"
 (cd "$dest" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
 # Relative, so a --prefix install is as runnable as one at /.
-ln -sf ../../../opt/overlayd/dist/daemon/main.js "$root/usr/local/bin/overlayd"
-chmod +x "$dest/dist/daemon/main.js"
+ln -sf ../../../opt/overlayd/dist/bundle/main.js "$root/usr/local/bin/overlayd"
+chmod +x "$dest/dist/bundle/main.js"
 install -m 0644 "$src/deploy/systemd/overlayd.service" "$root/etc/systemd/system/overlayd.service"
 [ -f "$root/etc/default/overlayd" ] || install -m 0644 "$src/deploy/systemd/overlayd.default" "$root/etc/default/overlayd"
 echo "77 overlayd" > "$root/etc/iproute2/rt_protos.d/overlayd.conf"

@@ -41,6 +41,8 @@ const HEADROOM = 32; // the workers' (datapath-worker.ts): room for a wire heade
  * The flag is process-wide; it only moves when optimization happens, not what is optimized.
  */
 const JIT_INTERRUPT_BUDGET = 512;
+/** V8's own (Node 20): what workers boot with. */
+const V8_DEFAULT_INTERRUPT_BUDGET = 67584;
 
 export interface DatapathSettings {
   readonly tunName: string;
@@ -185,7 +187,12 @@ export class UdpDatapath {
     // OVERLAYD_JIT_BUDGET=67584 restores V8's default, for A/B runs (bench/rtt.ts does this).
     const jit = jitBudgetFrom(process.env, JIT_INTERRUPT_BUDGET);
     if (jit.problem) s.log.warn(jit.problem);
-    setFlagsFromString(`--interrupt-budget=${jit.budget}`);
+    // Not while workers boot: the flag is process-wide, and with a small budget V8 optimizes node's
+    // own bootstrap code in every new worker. With --udp-queues=auto --udp-workers=2 (4 workers)
+    // that took booting from ~0.5 s to several seconds, most of a repair's downtime after the TUN
+    // was deleted. The per-packet functions get the small budget once the workers forward.
+    setFlagsFromString(`--interrupt-budget=${V8_DEFAULT_INTERRUPT_BUDGET}`);
+    this.workers.whenAllBeating(() => setFlagsFromString(`--interrupt-budget=${jit.budget}`));
     // With offloads a slot holds a 64 KiB super-packet, or the segments cut from one: those repeat
     // the headers (up to ~120 segments × 60 bytes at the smallest MSS), hence the extra 8 KiB.
     const slotSize = this.vnet ? 65536 + 8192 + HEADROOM : Math.max(2048, (s.mtu + 64 + 15) & ~15);

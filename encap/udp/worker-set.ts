@@ -34,6 +34,7 @@ interface Running {
 
 export class WorkerSet {
   private running: Running[] = [];
+  private allBeating: (() => void) | undefined;
 
   constructor(
     private readonly log: Logger,
@@ -91,7 +92,12 @@ export class WorkerSet {
     return this.blocks()[block]?.[C.heartbeat] ?? 0;
   }
 
-  /** The stuck check, from the backend's periodic tick. */
+  /** Calls `fn` once, the first time every running worker's heartbeat has moved (all have booted). */
+  whenAllBeating(fn: () => void): void {
+    this.allBeating = fn;
+  }
+
+  /** The stuck check, from the backend's periodic tick (and waitBeating's polls). */
   checkHeartbeats(now = Date.now()): void {
     for (const r of this.running) {
       if (r.gone || r.stopping) continue;
@@ -106,6 +112,11 @@ export class WorkerSet {
           detail: `datapath worker ${r.name} stuck (no heartbeat for ${((now - r.beatAt) / 1000).toFixed(1)} s)`,
         });
       }
+    }
+    const fn = this.allBeating;
+    if (fn && this.running.length > 0 && this.running.every((r) => r.beating)) {
+      this.allBeating = undefined;
+      fn();
     }
   }
 

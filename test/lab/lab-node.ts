@@ -20,7 +20,11 @@ function projectRoot(): string {
   return dir;
 }
 
-export const DAEMON_MAIN = join(projectRoot(), 'dist', 'daemon', 'main.js');
+/**
+ * The overlayd command as installed (package.json bin, deploy/): tools/bundle.mjs's one-file
+ * build of dist/daemon/main.js, so every e2e test runs what systemd and the DaemonSet run.
+ */
+export const DAEMON_MAIN = join(projectRoot(), 'dist', 'bundle', 'main.js');
 
 export interface StartOptions {
   /** Extra flags after the lab's defaults. */
@@ -28,6 +32,8 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Wait for /readyz (default true). */
   readonly waitReady?: boolean;
+  /** The entry point to run (default DAEMON_MAIN, the bundle): bench/startup compares it with tsc's. */
+  readonly main?: string;
 }
 
 export class LabNode {
@@ -106,7 +112,7 @@ export class LabNode {
         this.ns,
         process.execPath,
         ...DAEMON_NODE_FLAGS,
-        DAEMON_MAIN,
+        opts.main ?? DAEMON_MAIN,
         ...this.defaultFlags(),
         ...(opts.flags ?? []),
       ],
