@@ -126,7 +126,8 @@ export interface EtcdClientSetup {
   readonly tlsFiles?: EtcdTlsFiles;
   /**
    * The operator line for an etcd3 error that bypassed the call policies (a watch stream's
-   * 'disconnected' error): an EtcdAccessError when it is a TLS/auth problem, else the error itself.
+   * 'error' or 'disconnected' error; openEtcdRegistry hands it to the registry's watches): an
+   * EtcdAccessError when it is a TLS/auth problem, else the error itself.
    */
   readonly explain: (err: unknown) => unknown;
 }
@@ -229,7 +230,7 @@ export interface RegistrySetup {
 
 /** The daemon's registry: flannel's keys under `prefix`, on an etcd client built from the flags. */
 export function openEtcdRegistry(prefix: string, opts: EtcdClientOptions): RegistrySetup {
-  const { client, warning } = createEtcdClient(opts);
-  const registry = new EtcdRegistry(client, prefix);
+  const { client, warning, explain } = createEtcdClient(opts);
+  const registry = new EtcdRegistry(client, prefix, explain);
   return warning === undefined ? { registry } : { registry, warning };
 }

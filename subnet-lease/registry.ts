@@ -30,12 +30,26 @@ function etcdError(what: string, err: unknown): OverlaydError {
   return new OverlaydError('ETCD', `etcd ${what} failed`, { cause: err });
 }
 
+/**
+ * Turns an etcd3 error into the operator's line (createEtcdClient's `explain`): a TLS or auth
+ * failure becomes its one-line cause, anything else stays as it is.
+ */
+export type ExplainEtcdError = (err: unknown) => unknown;
+
+const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
 export class EtcdRegistry implements LeaseRegistry {
   readonly subnetsPrefix: string;
 
+  /**
+   * `explain` is applied to the watch streams' errors: they bypass the call policies that explain
+   * every unary call's failure, so without it a TLS problem that shows up first (or again) on a
+   * watch would reach the log as grpc-js's raw "No connection established" text.
+   */
   constructor(
     private readonly client: Etcd3,
     readonly prefix: string = DEFAULT_PREFIX,
+    private readonly explain: ExplainEtcdError = (err) => err,
   ) {
     this.subnetsPrefix = `${prefix.replace(/\/+$/, '')}/subnets/`;
   }
@@ -214,8 +228,8 @@ export class EtcdRegistry implements LeaseRegistry {
       }
       h.onChanges(changes, BigInt(res.header?.revision ?? 0));
     });
-    watcher.on('error', (err: Error) => h.onError(err));
-    watcher.on('disconnected', (err: Error) => h.onDisconnected(err));
+    watcher.on('error', (err: Error) => h.onError(this.explained(err)));
+    watcher.on('disconnected', (err: Error) => h.onDisconnected(this.explained(err)));
     watcher.on('connected', () => h.onConnected());
     return { cancel: () => watcher.cancel().catch(() => undefined) };
   }
@@ -224,8 +238,12 @@ export class EtcdRegistry implements LeaseRegistry {
     const watcher = await this.client.watch().key(this.keyOf(subnets)).create();
     watcher.on('delete', () => h.onDelete());
     watcher.on('put', (kv) => h.onPut(this.decode(kv)));
-    watcher.on('error', (err: Error) => h.onError(err));
+    watcher.on('error', (err: Error) => h.onError(this.explained(err)));
     return { cancel: () => watcher.cancel().catch(() => undefined) };
+  }
+
+  private explained(err: Error): Error {
+    return asError(this.explain(err));
   }
 
   close(): void {

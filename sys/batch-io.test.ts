@@ -1,33 +1,17 @@
 /** The addon's UDP batch calls on real loopback sockets: what goes out is what comes in, in order. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { LOOPBACK, LoopbackSockets } from '../test/support/loopback-sockets.js';
 import { nativeSys } from './native.js';
 
-const LOOPBACK = 0x7f000001;
 const sys = nativeSys();
-const open: number[] = [];
+const sockets = new LoopbackSockets(sys);
 
-/** A socket on 127.0.0.1 at a free port (random, retried: the machine may run other tests). */
-function bindLoopback(): { fd: number; port: number } {
-  for (let attempt = 0; ; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    try {
-      const fd = sys.udpOpen(LOOPBACK, port, 1 << 20, 1 << 20);
-      open.push(fd);
-      return { fd, port };
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt > 20) throw err;
-    }
-  }
-}
-
-afterEach(() => {
-  for (const fd of open.splice(0)) sys.close(fd);
-});
+afterEach(() => sockets.closeAll());
 
 describe('sendBatch / recvBatch', () => {
   it('sends only messages start .. start+count-1, each to its own address and port', () => {
-    const rx = bindLoopback();
-    const tx = bindLoopback();
+    const rx = sockets.bind();
+    const tx = sockets.bind();
     const slab = new Uint8Array(new SharedArrayBuffer(4 * 256));
     const offs = Int32Array.from([0, 256, 512, 768]);
     const lens = Int32Array.from([10, 20, 30, 40]);
@@ -54,8 +38,8 @@ describe('sendBatch / recvBatch', () => {
   });
 
   it("sends nothing for start = the arrays' length and count 0; a start or count past them is a RangeError", () => {
-    const rx = bindLoopback();
-    const tx = bindLoopback();
+    const rx = sockets.bind();
+    const tx = sockets.bind();
     const slab = new Uint8Array(new SharedArrayBuffer(256));
     const one = (v: number): Int32Array => Int32Array.from([v]);
     const addrs = Uint32Array.from([LOOPBACK]);
@@ -69,8 +53,8 @@ describe('sendBatch / recvBatch', () => {
   });
 
   it('sends more than 256 messages in one call (in several sendmmsg), in order', () => {
-    const rx = bindLoopback();
-    const tx = bindLoopback();
+    const rx = sockets.bind();
+    const tx = sockets.bind();
     const n = 300;
     const slab = new Uint8Array(new SharedArrayBuffer(n * 4));
     const offs = Int32Array.from({ length: n }, (_, i) => i * 4);

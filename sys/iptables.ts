@@ -3,34 +3,11 @@
  * table), checked every --iptables-resync seconds against iptables-save and rebuilt when anything
  * is missing or extra. Runs the iptables binaries; the rules themselves are data (iptables-rules.ts).
  */
-import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
-import { OverlaydError, describeError } from '../core/errors.js';
+import { OverlaydError } from '../core/errors.js';
 import { checkSaved, renderRestore, type RuleSet } from './iptables-rules.js';
-
-function run(
-  cmd: string,
-  args: readonly string[],
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err
-        ? typeof (err as { code?: unknown }).code === 'number'
-          ? (err as { code: number }).code
-          : 127
-        : 0;
-      resolve({
-        code,
-        stdout: String(stdout),
-        stderr:
-          String(stderr) ||
-          (err && !(typeof (err as { code?: unknown }).code === 'number') ? err.message : ''),
-      });
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
+import { RuleKeeper, type RuleDrift, type RuleWriter } from './rule-keeper.js';
+import { runTool as run } from './run-tool.js';
 
 /** Whether this iptables knows --random-fully (iptables ≥ 1.6.2). */
 export async function supportsRandomFully(): Promise<boolean> {
@@ -47,38 +24,16 @@ export async function iptablesAvailable(): Promise<boolean> {
 
 const binOf = (family: 4 | 6): string => (family === 4 ? 'iptables' : 'ip6tables');
 
-export class IptablesKeeper {
-  private timer: NodeJS.Timeout | undefined;
-  private sets: readonly RuleSet[] = [];
-  private applying: Promise<void> | undefined;
-
-  constructor(
-    private readonly log: Logger,
-    private readonly resyncSeconds: number,
-    private readonly onResync: () => void,
-  ) {}
-
-  /** Installs `sets` now (replacing whatever our chains held) and keeps them installed. */
-  async apply(sets: readonly RuleSet[]): Promise<void> {
-    this.sets = sets;
-    await this.install();
-    if (!this.timer) {
-      this.timer = setInterval(() => void this.check(), this.resyncSeconds * 1000);
-      this.timer.unref();
-    }
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
+/** Writes with one iptables-restore per family; reads back with iptables-save per table. */
+class IptablesWriter implements RuleWriter<RuleSet> {
+  readonly name = 'iptables';
 
   /** One atomic iptables-restore per family: iptables for IPv4 sets, ip6tables for IPv6 ones. */
-  private async install(): Promise<void> {
+  async install(all: readonly RuleSet[]): Promise<void> {
     const jumps = new Map<RuleSet, boolean>();
-    for (const s of this.sets) jumps.set(s, !(await this.savedCheck(s)).jump);
+    for (const s of all) jumps.set(s, !(await this.savedCheck(s)).jump);
     for (const family of [4, 6] as const) {
-      const sets = this.sets.filter((s) => (s.family ?? 4) === family);
+      const sets = all.filter((s) => (s.family ?? 4) === family);
       if (sets.length === 0) continue;
       const input = renderRestore(sets, (s) => jumps.get(s) === true);
       const bin = `${binOf(family)}-restore`;
@@ -87,37 +42,31 @@ export class IptablesKeeper {
     }
   }
 
+  /** Any rule or jump missing, or an extra rule crept in. */
+  async drift(sets: readonly RuleSet[]): Promise<RuleDrift | undefined> {
+    for (const s of sets) {
+      const c = await this.savedCheck(s);
+      if (c.missing || c.extra || !c.jump)
+        return {
+          fields: { table: s.table, chain: s.chain, ...c },
+          message: 'iptables rules drifted; rebuilding them',
+        };
+    }
+    return undefined;
+  }
+
   private async savedCheck(s: RuleSet): Promise<{ missing: number; extra: number; jump: boolean }> {
     const bin = `${binOf(s.family ?? 4)}-save`;
     const r = await run(bin, ['-t', s.table]);
     if (r.code !== 0) throw new OverlaydError('IPTABLES', `${bin} -t ${s.table} failed: ${r.stderr.trim()}`);
     return checkSaved(r.stdout, s);
   }
+}
 
-  /** The resync: rebuild when any rule or jump is missing or an extra rule crept in. */
-  async check(): Promise<void> {
-    if (this.applying) return;
-    this.applying = (async () => {
-      try {
-        for (const s of this.sets) {
-          const c = await this.savedCheck(s);
-          if (c.missing || c.extra || !c.jump) {
-            this.log.warn(
-              { table: s.table, chain: s.chain, ...c },
-              'iptables rules drifted; rebuilding them',
-            );
-            this.onResync();
-            await this.install();
-            return;
-          }
-        }
-      } catch (err) {
-        this.log.error({ err: describeError(err) }, 'iptables resync failed');
-      } finally {
-        this.applying = undefined;
-      }
-    })();
-    await this.applying;
+/** flannel's iptables rules, kept installed (rule-keeper.ts has the loop). */
+export class IptablesKeeper extends RuleKeeper<RuleSet> {
+  constructor(log: Logger, resyncSeconds: number, onResync: () => void) {
+    super(log, resyncSeconds, onResync, new IptablesWriter());
   }
 }
 

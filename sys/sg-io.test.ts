@@ -3,36 +3,21 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LOOPBACK, LoopbackSockets } from '../test/support/loopback-sockets.js';
 import { nativeSys } from './native.js';
 
-const LOOPBACK = 0x7f000001;
 const sys = nativeSys();
-const open: number[] = [];
+const sockets = new LoopbackSockets(sys);
 
-function bindLoopback(): { fd: number; port: number } {
-  for (let attempt = 0; ; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    try {
-      const fd = sys.udpOpen(LOOPBACK, port, 1 << 20, 1 << 20);
-      open.push(fd);
-      return { fd, port };
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt > 20) throw err;
-    }
-  }
-}
-
-afterEach(() => {
-  for (const fd of open.splice(0)) sys.close(fd);
-});
+afterEach(() => sockets.closeAll());
 
 const i32 = (...v: number[]): Int32Array => Int32Array.from(v);
 
 describe('sendvBatch', () => {
   it('cuts a message of alternating header and payload iovecs into UDP_SEGMENT datagrams', () => {
     expect(sys.sgProbe()).toBe(0);
-    const rx = bindLoopback();
-    const tx = bindLoopback();
+    const rx = sockets.bind();
+    const tx = sockets.bind();
     const slab = new Uint8Array(4096);
     for (let i = 0; i < slab.length; i++) slab[i] = i & 0xff;
     // message 0: two segments of 8 + 100 bytes (headers at 0 and 8, payloads at 1000 and 1100),
@@ -82,7 +67,7 @@ describe('sendvBatch', () => {
   });
 
   it('refuses iovecs outside the slab, ranges outside the iovec arrays and wrong array kinds', () => {
-    const tx = bindLoopback();
+    const tx = sockets.bind();
     const slab = new Uint8Array(256);
     const a = Uint32Array.from([LOOPBACK]);
     const send = (
@@ -143,7 +128,7 @@ describe('writevBatch', () => {
     try {
       const path = join(dir, 'out');
       const fd = openSync(path, 'w');
-      open.push(fd);
+      sockets.track(fd);
       const slab = new Uint8Array(512);
       for (let i = 0; i < slab.length; i++) slab[i] = (i * 7) & 0xff;
       const errs = new Int32Array(2);

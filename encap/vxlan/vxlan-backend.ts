@@ -12,30 +12,24 @@
  *   route      <peer subnet> via <peer subnet>.0 dev flannel.N onlink
  * With DirectRouting, a peer whose PublicIP is on our L2 (no gateway in `ip route get`) gets only
  *   route      <peer subnet> via <peer PublicIP>
- * Dual-stack (EnableIPv6) adds flannel-v6.<VNI> and the per-peer IPv6 entries (vxlan6-device.ts);
+ * Dual-stack (EnableIPv6) adds flannel-v6.<VNI> (the same VxlanDevice, vxlan-device.ts) and the
+ * per-peer IPv6 entries;
  * FLANNEL_MTU is then the smaller overlay MTU of the two, the IPv6 device's.
  * Routes carry overlayd's route protocol, the one difference from flanneld's (which uses "boot"):
  * it lets a restart find and remove exactly our stale routes and nothing else.
  */
 import { OverlaydError } from '../../core/errors.js';
 import { parseIpv4, type Ipv4Net } from '../../core/ipv4.js';
+import { parseIpv6, type Ipv6Net } from '../../core/ipv6.js';
 import type { Lease } from '../../core/lease.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
 import { KernelBackend } from '../kernel/kernel-backend.js';
 import type { PeerEntries, ReconcileScope } from '../kernel/kernel-sync.js';
+import type { PeerEntries6 } from '../kernel/kernel-sync6.js';
 import { OVERLAYD_RTPROT } from '../kernel/periodic.js';
-import { parseMac } from '../../sys/rtnetlink/codec.js';
-import { ensureOnlyAddress, findLink, setUp } from '../../sys/rtnetlink/link-ops.js';
-import { refuseRouterAdvertisements } from '../../sys/sysctl.js';
-import { addVxlanLink, deleteLink, getRoute, parseRoute, type Link } from '../../sys/rtnetlink/objects.js';
-import { Vxlan6Device } from './vxlan6-device.js';
-import {
-  LINUX_VXLAN_PORT,
-  parseVtep,
-  parseVxlanConfig,
-  randomVtepMac,
-  type VxlanConfig,
-} from '../vxlan-config.js';
+import { findLink } from '../../sys/rtnetlink/link-ops.js';
+import { parseVtep, parseVxlanConfig, type VxlanConfig } from '../vxlan-config.js';
+import { VXLAN4, VXLAN6, VxlanDevice } from './vxlan-device.js';
 
 import { VXLAN_OVERHEAD } from '../vxlan-config.js';
 export { VXLAN_OVERHEAD };
@@ -48,122 +42,68 @@ export function createKernelVxlanBackend(ctx: BackendContext): Backend {
 class VxlanBackend extends KernelBackend {
   readonly type = 'vxlan' as const;
   private readonly cfg: VxlanConfig;
-  private readonly name: string;
-  private mac = '';
-  private device: Link | undefined;
-  private own: Ipv4Net | undefined;
-  private underlayIndex = 0;
-  private v6: Vxlan6Device | undefined;
+  private v4: VxlanDevice<number, Ipv4Net> | undefined;
+  private v6: VxlanDevice<bigint, Ipv6Net> | undefined;
 
   constructor(ctx: BackendContext) {
     super(ctx, { message: 'cannot program peer; the periodic reconcile will retry' });
     this.cfg = parseVxlanConfig(ctx.config.backend);
-    this.name = `flannel.${this.cfg.vni}`;
-  }
-
-  private get mtu(): number {
-    return (this.cfg.mtu ?? this.ctx.extIface.mtu) - VXLAN_OVERHEAD;
   }
 
   async register(): Promise<Registration> {
-    const underlay = findLink(this.nl, this.ctx.extIface.name);
-    if (!underlay)
-      throw new OverlaydError('BACKEND', `external interface ${this.ctx.extIface.name} not found`);
-    this.underlayIndex = underlay.index;
-    const prev = parseVtep(this.ctx.previousLease?.attrs.backendData);
-    this.ensureDevice(prev?.mac);
-    const backendData = { VNI: this.cfg.vni, VtepMAC: this.mac };
-    const { config, extIface } = this.ctx;
-    if (!config.ipv6) return { backendType: 'vxlan', backendData, mtu: this.mtu };
-    this.v6 = new Vxlan6Device(
+    const { config, extIface, log, previousLease } = this.ctx;
+    const underlay = findLink(this.nl, extIface.name);
+    if (!underlay) throw new OverlaydError('BACKEND', `external interface ${extIface.name} not found`);
+    const baseMtu = this.cfg.mtu ?? extIface.mtu;
+    const v4 = new VxlanDevice(
       this.nl,
+      VXLAN4,
       this.cfg,
-      extIface.publicIpv6!,
-      config.ipv6.network,
-      this.underlayIndex,
-      this.cfg.mtu ?? extIface.mtu,
-      this.ctx.log,
+      parseIpv4(extIface.publicIp)!,
+      config.network,
+      underlay.index,
+      baseMtu,
+      log,
     );
-    this.v6.ensure(parseVtep(this.ctx.previousLease?.attrs.backendV6Data)?.mac);
+    this.v4 = v4;
+    v4.ensure(parseVtep(previousLease?.attrs.backendData)?.mac);
+    const backendData = { VNI: this.cfg.vni, VtepMAC: v4.mac };
+    if (!config.ipv6) return { backendType: 'vxlan', backendData, mtu: v4.mtu };
+    const v6 = new VxlanDevice(
+      this.nl,
+      VXLAN6,
+      this.cfg,
+      parseIpv6(extIface.publicIpv6!)!,
+      config.ipv6.network,
+      underlay.index,
+      baseMtu,
+      log,
+    );
+    this.v6 = v6;
+    v6.ensure(parseVtep(previousLease?.attrs.backendV6Data)?.mac);
     return {
       backendType: 'vxlan',
       backendData,
-      backendV6Data: { VNI: this.cfg.vni, VtepMAC: this.v6.mac },
-      mtu: Math.min(this.mtu, this.v6.mtu),
+      backendV6Data: { VNI: this.cfg.vni, VtepMAC: v6.mac },
+      mtu: Math.min(v4.mtu, v6.mtu),
     };
-  }
-
-  /** Keeps a compatible existing device (and its MAC); recreates an incompatible or missing one. */
-  private ensureDevice(preferredMac?: string): void {
-    const local = parseIpv4(this.ctx.extIface.publicIp)!;
-    const want = {
-      vni: this.cfg.vni,
-      local,
-      link: this.underlayIndex,
-      port: this.cfg.port || LINUX_VXLAN_PORT,
-      learning: this.cfg.learning,
-      gbp: this.cfg.gbp,
-    };
-    const existing = findLink(this.nl, this.name);
-    if (existing) {
-      const v = existing.vxlan;
-      const compatible =
-        existing.kind === 'vxlan' &&
-        v &&
-        v.vni === want.vni &&
-        v.local === want.local &&
-        v.link === want.link &&
-        (v.group ?? 0) === 0 &&
-        !v.l2miss &&
-        v.port === want.port &&
-        !!v.gbp === want.gbp;
-      if (compatible && existing.mac) {
-        this.device = existing;
-        this.mac = existing.mac;
-        if (existing.mtu !== this.mtu) setUp(this.nl, existing.index, this.mtu);
-        return;
-      }
-      this.ctx.log.warn(
-        { device: this.name, found: existing.vxlan },
-        'existing vxlan device is incompatible with the config; recreating it',
-      );
-      preferredMac ??= existing.mac;
-      this.nl.request(`delete ${this.name}`, deleteLink(existing.index));
-    }
-    this.mac = preferredMac || this.mac || randomVtepMac();
-    this.nl.request(`create ${this.name}`, addVxlanLink(this.name, parseMac(this.mac)!, this.mtu, want));
-    const created = findLink(this.nl, this.name);
-    if (!created) throw new OverlaydError('BACKEND', `${this.name} was created but cannot be found`);
-    this.device = created;
-    void refuseRouterAdvertisements(this.name);
-    this.ctx.log.info(
-      { device: this.name, vni: this.cfg.vni, mac: this.mac, mtu: this.mtu, port: want.port },
-      'vxlan device created',
-    );
   }
 
   protected programLocal(own: Lease): void {
-    this.own = own.subnet;
-    this.configureDevice();
+    this.v4!.configure(own.subnet.ip);
     if (this.v6) {
       if (!own.ipv6Subnet)
         throw new OverlaydError('BACKEND', 'dual-stack vxlan: our lease has no IPv6 subnet');
-      this.v6.configure(own.ipv6Subnet);
+      this.v6.configure(own.ipv6Subnet.ip);
     }
   }
 
   protected scope(): ReconcileScope {
     return {
       protocol: OVERLAYD_RTPROT,
-      device: this.device!.index,
+      device: this.v4!.device!.index,
       ...(this.v6 ? { ipv6: true, device6: this.v6.device!.index } : {}),
     };
-  }
-
-  private configureDevice(): void {
-    const dev = this.device!;
-    ensureOnlyAddress(this.nl, dev.index, this.own!.ip, 32, this.ctx.config.network);
-    setUp(this.nl, dev.index, this.mtu);
   }
 
   /** The entries one peer needs, or a reason it cannot be used. */
@@ -172,8 +112,9 @@ class VxlanBackend extends KernelBackend {
     const vtep = parseVtep(peer.attrs.backendData);
     if (!vtep) return 'bad_backend_data';
     const { ip, prefixLen } = peer.subnet;
-    const v6 = this.v6 ? this.v6.entriesOf(peer) : {};
-    if (this.cfg.directRouting && this.isDirect(peer.attrs.publicIp)) {
+    const v6 = this.v6 ? this.entries6Of(this.v6, peer) : {};
+    const v4 = this.v4!;
+    if (this.cfg.directRouting && v4.isDirect(peer.attrs.publicIp)) {
       return {
         ...v6,
         neighs: [],
@@ -181,7 +122,7 @@ class VxlanBackend extends KernelBackend {
         routes: [{ dst: ip, dstLen: prefixLen, gateway: peer.attrs.publicIp, protocol: OVERLAYD_RTPROT }],
       };
     }
-    const dev = this.device!.index;
+    const dev = v4.device!.index;
     return {
       ...v6,
       neighs: [{ ifindex: dev, ip, mac: vtep.mac }],
@@ -192,30 +133,40 @@ class VxlanBackend extends KernelBackend {
     };
   }
 
-  /** `ip route get <PublicIP>` has no gateway: the peer shares our L2. */
-  private isDirect(publicIp: number): boolean {
-    try {
-      return parseRoute(this.nl.get('route get', getRoute(publicIp)))?.gateway === undefined;
-    } catch {
-      return false;
+  /** A peer's IPv6 entries; none for a single-stack peer or one whose BackendV6Data is unusable. */
+  private entries6Of(v6: VxlanDevice<bigint, Ipv6Net>, peer: Lease): PeerEntries6 {
+    const sn6 = peer.ipv6Subnet;
+    const pub6 = peer.attrs.publicIpv6;
+    const vtep = parseVtep(peer.attrs.backendV6Data);
+    if (!sn6 || pub6 === undefined || !vtep) return {};
+    const { ip, prefixLen } = sn6;
+    if (this.cfg.directRouting && v6.isDirect(pub6)) {
+      return { routes6: [{ dst: ip, dstLen: prefixLen, gateway: pub6, protocol: OVERLAYD_RTPROT }] };
     }
+    const dev = v6.device!.index;
+    return {
+      neighs6: [{ ifindex: dev, ip, mac: vtep.mac }],
+      fdbs6: [{ ifindex: dev, mac: vtep.mac, dst: pub6 }],
+      routes6: [
+        { dst: ip, dstLen: prefixLen, gateway: ip, oif: dev, onlink: true, protocol: OVERLAYD_RTPROT },
+      ],
+    };
   }
 
-  /** The device watch: recreate flannel.N if it vanished or changed, then re-program every peer. */
+  /** The device watch: recreate a device that vanished or changed, then re-program every peer. */
   protected checkDevice(): void {
     if (this.v6?.lost()) {
       this.ctx.log.warn({ device: this.v6.name }, 'IPv6 vxlan device missing or replaced; recreating it');
       this.v6.rebuild();
       this.programmer.reconcile();
     }
-    const link = findLink(this.nl, this.name);
-    if (link && link.index === this.device?.index) return;
+    const v4 = this.v4!;
+    if (!v4.lost()) return;
     this.ctx.log.warn(
-      { device: this.name },
+      { device: v4.name },
       'vxlan device missing or replaced; recreating it and re-programming peers',
     );
-    this.ensureDevice(this.mac);
-    if (this.own) this.configureDevice();
+    v4.rebuild();
     this.programmer.reconcile();
   }
 }

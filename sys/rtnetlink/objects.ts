@@ -1,6 +1,7 @@
 /**
  * The kernel objects overlayd programs, as requests (pure builders) and as parsed dump entries:
- * links (incl. vxlan), IPv4 addresses, routes, neighbours (ARP) and bridge FDB entries.
+ * links (incl. vxlan), IPv4 addresses, routes, neighbours (ARP) and bridge FDB entries. Routes,
+ * neighbours, FDB entries and addresses are family-objects.ts's, bound to IPv4 (objects6.ts: IPv6).
  */
 import {
   attrIpv4,
@@ -9,28 +10,41 @@ import {
   attrU32,
   attrU8,
   bytesAttr,
-  findAttr,
   formatMac,
-  macAt,
-  ifaddrmsg,
   ifinfomsg,
   ipv4Attr,
-  nestedAttr,
   ndmsg,
+  nestedAttr,
   parseAttrs,
-  rtmsg,
   stringAttr,
   u16Attr,
   u32Attr,
-  u32be,
-  u32le,
   u8Attr,
   type Attr,
   type Message,
   type Request,
 } from './codec.js';
 import * as C from './constants.js';
-import { ipv6At } from './objects6.js';
+import { INET, ipv6At } from './family.js';
+import {
+  addAddrOf,
+  deleteAddrOf,
+  deleteFdbOf,
+  deleteNeighOf,
+  dumpAddrsOf,
+  dumpRoutesOf,
+  getRouteOf,
+  readAddr,
+  readNeigh,
+  readRoute,
+  replaceFdbOf,
+  replaceNeighOf,
+  routeRequest,
+  type AddrOf,
+  type NeighOf,
+  type RouteOf,
+  type RouteSpecOf,
+} from './family-objects.js';
 
 export interface VxlanInfo {
   readonly vni: number;
@@ -57,32 +71,9 @@ export interface Link {
   readonly vxlan?: VxlanInfo;
 }
 
-export interface Route {
-  readonly dst: number;
-  readonly dstLen: number;
-  readonly gateway?: number;
-  readonly oif?: number;
-  readonly table: number;
-  readonly protocol: number;
-  readonly scope: number;
-  readonly type: number;
-  readonly flags: number;
-}
-
-export interface Neigh {
-  readonly family: number;
-  readonly ifindex: number;
-  readonly state: number;
-  readonly flags: number;
-  readonly dst?: number;
-  readonly lladdr?: string;
-}
-
-export interface Addr {
-  readonly index: number;
-  readonly prefixLen: number;
-  readonly local?: number;
-}
+export type Route = RouteOf<number>;
+export type Neigh = NeighOf<number>;
+export type Addr = AddrOf<number>;
 
 // ---- links ----
 
@@ -117,16 +108,34 @@ export function addVxlanLink(
   mtu: number,
   v: Required<Pick<VxlanInfo, 'vni' | 'local' | 'link' | 'port' | 'learning' | 'gbp'>>,
 ): Request {
+  // flanneld (vishvananda/netlink) always sends UDPCSum=false: outer IPv4 UDP checksum off.
+  return vxlanLinkRequest(name, mac, mtu, v, ipv4Attr(C.IFLA_VXLAN_LOCAL, v.local), [
+    u8Attr(C.IFLA_VXLAN_UDP_CSUM, 0),
+  ]);
+}
+
+/**
+ * RTM_NEWLINK for a vxlan device, the part both underlay families share: VNI, `local` (the
+ * family's IFLA_VXLAN_LOCAL or _LOCAL6), underlay link, port, learning, l2/l3miss off, then
+ * `extra` and GBP.
+ */
+export function vxlanLinkRequest(
+  name: string,
+  mac: Uint8Array,
+  mtu: number,
+  v: { vni: number; link: number; port: number; learning: boolean; gbp: boolean },
+  local: Attr,
+  extra: readonly Attr[],
+): Request {
   const data: Attr[] = [
     u32Attr(C.IFLA_VXLAN_ID, v.vni),
-    ipv4Attr(C.IFLA_VXLAN_LOCAL, v.local),
+    local,
     u32Attr(C.IFLA_VXLAN_LINK, v.link),
     u16Attr(C.IFLA_VXLAN_PORT, v.port, true),
     u8Attr(C.IFLA_VXLAN_LEARNING, v.learning ? 1 : 0),
     u8Attr(C.IFLA_VXLAN_L2MISS, 0),
     u8Attr(C.IFLA_VXLAN_L3MISS, 0),
-    // flanneld (vishvananda/netlink) always sends UDPCSum=false: outer IPv4 UDP checksum off.
-    u8Attr(C.IFLA_VXLAN_UDP_CSUM, 0),
+    ...extra,
   ];
   if (v.gbp) data.push({ type: C.IFLA_VXLAN_GBP });
   return {
@@ -188,156 +197,39 @@ export function parseLink(msg: Message): Link | undefined {
   return link;
 }
 
-// ---- addresses ----
+// ---- addresses, routes, neighbours and FDB (IPv4; family-objects.ts builds them) ----
 
-export function addAddr(index: number, ip: number, prefixLen: number): Request {
-  return {
-    type: C.RTM_NEWADDR,
-    flags: C.NLM_F_CREATE | C.NLM_F_REPLACE,
-    header: ifaddrmsg(C.AF_INET, prefixLen, index),
-    attrs: [ipv4Attr(C.IFA_LOCAL, ip), ipv4Attr(C.IFA_ADDRESS, ip)],
-  };
-}
-export function deleteAddr(index: number, ip: number, prefixLen: number): Request {
-  return {
-    type: C.RTM_DELADDR,
-    flags: 0,
-    header: ifaddrmsg(C.AF_INET, prefixLen, index),
-    attrs: [ipv4Attr(C.IFA_LOCAL, ip)],
-  };
-}
-export const dumpAddrs = (): Request => ({
-  type: C.RTM_GETADDR,
-  flags: 0,
-  header: ifaddrmsg(C.AF_INET, 0, 0),
-});
-export function parseAddr(msg: Message): Addr | undefined {
-  if (msg.type !== C.RTM_NEWADDR || msg.body.length < 8 || msg.body[0] !== C.AF_INET) return undefined;
-  const attrs = parseAttrs(msg.body, 8);
-  const local = attrIpv4(attrs.get(C.IFA_LOCAL)) ?? attrIpv4(attrs.get(C.IFA_ADDRESS));
-  const a: { index: number; prefixLen: number; local?: number } = {
-    index: new DataView(msg.body.buffer, msg.body.byteOffset, 8).getUint32(4, true),
-    prefixLen: msg.body[1]!,
-  };
-  if (local !== undefined) a.local = local;
-  return a;
-}
+export const addAddr = (index: number, ip: number, prefixLen: number): Request =>
+  addAddrOf(INET, index, ip, prefixLen);
+export const deleteAddr = (index: number, ip: number, prefixLen: number): Request =>
+  deleteAddrOf(INET, index, ip, prefixLen);
+export const dumpAddrs = (): Request => dumpAddrsOf(INET);
+export const parseAddr = (msg: Message): Addr | undefined => readAddr(INET, msg);
 
-// ---- routes ----
+export type RouteSpec = RouteSpecOf<number>;
 
-export interface RouteSpec {
-  readonly dst: number;
-  readonly dstLen: number;
-  readonly gateway?: number;
-  readonly oif?: number;
-  readonly protocol: number;
-  readonly onlink?: boolean;
-  readonly scope?: number;
-}
-
-function routeRequest(type: number, flags: number, r: RouteSpec): Request {
-  const attrs: Attr[] = [ipv4Attr(C.RTA_DST, r.dst)];
-  if (r.gateway !== undefined) attrs.push(ipv4Attr(C.RTA_GATEWAY, r.gateway));
-  if (r.oif !== undefined) attrs.push(u32Attr(C.RTA_OIF, r.oif));
-  return {
-    type,
-    flags,
-    header: rtmsg({
-      family: C.AF_INET,
-      dstLen: r.dstLen,
-      table: C.RT_TABLE_MAIN,
-      protocol: r.protocol,
-      scope: r.scope ?? (r.gateway === undefined ? C.RT_SCOPE_LINK : C.RT_SCOPE_UNIVERSE),
-      type: C.RTN_UNICAST,
-      flags: r.onlink ? C.RTNH_F_ONLINK : 0,
-    }),
-    attrs,
-  };
-}
 export const replaceRoute = (r: RouteSpec): Request =>
-  routeRequest(C.RTM_NEWROUTE, C.NLM_F_CREATE | C.NLM_F_REPLACE, r);
-export const deleteRoute = (r: RouteSpec): Request => routeRequest(C.RTM_DELROUTE, 0, r);
+  routeRequest(INET, C.RTM_NEWROUTE, C.NLM_F_CREATE | C.NLM_F_REPLACE, r);
+export const deleteRoute = (r: RouteSpec): Request => routeRequest(INET, C.RTM_DELROUTE, 0, r);
 /** `ip route get <dst>`: the kernel's route choice for one address. */
-export const getRoute = (dst: number): Request => ({
-  type: C.RTM_GETROUTE,
-  flags: 0,
-  header: rtmsg({ family: C.AF_INET, dstLen: 32, table: 0, protocol: 0, scope: 0, type: 0 }),
-  attrs: [ipv4Attr(C.RTA_DST, dst)],
-});
-export const dumpRoutes = (): Request => ({
-  type: C.RTM_GETROUTE,
-  flags: 0,
-  header: rtmsg({ family: C.AF_INET, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 }),
-});
-/** Payload length out-parameter for findAttr (one per module: parsing is synchronous). */
-const attrLen = new Int32Array(1);
-
-export function parseRoute(msg: Message): Route | undefined {
-  if (msg.type !== C.RTM_NEWROUTE || msg.body.length < 12 || msg.body[0] !== C.AF_INET) return undefined;
-  const b = msg.body;
-  const dstAt = findAttr(b, 12, C.RTA_DST, attrLen);
-  const tableAt = findAttr(b, 12, C.RTA_TABLE, attrLen);
-  const r: { -readonly [K in keyof Route]: Route[K] } = {
-    dst: dstAt >= 0 && attrLen[0] === 4 ? u32be(b, dstAt) : 0,
-    dstLen: b[1]!,
-    table: tableAt >= 0 && attrLen[0]! >= 4 ? u32le(b, tableAt) : b[4]!,
-    protocol: b[5]!,
-    scope: b[6]!,
-    type: b[7]!,
-    flags: u32le(b, 8),
-  };
-  const gwAt = findAttr(b, 12, C.RTA_GATEWAY, attrLen);
-  if (gwAt >= 0 && attrLen[0] === 4) r.gateway = u32be(b, gwAt);
-  const oifAt = findAttr(b, 12, C.RTA_OIF, attrLen);
-  if (oifAt >= 0 && attrLen[0]! >= 4) r.oif = u32le(b, oifAt);
-  return r;
-}
-
-// ---- neighbours and FDB ----
+export const getRoute = (dst: number): Request => getRouteOf(INET, dst);
+export const dumpRoutes = (): Request => dumpRoutesOf(INET);
+export const parseRoute = (msg: Message): Route | undefined => readRoute(INET, msg);
 
 /** ARP entry: ip → mac on a device, permanent (vxlan: peer subnet .0 → peer VtepMAC). */
-export const replaceNeigh = (ifindex: number, ip: number, mac: Uint8Array): Request => ({
-  type: C.RTM_NEWNEIGH,
-  flags: C.NLM_F_CREATE | C.NLM_F_REPLACE,
-  header: ndmsg(C.AF_INET, ifindex, C.NUD_PERMANENT, 0, C.RTN_UNICAST),
-  attrs: [ipv4Attr(C.NDA_DST, ip), bytesAttr(C.NDA_LLADDR, mac)],
-});
-export const deleteNeigh = (ifindex: number, ip: number): Request => ({
-  type: C.RTM_DELNEIGH,
-  flags: 0,
-  header: ndmsg(C.AF_INET, ifindex, 0, 0),
-  attrs: [ipv4Attr(C.NDA_DST, ip)],
-});
+export const replaceNeigh = (ifindex: number, ip: number, mac: Uint8Array): Request =>
+  replaceNeighOf(INET, ifindex, ip, mac);
+export const deleteNeigh = (ifindex: number, ip: number): Request => deleteNeighOf(INET, ifindex, ip);
 /** FDB entry on a vxlan device: mac → remote VTEP ip (bridge fdb … self permanent dst ip). */
-export const replaceFdb = (ifindex: number, mac: Uint8Array, dst: number): Request => ({
-  type: C.RTM_NEWNEIGH,
-  flags: C.NLM_F_CREATE | C.NLM_F_REPLACE,
-  header: ndmsg(C.AF_BRIDGE, ifindex, C.NUD_PERMANENT, C.NTF_SELF),
-  attrs: [bytesAttr(C.NDA_LLADDR, mac), ipv4Attr(C.NDA_DST, dst)],
-});
-export const deleteFdb = (ifindex: number, mac: Uint8Array, dst: number): Request => ({
-  type: C.RTM_DELNEIGH,
-  flags: 0,
-  header: ndmsg(C.AF_BRIDGE, ifindex, 0, C.NTF_SELF),
-  attrs: [bytesAttr(C.NDA_LLADDR, mac), ipv4Attr(C.NDA_DST, dst)],
-});
+export const replaceFdb = (ifindex: number, mac: Uint8Array, dst: number): Request =>
+  replaceFdbOf(INET, ifindex, mac, dst);
+export const deleteFdb = (ifindex: number, mac: Uint8Array, dst: number): Request =>
+  deleteFdbOf(INET, ifindex, mac, dst);
+/** Every neighbour (or, with AF_BRIDGE, FDB entry) of `family`. */
 export const dumpNeighs = (family: number): Request => ({
   type: C.RTM_GETNEIGH,
   flags: 0,
   header: ndmsg(family, 0, 0, 0),
 });
-export function parseNeigh(msg: Message): Neigh | undefined {
-  if (msg.type !== C.RTM_NEWNEIGH || msg.body.length < 12) return undefined;
-  const b = msg.body;
-  const n: { -readonly [K in keyof Neigh]: Neigh[K] } = {
-    family: b[0]!,
-    ifindex: u32le(b, 4) | 0,
-    state: b[8]! | (b[9]! << 8),
-    flags: b[10]!,
-  };
-  const dstAt = findAttr(b, 12, C.NDA_DST, attrLen);
-  if (dstAt >= 0 && attrLen[0] === 4) n.dst = u32be(b, dstAt);
-  const llAt = findAttr(b, 12, C.NDA_LLADDR, attrLen);
-  if (llAt >= 0 && attrLen[0] === 6) n.lladdr = macAt(b, llAt);
-  return n;
-}
+/** A neighbour or FDB entry; `dst` only when it is an IPv4 address. */
+export const parseNeigh = (msg: Message): Neigh | undefined => readNeigh(INET, msg);
