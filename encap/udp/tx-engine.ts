@@ -132,7 +132,7 @@ export class TxEngine {
       throw new RangeError(`TxEngine: slot headroom ${pool.headroom} < wire header ${wire.headerLen}`);
     this.gso = opts.gso;
     this.framing = wire.framing;
-    // A framed wire's header differs per segment: no shared header slot, so no scatter-gather.
+    // A framed wire's tag follows each segment's payload: no room in the read slot, so no scatter-gather.
     this.sg = opts.vnet && opts.sg && !this.framing;
     const b = opts.batch;
     this.batch = new SlotBatch(pool);
