@@ -245,6 +245,28 @@ describe('under load', () => {
     expect(moved.drop).toBe('cookie_sent');
   });
 
+  it('with a valid cookie, a source is still limited to a burst of 5 handshakes', () => {
+    const { clock, a, b } = pair();
+    b.loaded.value = true;
+    const [init] = sends(a.cp.wantSession(b.id));
+    const reply = sends(b.cp.receiveHandshake(init!.bytes, a.address).actions)[0]!;
+    a.cp.receiveHandshake(reply.bytes, b.address);
+    clock.advance(a.cp.nextDeadline()! - clock.ms);
+    const [retry] = sends(a.cp.tick());
+    const drops = Array.from({ length: 7 }, () => b.cp.receiveHandshake(retry!.bytes, a.address).drop);
+    expect(drops).toEqual([
+      undefined,
+      'replayed_initiation',
+      'replayed_initiation',
+      'replayed_initiation',
+      'replayed_initiation',
+      'rate_limited',
+      'rate_limited',
+    ]);
+    b.loaded.value = false; // not under load: no limit
+    expect(b.cp.receiveHandshake(retry!.bytes, a.address).drop).toBe('replayed_initiation');
+  });
+
   it('a cookie reply for no handshake of ours is refused', () => {
     const { a, b } = pair();
     b.loaded.value = true;
