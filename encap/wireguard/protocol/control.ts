@@ -38,7 +38,7 @@
 import { OverlaydError } from '../../../core/errors.js';
 import { HandshakeRateLimit } from './handshake-rate-limit.js';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse } from './handshake.js';
-import { formatKey, generateKeyPair, keyPairFrom, dh, type KeyPair } from './keys.js';
+import { formatKey, freshKeyPair, keyPairFrom, dh, type KeyPair } from './keys.js';
 import { CookieChecker, MacSender, type Endpoint } from './macs.js';
 import {
   decodeCookieReply,
@@ -104,9 +104,9 @@ export interface WgControlOptions {
   now: () => number;
   /** UNIX milliseconds for TAI64N timestamps (default Date.now). */
   wallClock?: () => number;
-  /** Cryptographically random bytes (indices, jitter, cookie secrets, nonces, ephemerals). */
+  /** Cryptographically random bytes (indices, jitter, cookie secrets, cookie nonces). */
   random: (n: number) => Uint8Array;
-  /** Ephemeral key pairs (default: from `random`); tests inject fixed ones. */
+  /** Ephemeral key pairs (default: node's X25519 generator); tests inject fixed ones. */
   ephemeral?: () => KeyPair;
   /** True while the caller judges itself flooded: handshakes then need a valid MAC2. */
   underLoad?: () => boolean;
@@ -150,7 +150,7 @@ export class WgControlPlane {
     this.c = { ...WG_TIMERS, ...o.timers };
     this.checker = new CookieChecker(this.local.publicKey, o.random);
     this.wallClock = o.wallClock ?? Date.now;
-    this.ephemeral = o.ephemeral ?? (() => generateKeyPair(o.random));
+    this.ephemeral = o.ephemeral ?? freshKeyPair;
   }
 
   get publicKey(): Uint8Array {
