@@ -38,6 +38,17 @@ const CONFIGS: readonly Config[] = [
     description: 'overlayd vxlan in userspace on both nodes',
   },
   { name: 'vxlan-mixed', backend: 'vxlan-mixed', description: 'overlayd vxlan, userspace ↔ kernel' },
+  {
+    name: 'kernel-vxlan6',
+    backend: 'kernel-vxlan6',
+    description: 'baseline: kernel VXLAN over an IPv6 underlay by hand, IPv6 pods',
+  },
+  {
+    name: 'vxlan6',
+    backend: 'vxlan6',
+    description: 'overlayd vxlan dual-stack, IPv6 pods over flannel-v6.1',
+  },
+  { name: 'host-gw6', backend: 'host-gw6', description: 'overlayd host-gw dual-stack, IPv6 pods' },
   { name: 'udp-copy', backend: 'udp-copy', description: 'overlayd udp with --udp-sg=off (copying)' },
   { name: 'udp-percpu', backend: 'udp-percpu', description: 'overlayd udp with --udp-queues=auto' },
   { name: 'udp-split', backend: 'udp-split', description: 'overlayd udp with --udp-workers=2' },

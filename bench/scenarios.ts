@@ -7,6 +7,7 @@
 import { Lab } from '../test/lab/lab.js';
 import { addPod } from '../test/lab/pods.js';
 import { forwarderPair } from './forwarders.js';
+import { handVxlan6, overlayd6 } from './scenarios6.js';
 import type { Endpoint } from './measure.js';
 import { must } from '../test/lab/shell.js';
 
@@ -22,6 +23,9 @@ export const BACKENDS = [
   'vxlan-mixed',
   'host-gw',
   'kernel-vxlan',
+  'vxlan6',
+  'host-gw6',
+  'kernel-vxlan6',
   'c-forwarder',
   'js-forwarder',
   'veth',
@@ -40,6 +44,9 @@ export const DESCRIPTIONS: Record<BenchBackend, string> = {
   'vxlan-mixed': 'overlayd vxlan: one node userspace, the other on the kernel device',
   'host-gw': 'overlayd host-gw: kernel routes programmed by overlayd',
   'kernel-vxlan': 'baseline: kernel VXLAN configured by hand, flannel-style',
+  vxlan6: 'overlayd vxlan, dual-stack: IPv6 pods over flannel-v6.1 on an IPv6 underlay (kernel datapath)',
+  'host-gw6': 'overlayd host-gw, dual-stack: IPv6 pods over IPv6 routes via the peer PublicIPv6',
+  'kernel-vxlan6': 'baseline: kernel VXLAN over an IPv6 underlay configured by hand, flannel-style',
   'c-forwarder': 'baseline: a C forwarder, one read/sendto per packet (flannel udp I/O model)',
   'js-forwarder': "baseline: the C forwarder's loop in JS through overlayd's native calls (no checks)",
   veth: 'baseline: two namespaces on one veth, no overlay',
@@ -60,6 +67,11 @@ export async function setUp(backend: BenchBackend, env: Record<string, string> =
       return vethPair();
     case 'kernel-vxlan':
       return handVxlan();
+    case 'vxlan6':
+    case 'host-gw6':
+      return overlayd6(backend);
+    case 'kernel-vxlan6':
+      return handVxlan6();
     case 'c-forwarder':
       return forwarderPair('c');
     case 'js-forwarder':
@@ -70,7 +82,10 @@ export async function setUp(backend: BenchBackend, env: Record<string, string> =
 }
 
 async function overlayd(
-  backend: Exclude<BenchBackend, 'veth' | 'kernel-vxlan' | 'c-forwarder' | 'js-forwarder'>,
+  backend: Exclude<
+    BenchBackend,
+    'veth' | 'kernel-vxlan' | 'c-forwarder' | 'js-forwarder' | 'vxlan6' | 'host-gw6' | 'kernel-vxlan6'
+  >,
   env: Record<string, string>,
 ): Promise<Setup> {
   const type = backend.startsWith('udp') ? 'udp' : backend.startsWith('vxlan') ? 'vxlan' : backend;
