@@ -323,3 +323,28 @@ describe('endpoints and peers', () => {
     expect(sessions(r.actions)[0]!.remoteIndex).toBe(d.msg.sender);
   });
 });
+
+describe('hostile datagrams (seeded fuzz)', () => {
+  it('random bytes of every type and length are dropped with a known reason, never thrown on', async () => {
+    const { WG_DROP_REASONS } = await import('./messages.js');
+    const { seededRandom } = await import('../../../test/support/wg-control-harness.js');
+    const { a, b } = pair();
+    const rnd = seededRandom(424242);
+    const [init] = sends(a.cp.wantSession(b.id));
+    for (let i = 0; i < 3000; i++) {
+      const [lenByte, typeByte, mode] = rnd(3) as unknown as [number, number, number];
+      const len = [148, 92, 64, 32][typeByte % 4]! + (mode % 3 === 0 ? (lenByte % 9) - 4 : 0);
+      const d = rnd(Math.max(0, len));
+      if (d.length >= 4) d.set([1 + (typeByte % 4), 0, 0, 0]);
+      // Some are mutations of a real initiation rather than pure noise.
+      if (mode % 5 === 0 && d.length === 148) {
+        d.set(init!.bytes);
+        d[4 + (lenByte % 128)]! ^= 1 << (mode % 8); // inside what mac1 covers
+      }
+      b.loaded.value = mode % 2 === 0;
+      const out = b.cp.receiveHandshake(d, a.address);
+      expect(WG_DROP_REASONS).toContain(out.drop);
+      expect(out.actions).toEqual([]);
+    }
+  });
+});
