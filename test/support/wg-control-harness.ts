@@ -8,7 +8,7 @@ import {
   type WgControlOptions,
   type WgSession,
 } from '../../encap/wireguard/protocol/control.js';
-import { formatKey, keyPairFrom } from '../../encap/wireguard/protocol/keys.js';
+import { formatKey, generateKeyPair, keyPairFrom } from '../../encap/wireguard/protocol/keys.js';
 import type { WgTimerConstants } from '../../encap/wireguard/protocol/peer-timers.js';
 
 export class FakeClock {
@@ -54,11 +54,13 @@ export function makeNode(
 ): Node {
   const privateKey = new Uint8Array(32).fill(seed);
   const loaded = { value: false };
+  const random = seededRandom(seed * 7919);
   const cp = new WgControlPlane({
     privateKey,
     now: () => clock.ms,
     wallClock: () => clock.wall,
-    random: seededRandom(seed * 7919),
+    random,
+    ephemeral: () => generateKeyPair(random),
     underLoad: () => loaded.value,
     ...(timers ? { timers } : {}),
     ...extra,

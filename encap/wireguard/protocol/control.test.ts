@@ -245,6 +245,28 @@ describe('under load', () => {
     expect(moved.drop).toBe('cookie_sent');
   });
 
+  it('with a valid cookie, a source is still limited to a burst of 5 handshakes', () => {
+    const { clock, a, b } = pair();
+    b.loaded.value = true;
+    const [init] = sends(a.cp.wantSession(b.id));
+    const reply = sends(b.cp.receiveHandshake(init!.bytes, a.address).actions)[0]!;
+    a.cp.receiveHandshake(reply.bytes, b.address);
+    clock.advance(a.cp.nextDeadline()! - clock.ms);
+    const [retry] = sends(a.cp.tick());
+    const drops = Array.from({ length: 7 }, () => b.cp.receiveHandshake(retry!.bytes, a.address).drop);
+    expect(drops).toEqual([
+      undefined,
+      'replayed_initiation',
+      'replayed_initiation',
+      'replayed_initiation',
+      'replayed_initiation',
+      'rate_limited',
+      'rate_limited',
+    ]);
+    b.loaded.value = false; // not under load: no limit
+    expect(b.cp.receiveHandshake(retry!.bytes, a.address).drop).toBe('replayed_initiation');
+  });
+
   it('a cookie reply for no handshake of ours is refused', () => {
     const { a, b } = pair();
     b.loaded.value = true;
@@ -299,5 +321,30 @@ describe('endpoints and peers', () => {
     if (!d.ok) throw new Error(d.reason);
     const r = b.cp.receiveHandshake(init!.bytes, a.address);
     expect(sessions(r.actions)[0]!.remoteIndex).toBe(d.msg.sender);
+  });
+});
+
+describe('hostile datagrams (seeded fuzz)', () => {
+  it('random bytes of every type and length are dropped with a known reason, never thrown on', async () => {
+    const { WG_DROP_REASONS } = await import('./messages.js');
+    const { seededRandom } = await import('../../../test/support/wg-control-harness.js');
+    const { a, b } = pair();
+    const rnd = seededRandom(424242);
+    const [init] = sends(a.cp.wantSession(b.id));
+    for (let i = 0; i < 3000; i++) {
+      const [lenByte, typeByte, mode] = rnd(3) as unknown as [number, number, number];
+      const len = [148, 92, 64, 32][typeByte % 4]! + (mode % 3 === 0 ? (lenByte % 9) - 4 : 0);
+      const d = rnd(Math.max(0, len));
+      if (d.length >= 4) d.set([1 + (typeByte % 4), 0, 0, 0]);
+      // Some are mutations of a real initiation rather than pure noise.
+      if (mode % 5 === 0 && d.length === 148) {
+        d.set(init!.bytes);
+        d[4 + (lenByte % 128)]! ^= 1 << (mode % 8); // inside what mac1 covers
+      }
+      b.loaded.value = mode % 2 === 0;
+      const out = b.cp.receiveHandshake(d, a.address);
+      expect(WG_DROP_REASONS).toContain(out.drop);
+      expect(out.actions).toEqual([]);
+    }
   });
 });

@@ -36,8 +36,9 @@
  * Drop reasons (WgDropReason) are returned, never thrown; the caller counts them.
  */
 import { OverlaydError } from '../../../core/errors.js';
+import { HandshakeRateLimit } from './handshake-rate-limit.js';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse } from './handshake.js';
-import { formatKey, generateKeyPair, keyPairFrom, dh, type KeyPair } from './keys.js';
+import { formatKey, freshKeyPair, keyPairFrom, dh, type KeyPair } from './keys.js';
 import { CookieChecker, MacSender, type Endpoint } from './macs.js';
 import {
   decodeCookieReply,
@@ -103,9 +104,9 @@ export interface WgControlOptions {
   now: () => number;
   /** UNIX milliseconds for TAI64N timestamps (default Date.now). */
   wallClock?: () => number;
-  /** Cryptographically random bytes (indices, jitter, cookie secrets, nonces, ephemerals). */
+  /** Cryptographically random bytes (indices, jitter, cookie secrets, cookie nonces). */
   random: (n: number) => Uint8Array;
-  /** Ephemeral key pairs (default: from `random`); tests inject fixed ones. */
+  /** Ephemeral key pairs (default: node's X25519 generator); tests inject fixed ones. */
   ephemeral?: () => KeyPair;
   /** True while the caller judges itself flooded: handshakes then need a valid MAC2. */
   underLoad?: () => boolean;
@@ -138,6 +139,7 @@ export class WgControlPlane {
   private readonly local: KeyPair;
   private readonly c: WgTimerConstants;
   private readonly checker: CookieChecker;
+  private readonly rateLimit = new HandshakeRateLimit();
   private readonly peers = new Map<string, Peer>();
   private readonly indexes = new Map<number, IndexOwner>();
   private readonly wallClock: () => number;
@@ -148,7 +150,7 @@ export class WgControlPlane {
     this.c = { ...WG_TIMERS, ...o.timers };
     this.checker = new CookieChecker(this.local.publicKey, o.random);
     this.wallClock = o.wallClock ?? Date.now;
-    this.ephemeral = o.ephemeral ?? (() => generateKeyPair(o.random));
+    this.ephemeral = o.ephemeral ?? freshKeyPair;
   }
 
   get publicKey(): Uint8Array {
@@ -329,14 +331,20 @@ export class WgControlPlane {
 
   // ---- receiving handshake messages ----
 
-  /** MAC1 always; under load MAC2 too, else a cookie reply (no DH is spent on the sender). */
+  /**
+   * MAC1 always. Under load, MAC2 too (else a cookie reply: no DH is spent on an unproven source),
+   * and then a per-source rate limit, since a valid MAC2 proves only that the source is real.
+   */
   private gate(bytes: Uint8Array, sender: number, from: Endpoint): HandshakeOutcome | undefined {
     if (!this.checker.checkMac1(bytes)) return { actions: [], drop: 'bad_mac1' };
-    if (this.o.underLoad?.() && !this.checker.checkMac2(bytes, from, this.o.now())) {
-      const reply = this.checker.makeReply(bytes, sender, from, this.o.now());
+    if (!this.o.underLoad?.()) return undefined;
+    const now = this.o.now();
+    if (!this.checker.checkMac2(bytes, from, now)) {
+      const reply = this.checker.makeReply(bytes, sender, from, now);
       // The sender is not authenticated yet, so the reply belongs to no peer.
       return { actions: [{ kind: 'send', peerId: undefined, bytes: reply, to: from }], drop: 'cookie_sent' };
     }
+    if (!this.rateLimit.allow(from.address, now)) return { actions: [], drop: 'rate_limited' };
     return undefined;
   }
 

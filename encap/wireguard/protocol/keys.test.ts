@@ -1,6 +1,6 @@
 /** X25519 through node:crypto against RFC 7748, and the base64 key text `wg` uses. */
 import { describe, expect, it } from 'vitest';
-import { dh, formatKey, generateKeyPair, keyPairFrom, parseKey, publicKeyOf } from './keys.js';
+import { dh, formatKey, freshKeyPair, generateKeyPair, keyPairFrom, parseKey, publicKeyOf } from './keys.js';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -38,6 +38,18 @@ describe('X25519 (RFC 7748)', () => {
     const fixed = hex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a');
     const kp = generateKeyPair(() => Uint8Array.from(fixed));
     expect(toHex(kp.publicKey)).toBe(toHex(keyPairFrom(fixed).publicKey));
+  });
+});
+
+describe('freshKeyPair (node’s generator, the default ephemeral source)', () => {
+  it('gives a private key whose public key (re-derived from a copy of the bytes) matches', () => {
+    const kp = freshKeyPair();
+    expect(toHex(publicKeyOf(Uint8Array.from(kp.privateKey)))).toBe(toHex(kp.publicKey));
+    const other = freshKeyPair();
+    expect(toHex(dh(kp.privateKey, other.publicKey)!)).toBe(
+      toHex(dh(Uint8Array.from(other.privateKey), kp.publicKey)!),
+    );
+    expect(toHex(kp.privateKey)).not.toBe(toHex(other.privateKey));
   });
 });
 

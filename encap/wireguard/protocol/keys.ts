@@ -1,9 +1,17 @@
 /**
  * Curve25519 keys as WireGuard handles them: raw 32-byte strings, written as base64 (44 characters,
- * as `wg genkey` prints them). X25519 itself is node:crypto's; raw keys enter it through JWK
- * (base64url "d"/"x"), so no DER is assembled by hand.
+ * as `wg genkey` prints them). X25519 itself is node:crypto's: private keys enter it as PKCS#8 DER,
+ * public keys as JWK. Importing a DER key costs far more than the DH itself (OpenSSL's decoder
+ * chain), so each key's KeyObject is remembered beside its bytes (a WeakMap keyed by the array, so
+ * it goes when the key does), and fresh ephemerals come from node's own generator, already objects.
  */
-import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import { OverlaydError } from '../../../core/errors.js';
 
 export const KEY_BYTES = 32;
@@ -26,15 +34,30 @@ function b64url(bytes: Uint8Array): string {
  */
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
+const privateObjects = new WeakMap<Uint8Array, KeyObject>();
+const publicObjects = new WeakMap<Uint8Array, KeyObject>();
+
 function privateKeyObject(raw: Uint8Array): KeyObject {
+  const known = privateObjects.get(raw);
+  if (known) return known;
   if (raw.length !== KEY_BYTES)
     throw new RangeError(`X25519 private key must be 32 bytes, got ${raw.length}`);
   // RFC 7748 §5: clamping is part of X25519, so any 32 bytes are a valid scalar.
-  return createPrivateKey({
+  const key = createPrivateKey({
     key: Buffer.concat([PKCS8_X25519_PREFIX, raw]),
     format: 'der',
     type: 'pkcs8',
   });
+  privateObjects.set(raw, key);
+  return key;
+}
+
+function publicKeyObject(raw: Uint8Array): KeyObject {
+  const known = publicObjects.get(raw);
+  if (known) return known;
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(raw) }, format: 'jwk' });
+  publicObjects.set(raw, key);
+  return key;
 }
 
 function jwkPublic(key: KeyObject): Uint8Array {
@@ -50,7 +73,22 @@ export function publicKeyOf(privateKey: Uint8Array): Uint8Array {
 
 /** A key pair from a raw private key. */
 export function keyPairFrom(privateKey: Uint8Array): KeyPair {
-  return { privateKey: Uint8Array.from(privateKey), publicKey: publicKeyOf(privateKey) };
+  const own = Uint8Array.from(privateKey);
+  return { privateKey: own, publicKey: publicKeyOf(own) };
+}
+
+/** A fresh key pair from node's generator (the default ephemeral source: no DER import at all). */
+export function freshKeyPair(): KeyPair {
+  const { privateKey: key } = generateKeyPairSync('x25519');
+  const jwk = key.export({ format: 'jwk' });
+  if (typeof jwk.d !== 'string' || typeof jwk.x !== 'string')
+    throw new Error('node:crypto exported an X25519 key without "d"/"x"');
+  const pair = {
+    privateKey: new Uint8Array(Buffer.from(jwk.d, 'base64url')),
+    publicKey: new Uint8Array(Buffer.from(jwk.x, 'base64url')),
+  };
+  privateObjects.set(pair.privateKey, key);
+  return pair;
 }
 
 /** A fresh key pair from `random` (injected so handshakes are reproducible in tests). */
@@ -66,10 +104,9 @@ export function generateKeyPair(random: (n: number) => Uint8Array): KeyPair {
  */
 export function dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined {
   if (publicKey.length !== KEY_BYTES) return undefined;
-  const pub = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(publicKey) }, format: 'jwk' });
   let out: Buffer;
   try {
-    out = diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: pub });
+    out = diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) });
   } catch {
     return undefined;
   }

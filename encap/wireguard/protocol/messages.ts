@@ -22,23 +22,42 @@ export const TRANSPORT_MIN_BYTES = TRANSPORT_HEADER_BYTES + 16;
 /** Inner packets are zero-padded to a multiple of this before sealing (paper §5.4.6). */
 export const TRANSPORT_PADDING = 16;
 
-/** Why a received message was refused; the caller counts them by this name. */
-export type WgDropReason =
-  | 'truncated' // shorter than its type's size
-  | 'bad_length' // a handshake message of the wrong size
-  | 'unknown_type' // type not 1–4, or reserved bytes not zero
-  | 'bad_mac1' // MAC1 is not ours: not meant for this interface, or altered
-  | 'bad_mac2' // MAC2 present but wrong while we demand it
-  | 'cookie_sent' // under load without a valid MAC2: answered with a cookie reply instead
-  | 'bad_ephemeral' // the ephemeral key is a low-order point (DH result all zeros)
-  | 'bad_static' // the encrypted static key does not decrypt
-  | 'unknown_peer' // the static key decrypts but belongs to no configured peer
-  | 'bad_timestamp' // the encrypted timestamp does not decrypt
-  | 'replayed_initiation' // timestamp not newer than the greatest seen from this peer
-  | 'initiation_flood' // a peer's initiations arrive faster than the rate limit
-  | 'unknown_receiver' // a response or cookie reply for no handshake of ours
-  | 'bad_response' // the response's empty payload does not authenticate
-  | 'bad_cookie'; // the cookie reply does not decrypt
+/**
+ * Why a received message was refused; the caller counts them by these names (metric labels).
+ *   truncated            shorter than its type's size
+ *   bad_length           a handshake message of the wrong size
+ *   unknown_type         type not 1–4, or reserved bytes not zero
+ *   bad_mac1             MAC1 is not ours: not meant for this interface, or altered
+ *   cookie_sent          under load without a valid MAC2: answered with a cookie reply instead
+ *   rate_limited         under load, a source sending handshakes faster than the limit
+ *   bad_ephemeral        the ephemeral key is a low-order point (DH result all zeros)
+ *   bad_static           the encrypted static key does not decrypt
+ *   unknown_peer         the static key decrypts but belongs to no configured peer
+ *   bad_timestamp        the encrypted timestamp does not decrypt
+ *   replayed_initiation  timestamp not newer than the greatest seen from this peer
+ *   initiation_flood     a peer's initiations arrive faster than one per 20 ms
+ *   unknown_receiver     a response or cookie reply for no handshake of ours
+ *   bad_response         the response's empty payload does not authenticate
+ *   bad_cookie           the cookie reply does not decrypt
+ */
+export const WG_DROP_REASONS = [
+  'truncated',
+  'bad_length',
+  'unknown_type',
+  'bad_mac1',
+  'cookie_sent',
+  'rate_limited',
+  'bad_ephemeral',
+  'bad_static',
+  'unknown_peer',
+  'bad_timestamp',
+  'replayed_initiation',
+  'initiation_flood',
+  'unknown_receiver',
+  'bad_response',
+  'bad_cookie',
+] as const;
+export type WgDropReason = (typeof WG_DROP_REASONS)[number];
 
 export type Decoded<T> = { ok: true; msg: T } | { ok: false; reason: WgDropReason };
 
