@@ -108,7 +108,7 @@ describe('layer check', () => {
       }),
     ).toEqual([
       'daemon/d.ts etcd3 | imports etcd3, which only subnet-lease/, test/ may import',
-      'subnet-lease/peer-watch.ts ./registry.js | imports subnet-lease/registry.ts, which only subnet-lease/etcd-client.ts, subnet-lease/peer-watch.test.ts, test/ may import',
+      'subnet-lease/peer-watch.ts ./registry.js | imports subnet-lease/registry.ts, which only subnet-lease/etcd-client.ts, subnet-lease/peer-watch.test.ts, subnet-lease/registry-watch.test.ts, test/ may import',
       'encap/udp/w.ts ../../sys/native.js | imports sys/native.ts, which only sys/, bench/js-forwarder.ts, test/support/native-hostile.ts may import',
     ]);
   });
@@ -125,7 +125,7 @@ describe('layer check', () => {
       }),
     ).toEqual([
       'encap/vxlan/v.ts ../host-gw/h.js | encap/vxlan/ may not import encap/host-gw/',
-      'encap/udp/engine.ts ../../test/support/memory-io.js | backends may not import test-support (it may import: core, sys, encap)',
+      'encap/udp/engine.ts ../../test/support/memory-io.js | backends may not import test-support (it may import: core, sys, encap, wireguard-protocol)',
     ]);
   });
 
