@@ -76,6 +76,7 @@ describe('bench/throughput smoke run', () => {
         'vxlan',
         'vxlan-mixed',
         'vxlan-userspace',
+        'wireguard-go',
       ]);
       expect(await readFile(svg, 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
     } finally {
