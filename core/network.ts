@@ -5,7 +5,7 @@
 import type { Ipv4Net } from './ipv4.js';
 import type { Ipv6Net } from './ipv6.js';
 
-export const BACKEND_TYPES = ['udp', 'vxlan', 'host-gw', 'alloc'] as const;
+export const BACKEND_TYPES = ['udp', 'vxlan', 'host-gw', 'alloc', 'wireguard'] as const;
 export type BackendType = (typeof BACKEND_TYPES)[number];
 
 /**

@@ -11,4 +11,5 @@ export const BACKENDS: Partial<Record<BackendType, () => Promise<BackendFactory>
   udp: async () => (await import('../encap/udp/udp-backend.js')).createUdpBackend,
   vxlan: async () => (await import('./vxlan-datapath.js')).createVxlanBackend,
   'host-gw': async () => (await import('../encap/host-gw/host-gw-backend.js')).createHostGwBackend,
+  wireguard: async () => (await import('../encap/wireguard/wireguard-backend.js')).createWireguardBackend,
 };

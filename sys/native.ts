@@ -103,6 +103,26 @@ export interface NativeSys {
   waitReadable(fdA: number, fdB: number, timeoutMs: number): number;
   close(fd: number): void;
   csum(buf: Uint8Array, off: number, len: number, seed: number): number;
+  /** ChaCha20-Poly1305 in place over a batch (aead.c; typed contract in sys/wg-aead.ts). */
+  sealBatch(
+    keys: Uint8Array,
+    keyIdx: Int32Array,
+    counters: BigUint64Array,
+    slab: Uint8Array,
+    offs: Int32Array,
+    lens: Int32Array,
+    n: number,
+  ): void;
+  openBatch(
+    keys: Uint8Array,
+    keyIdx: Int32Array,
+    counters: BigUint64Array,
+    slab: Uint8Array,
+    offs: Int32Array,
+    lens: Int32Array,
+    ok: Uint8Array,
+    n: number,
+  ): number;
   nlOpen(groups: number): number;
   nlSend(fd: number, buf: Uint8Array, len: number): number;
   nlRecv(fd: number, buf: Uint8Array, timeoutMs: number): number;

@@ -28,6 +28,32 @@ export const DROP_REASONS = [
   'bad_ethertype',
   // The UDP socket stayed full past sendBatch's deadline: the rest of the batch is dropped.
   'send_timeout',
+  // the WireGuard wire's (encap/udp/wire/wireguard-wire.ts, wg-dataplane.ts)
+  'unknown_message_type', // first byte not 1-4, or reserved bytes set
+  'unknown_receiver_index', // transport data for no session of ours
+  'replayed_counter', // a counter seen before, or too far behind the window
+  'bad_tag', // the Poly1305 tag does not verify: forged, corrupted, or another key
+  'expired_session', // a session past Reject-After-Time (180 s) or Reject-After-Messages
+  'disallowed_source', // inner source outside the sending peer's allowed IPs
+  'no_session', // tx: a peer without a session whose held queue was full
+  'handshake_flood', // more handshake messages waiting than the control plane takes per pass
+  // The control plane's refusals (protocol/messages.ts WgDropReason), as handshake_<reason>:
+  'handshake_truncated',
+  'handshake_bad_length',
+  'handshake_unknown_type',
+  'handshake_bad_mac1', // not meant for us, or altered
+  'handshake_bad_mac2',
+  'handshake_cookie_sent', // under load without a valid MAC2: a cookie reply instead of a response
+  'handshake_bad_ephemeral',
+  'handshake_bad_static',
+  'handshake_unknown_peer',
+  'handshake_bad_timestamp',
+  'handshake_replayed_initiation', // TAI64N timestamp not newer than the last
+  'handshake_initiation_flood',
+  'handshake_unknown_receiver',
+  'handshake_bad_response',
+  'handshake_bad_cookie',
+  'handshake_invalid', // a refusal the list above does not name
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -48,6 +74,14 @@ export const C = {
   heartbeat: 13, // +1 per pass of the worker's loop (≤ ~150 ms apart): the main thread's stuck check
   rxChecksumsCompleted: 14, // inner checksums a kernel VXLAN peer left partial, completed here
   gsoDisabled: 15, // 1 after the kernel refused UDP_SEGMENT
+  // WireGuard (wg-dataplane.ts)
+  wgHandshakesSent: 16, // handshake messages (types 1-3) sent
+  wgHandshakesReceived: 17, // handshake messages taken by the control plane
+  wgSessions: 18, // sessions established (either side)
+  wgKeepalivesSent: 19,
+  wgKeepalivesReceived: 20,
+  wgHeld: 21, // packets held for a peer while its handshake ran
+  wgRoamed: 22, // endpoint updates from authenticated packets
 } as const;
 
 const FIRST_DROP = 32;

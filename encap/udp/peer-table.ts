@@ -5,13 +5,16 @@
  * version once per batch, so a peer change reaches the running datapath without stopping it.
  *
  * Layout (Int32 words): [0] version, [1] count, [2] own subnet ip, [3] own prefix len,
- * [4] stop flag, then count × {subnet ip, prefix len, public ip, port, MAC bytes 0-3, MAC bytes 4-5}.
- * The MAC is the peer's VtepMAC on the VXLAN wire (0 for the udp wire).
+ * [4] stop flag, then count × {subnet ip, prefix len, public ip, port, MAC bytes 0-3, MAC bytes 4-5,
+ * WireGuard public key (8 words)}. The MAC is the peer's VtepMAC on the VXLAN wire (0 for the udp
+ * wire); the public key is the peer's on the WireGuard wire (zeros otherwise).
  */
 import type { Ipv4Net } from '../../core/ipv4.js';
 
 const HEADER = 8;
-const ENTRY = 6;
+const ENTRY = 14;
+const KEY = 6;
+const KEY_WORDS = 8;
 export const VERSION = 0;
 const COUNT = 1;
 const OWN_IP = 2;
@@ -27,6 +30,8 @@ export interface PeerEntry {
   macHi?: number;
   /** Peer's VtepMAC, bytes 4-5. */
   macLo?: number;
+  /** Peer's WireGuard public key, 32 bytes (WireGuard wire; unset = none). */
+  publicKey?: Uint8Array;
 }
 
 export class SharedPeerTable {
@@ -60,6 +65,12 @@ export class SharedPeerTable {
       w[o + 3] = p.port;
       w[o + 4] = (p.macHi ?? 0) | 0;
       w[o + 5] = p.macLo ?? 0;
+      const k = p.publicKey;
+      if (k && k.length !== 32) throw new RangeError(`a WireGuard public key has 32 bytes, got ${k.length}`);
+      for (let j = 0; j < KEY_WORDS; j++)
+        w[o + KEY + j] = k
+          ? k[4 * j]! | (k[4 * j + 1]! << 8) | (k[4 * j + 2]! << 16) | (k[4 * j + 3]! << 24)
+          : 0;
     }
     w[COUNT] = peers.length;
     Atomics.add(w, VERSION, 1); // even: consistent
@@ -104,6 +115,21 @@ export class SharedPeerTable {
         e.port = w[o + 3]!;
         e.macHi = w[o + 4]! >>> 0;
         e.macLo = w[o + 5]!;
+        let any = 0;
+        for (let j = 0; j < KEY_WORDS; j++) any |= w[o + KEY + j]!;
+        if (any === 0) delete e.publicKey;
+        else {
+          // A fresh array: a reader may keep the entry's key past the next snapshot.
+          const k = new Uint8Array(32);
+          for (let j = 0; j < KEY_WORDS; j++) {
+            const x = w[o + KEY + j]!;
+            k[4 * j] = x & 0xff;
+            k[4 * j + 1] = (x >>> 8) & 0xff;
+            k[4 * j + 2] = (x >>> 16) & 0xff;
+            k[4 * j + 3] = x >>> 24;
+          }
+          e.publicKey = k;
+        }
       }
       if (Atomics.load(w, VERSION) === v1) return { version: v1, ownIp, ownLen, count };
     }
@@ -122,9 +148,16 @@ export function samePeerSet(a: ReadonlyMap<string, PeerEntry>, b: ReadonlyMap<st
       o.publicIp !== e.publicIp ||
       o.port !== e.port ||
       (o.macHi ?? 0) !== (e.macHi ?? 0) ||
-      (o.macLo ?? 0) !== (e.macLo ?? 0)
+      (o.macLo ?? 0) !== (e.macLo ?? 0) ||
+      !sameKey(o.publicKey, e.publicKey)
     )
       return false;
   }
+  return true;
+}
+
+function sameKey(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (!a || !b) return a === b;
+  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return false;
   return true;
 }

@@ -12,7 +12,9 @@
  *      Copying (the fallback): the segments are copied together into an output slot.
  *   4. one write batch to the TUN, then release every slot the batch took
  * The wire (encap/udp/wire/wire.ts) checks and strips its header first (VXLAN: flags, VNI, inner MAC
- * and EtherType); its drops are counted like the rest.
+ * and EtherType); its drops are counted like the rest. A wire with per-packet framing (WireGuard)
+ * takes every datagram instead (handshakes to its control plane, transport data queued), opens the
+ * batch in one call and hands back each inner packet with its sender's allowed nets.
  * flannel's proxy checked nothing here; an overlay port open to the network must not be a way in.
  */
 import { sum16 } from '../packet/checksum.js';
@@ -25,7 +27,7 @@ import { VNET_HDR_LEN, writeEmptyVnetHdr } from '../packet/vnet-hdr.js';
 import { maskOf } from '../../core/ipv4.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
 import { UDP_WIRE } from './wire/udp-wire.js';
-import { WIRE_OK, type Wire } from './wire/wire.js';
+import { WIRE_OK, type AllowedNet, type DeliverFn, type PacketFraming, type Wire } from './wire/wire.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { IovList } from './iov-list.js';
@@ -33,7 +35,7 @@ import type { EngineOptions } from './tx-engine.js';
 import type { PeerEntry, SharedPeerTable } from './peer-table.js';
 
 /** One subnet a sender may speak for (a PublicIP normally has one lease; bogus extra ones must not shadow it). */
-interface Sender {
+interface Sender extends AllowedNet {
   port: number;
   net: number;
   mask: number;
@@ -41,6 +43,8 @@ interface Sender {
 }
 
 const drop = (r: DropReason): number => dropIndex('rx', reasonIndex(r));
+const SPOOFED_SOURCE = drop('spoofed_source');
+const DISALLOWED_SOURCE = drop('disallowed_source');
 const VERDICT_DROP = [
   -1,
   drop('too_short'),
@@ -81,6 +85,10 @@ export class RxEngine {
   private readonly wSegs: Int32Array;
   private nWrite = 0;
   private readonly errs = new Int32Array(2);
+  private readonly framing: PacketFraming | undefined;
+  /** Opened packets of a framed wire, through the same checks as the rest (allocated once). */
+  private readonly deliverFramed: DeliverFn = (pkt, len, allowed) =>
+    this.inner(pkt, len, allowed, true, DISALLOWED_SOURCE);
 
   constructor(
     private readonly opts: EngineOptions,
@@ -103,7 +111,8 @@ export class RxEngine {
     this.wOffs = new Int32Array(w);
     this.wLens = new Int32Array(w);
     this.wSegs = new Int32Array(w);
-    this.sg = opts.vnet && opts.sg;
+    this.framing = wire.framing;
+    this.sg = opts.vnet && opts.sg && !this.framing;
     // A packet is at most a header and MAX_MERGED_SEGMENTS ranges; sized for a full batch of
     // merges, flushed early if a batch of tiny datagrams needs more.
     this.iovs = new IovList(this.sg ? w * 2 : 0, this.sg ? w : 0);
@@ -157,6 +166,7 @@ export class RxEngine {
     if (n > 0) {
       this.counters[C.rxBatches]! += 1;
       for (let i = 0; i < n; i++) this.message(i);
+      this.framing?.openAccepted(pool.slab, this.counters, this.deliverFramed);
       this.closeCoalesced();
       this.flushWrites();
     }
@@ -171,9 +181,21 @@ export class RxEngine {
       counters[drop('oversized')]! += 1;
       return;
     }
-    const sender = this.senders.get(this.rAddrs[i]! | 0);
     // max(len, 1): an empty datagram is one (too short) segment, not 0/0 segments
     const seg = this.rGso[i]! > 0 ? this.rGso[i]! : Math.max(len, 1);
+    const framing = this.framing;
+    if (framing) {
+      // Known by its session, not its address: the framing checks every datagram itself.
+      const base = this.rOffs[i]!;
+      const addr = this.rAddrs[i]!;
+      const port = this.rPorts[i]!;
+      for (let off = 0; off < Math.max(len, 1); off += seg) {
+        const v = framing.accept(this.pool.slab, base + off, Math.min(seg, len - off), addr, port);
+        if (v >= 0) counters[dropIndex('rx', v)]! += 1;
+      }
+      return;
+    }
+    const sender = this.senders.get(this.rAddrs[i]! | 0);
     if (!sender || (this.wire.senderPortFixed && sender.port !== this.rPorts[i]!)) {
       counters[drop('unknown_sender')]! += Math.max(1, Math.ceil(len / seg));
       return;
@@ -199,8 +221,14 @@ export class RxEngine {
       // has room for the vnet header as a lone datagram's headroom does.
       alone ||= h >= VNET_HDR_LEN;
     }
-    const pkt = dgram + h;
-    const len = wireLen - h;
+    this.inner(dgram + h, wireLen - h, sender, alone, SPOOFED_SOURCE);
+  }
+
+  /** The inner packet's checks (its source must be in `sender`'s nets) and its way to the TUN. */
+  private inner(pkt: number, len: number, sender: AllowedNet, alone: boolean, badSource: number): void {
+    const slab = this.pool.slab;
+    const counters = this.counters;
+    const wire = this.wire;
     if (len > this.opts.maxPacket) {
       counters[drop('oversized')]! += 1; // larger than the TUN MTU: no peer of ours sends that
       return;
@@ -211,10 +239,10 @@ export class RxEngine {
       return;
     }
     const src = srcOf(slab, pkt);
-    let from: Sender | undefined = sender;
+    let from: AllowedNet | undefined = sender;
     while (from && (src & from.mask) >>> 0 !== from.net) from = from.next;
     if (!from) {
-      counters[drop('spoofed_source')]! += 1;
+      counters[badSource]! += 1;
       return;
     }
     if (!this.ownValid || (dstOf(slab, pkt) & this.ownMask) >>> 0 !== this.ownNet) {

@@ -12,6 +12,9 @@
  * The wire format (encap/udp/wire/wire.ts) adds its header in front of every packet or segment: in
  * the read slot's headroom, in a gap splitTcp4 leaves before each segment, or (scatter-gather)
  * once in the header slot, pointed at by every segment's first iovec.
+ * A wire with per-packet framing (WireGuard: wire.ts `framing`) writes its header, padding and tag
+ * per packet or segment instead, seals the batch in one call before the send, and may hold packets
+ * of a peer whose session is not up yet (forwarded once it is: takeReleased).
  * Per-packet problems are counted by reason, never thrown. Nothing is allocated per packet.
  */
 import { constants } from 'node:os';
@@ -40,7 +43,7 @@ import {
 } from '../packet/vnet-hdr.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
 import { UDP_WIRE } from './wire/udp-wire.js';
-import type { Wire } from './wire/wire.js';
+import type { PacketFraming, Wire } from './wire/wire.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { IovList } from './iov-list.js';
@@ -112,6 +115,7 @@ export class TxEngine {
   private readonly wLens: Int32Array;
   private nWrite = 0;
   private readonly errs = new Int32Array(2);
+  private readonly framing: PacketFraming | undefined;
 
   constructor(
     private readonly opts: EngineOptions,
@@ -127,7 +131,9 @@ export class TxEngine {
     if (pool.headroom < wire.headerLen)
       throw new RangeError(`TxEngine: slot headroom ${pool.headroom} < wire header ${wire.headerLen}`);
     this.gso = opts.gso;
-    this.sg = opts.vnet && opts.sg;
+    this.framing = wire.framing;
+    // A framed wire's header differs per segment: no shared header slot, so no scatter-gather.
+    this.sg = opts.vnet && opts.sg && !this.framing;
     const b = opts.batch;
     this.batch = new SlotBatch(pool);
     this.inOffs = new Int32Array(b);
@@ -157,7 +163,8 @@ export class TxEngine {
     this.routes.clear();
     for (let i = 0; i < snap.count; i++) {
       const e = this.entries[i]!;
-      this.routes.set(e.subnetIp, e.prefixLen, { ...e }); // entries are reused by the next snapshot
+      // Entries are reused by the next snapshot; a framed wire routes to its own live peer object.
+      this.routes.set(e.subnetIp, e.prefixLen, this.framing ? this.framing.peerOf(e) : { ...e });
     }
     this.ownIp = snap.ownIp;
     this.tableVersion = snap.version;
@@ -172,8 +179,12 @@ export class TxEngine {
     this.nWrite = 0;
     this.iovs.reset();
     this.hdrSlot = -1;
-    // Packets land after each read slot's headroom, so nothing has to move later.
-    const n = this.tun.read(slab, this.inOffs, this.inLens, this.nRead, pool.dataCapacity, timeoutMs);
+    const framing = this.framing;
+    if (framing) this.forwardReleased(framing);
+    // Packets land after each read slot's headroom, so nothing has to move later; a framed wire's
+    // padding and tag go after them.
+    const cap = pool.dataCapacity - (framing ? framing.trailerMax : 0);
+    const n = this.tun.read(slab, this.inOffs, this.inLens, this.nRead, cap, timeoutMs);
     if (n > 0) {
       counters[C.txBatches]! += 1;
       for (let i = 0; i < n; i++) this.forward(this.inOffs[i]!, this.inLens[i]!);
@@ -181,6 +192,29 @@ export class TxEngine {
     }
     this.batch.releaseAll();
     return n;
+  }
+
+  /**
+   * Packets the framing held while their peer's handshake ran, forwarded as if just read: each
+   * copied into a slot of its own and sent at once (a few per handshake), so a later split that
+   * empties the pool never reuses the slot a packet is still in.
+   */
+  private forwardReleased(framing: PacketFraming): void {
+    const held = framing.takeReleased();
+    if (!held) return;
+    const pool = this.pool;
+    for (const p of held) {
+      const slot = this.batch.take();
+      if (slot < 0 || p.length > pool.dataCapacity - framing.trailerMax) {
+        this.counters[drop('send_error')]! += 1;
+        continue;
+      }
+      const at = pool.dataOffsetOf(slot);
+      pool.slab.set(p, at);
+      this.forward(at, p.length);
+      this.flush();
+      this.batch.releaseAll();
+    }
   }
 
   private forward(base: number, len: number): void {
@@ -218,11 +252,17 @@ export class TxEngine {
       this.unreachable(pkt);
       return;
     }
+    const framing = this.framing;
+    if (framing && !framing.canSend(peer)) {
+      framing.hold(slab, base, len, peer); // before the TTL: it is forwarded again later
+      return;
+    }
     if (!decrementTtl(slab, pkt)) {
       counters[drop('ttl_expired')]! += 1;
       return;
     }
     if (gsoType === GSO_TCPV4) {
+      if (framing) return this.sendSplitFramed(pkt, plen, peer, framing);
       if (this.sg) this.sendSegments(pkt, plen, peer);
       else this.sendSplit(pkt, plen, peer);
       return;
@@ -238,6 +278,10 @@ export class TxEngine {
       }
     }
     const h = this.wire.headerLen;
+    if (framing) {
+      this.queueSend(pkt - h, framing.frame(slab, pkt - h, plen, peer), peer, 0, 1);
+      return;
+    }
     // The wire header goes in the headroom in front of the packet (the vnet header's, once read).
     if (h > 0) this.wire.encapsulate(slab, pkt - h, peer);
     this.queueSend(pkt - h, plen + h, peer, 0, 1);
@@ -281,6 +325,52 @@ export class TxEngine {
       const start = dst + i * stride;
       const len = i + segs >= count ? dst + bytes - start : segs * stride;
       this.queueSend(start, len, peer, segs > 1 ? stride : 0, segs);
+    }
+  }
+
+  /**
+   * A framed wire's split (copying): splitTcp4 leaves a gap before each segment sized so that
+   * segment i's header, padded plaintext and tag end exactly where segment i+1's header begins —
+   * header and trailer share the gap — so the messages of one super-packet lie back to back, all
+   * of one wire length but the last: one UDP_SEGMENT send per 64 of them, nothing moved.
+   */
+  private sendSplitFramed(pkt: number, plen: number, peer: Peer, framing: PacketFraming): void {
+    const slab = this.pool.slab;
+    const ihl = (slab[pkt]! & 0x0f) * 4;
+    const full = ihl + (slab[pkt + ihl + 12]! >>> 4) * 4 + this.hdr.gsoSize; // a full segment's bytes
+    const h = this.wire.headerLen;
+    const gap = framing.wireLen(full) - full; // header + padding + tag
+    let slot = this.batch.take();
+    if (slot < 0) {
+      this.flush();
+      this.batch.releaseAll();
+      slot = this.batch.take();
+    }
+    if (slot < 0) {
+      this.counters[drop('send_error')]! += 1;
+      return;
+    }
+    const pool = this.pool;
+    const dst = pool.offsetOf(slot);
+    const cap = pool.slotSize - framing.trailerMax;
+    if (!splitTcp4(slab, pkt, plen, this.hdr.gsoSize, slab, dst, cap, this.sum, this.split, gap)) {
+      this.counters[drop('bad_vnet_header')]! += 1;
+      return;
+    }
+    this.counters[C.txSuperPackets]! += 1;
+    const { count, stride, bytes } = this.split;
+    const first = dst + gap - h; // segment 0's message
+    const perMsg = this.gso
+      ? Math.max(1, Math.min(MAX_GSO_SEGMENTS, Math.floor(MAX_UDP_MESSAGE / stride)))
+      : 1;
+    for (let i = 0; i < count; i += perMsg) {
+      const segs = Math.min(perMsg, count - i);
+      let len = 0;
+      for (let k = i; k < i + segs; k++) {
+        const inner = k === count - 1 ? bytes - k * stride - gap : stride - gap;
+        len += framing.frame(slab, first + k * stride, inner, peer);
+      }
+      this.queueSend(first + i * stride, len, peer, segs > 1 ? stride : 0, segs);
     }
   }
 
@@ -417,6 +507,7 @@ export class TxEngine {
   }
 
   private flushSends(): void {
+    this.framing?.sealFramed(this.pool.slab);
     if (this.sg) {
       this.flushSendsSg();
       return;

@@ -75,10 +75,14 @@ export class UdpDatapath {
   private readonly batching: boolean;
   /** One duplex worker (default), or a tx and an rx worker. */
   private readonly split: boolean;
+  private readonly wg: boolean;
 
   constructor(private readonly s: DatapathSettings) {
     this.batching = s.options['udpBatch'] !== 'off';
-    this.split = s.options['udpWorkers'] === '2';
+    // WireGuard's sessions and keys live in one worker's data plane (wg-dataplane.ts): one duplex
+    // worker on one queue, whatever --udp-workers/--udp-queues say.
+    this.wg = s.wire?.kind === 'wireguard';
+    this.split = !this.wg && s.options['udpWorkers'] === '2';
     this.workers = new WorkerSet(s.log, s.table, () => this.counters?.blocks ?? [], s.onFault);
   }
 
@@ -91,7 +95,7 @@ export class UdpDatapath {
     const onlineCpus = cpus().length;
     if (this.queues === 0) {
       try {
-        this.queues = queueCount(s.options['udpQueues'], onlineCpus);
+        this.queues = this.wg ? 1 : queueCount(s.options['udpQueues'], onlineCpus);
       } catch (err) {
         throw new OverlaydError('BAD_CONFIG', `--udp-queues: ${describeError(err)}`, { cause: err });
       }
@@ -112,7 +116,8 @@ export class UdpDatapath {
     this.queues = tun.fds.length;
     this.vnet = tun.vnet;
     const gro = this.vnet && enableUdpGro(this.udpFds);
-    this.sg = this.vnet && s.options['udpSg'] !== 'off' && this.probeSg(probeScatterGather());
+    // The WireGuard wire frames every segment itself (a header per packet): copying path only.
+    this.sg = this.vnet && !this.wg && s.options['udpSg'] !== 'off' && this.probeSg(probeScatterGather());
     const names = this.workerNames();
     s.log.info(
       {

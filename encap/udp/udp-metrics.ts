@@ -90,6 +90,21 @@ export function registerUdpMetrics(
     [],
     (set) => set({}, total(C.icmpUnreachable)),
   );
+  // Zero (and so absent) on the udp and VXLAN wires.
+  mirror(
+    'overlayd_wireguard_events_total',
+    'WireGuard data plane events: handshake messages sent/received, sessions, keepalives, packets held for a handshake, endpoint updates',
+    ['event'],
+    (set) => {
+      set({ event: 'handshakes_sent' }, total(C.wgHandshakesSent));
+      set({ event: 'handshakes_received' }, total(C.wgHandshakesReceived));
+      set({ event: 'sessions' }, total(C.wgSessions));
+      set({ event: 'keepalives_sent' }, total(C.wgKeepalivesSent));
+      set({ event: 'keepalives_received' }, total(C.wgKeepalivesReceived));
+      set({ event: 'held' }, total(C.wgHeld));
+      set({ event: 'roamed' }, total(C.wgRoamed));
+    },
+  );
   mirror('overlayd_udp_worker_gc_total', 'Garbage collections in the datapath workers', ['worker'], (set) => {
     workers.forEach((worker, i) => set({ worker }, blocks[i]![C.gcCount]!));
   });

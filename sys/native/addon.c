@@ -66,6 +66,7 @@ static napi_value init(napi_env env, napi_value exports) {
   ovl_register_csum(env, exports);
   ovl_register_steering(env, exports);
   ovl_register_sg_io(env, exports);
+  ovl_register_aead(env, exports);
   return exports;
 }
 

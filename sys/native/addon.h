@@ -18,4 +18,5 @@ void ovl_register_sockets(napi_env env, napi_value exports);
 void ovl_register_csum(napi_env env, napi_value exports);
 void ovl_register_steering(napi_env env, napi_value exports);
 void ovl_register_sg_io(napi_env env, napi_value exports);
+void ovl_register_aead(napi_env env, napi_value exports);
 #endif

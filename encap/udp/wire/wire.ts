@@ -5,6 +5,8 @@
  * is the engine's and the same for every wire, so a new encapsulation is one file like these:
  *   udp-wire.ts    flannel's udp backend: no header, the payload is the packet (port 8285)
  *   vxlan-wire.ts  RFC 7348 as Linux's vxlan device and flannel.<VNI> speak it (port 8472)
+ *   wireguard-wire.ts  WireGuard transport data (port 51820): per-packet header, padding and tag,
+ *                  through `framing` below
  *
  * The header must not depend on the inner packet, only on the peer: a GSO message's segments all
  * carry the same header bytes (scatter-gather sends point every segment's first iovec at one copy).
@@ -36,4 +38,55 @@ export interface Wire {
    * at + headerLen and is checked by the engine.
    */
   decapsulate(slab: Uint8Array, at: number, len: number): number;
+  /**
+   * Per-packet framing (WireGuard): a header that changes with every packet (a counter), padding
+   * and a tag after it, sealed in batches before the send and opened in batches after the
+   * receive, the sender known by its session rather than its address. When set, the engine frames
+   * every packet through it, never calls encapsulate/decapsulate, and must run without
+   * scatter-gather (the header slot of a scatter-gather message is shared by its segments).
+   */
+  readonly framing?: PacketFraming;
 }
+
+/** A network a sender may speak for, chained (a peer may have several). */
+export interface AllowedNet {
+  readonly net: number;
+  readonly mask: number;
+  readonly next: AllowedNet | undefined;
+}
+
+/** Called by the framing for each opened packet: the inner packet, its length, its sender's allowed nets. */
+export type DeliverFn = (pkt: number, len: number, allowed: AllowedNet) => void;
+
+export interface PacketFraming {
+  /** Most bytes the framing writes after an inner packet (padding + tag): engines leave that room. */
+  readonly trailerMax: number;
+  /** The object the tx engine routes to for a table entry (its endpoint may move: roaming). */
+  peerOf(e: PeerEntry): PeerEntry;
+  /** Whether `peer` has a session to send on now; when not, the framing starts a handshake. */
+  canSend(peer: PeerEntry): boolean;
+  /** Keeps a copy of a packet (vnet header included) for a peer without a session; counts a drop when full. */
+  hold(slab: Uint8Array, off: number, len: number, peer: PeerEntry): void;
+  /** Held packets whose peer has a session now, to be forwarded as if just read (empties the list). */
+  takeReleased(): Uint8Array[] | undefined;
+  /** Wire bytes of a message with `inner` plaintext bytes (header, padded plaintext, tag). */
+  wireLen(inner: number): number;
+  /**
+   * Writes the header at slab[at, at + headerLen) for the `inner` bytes that follow, zeroes the
+   * padding and queues the message for sealing; returns its wire length (wireLen(inner)).
+   */
+  frame(slab: Uint8Array, at: number, inner: number, peer: PeerEntry): number;
+  /** Encrypts every message framed since the last call, in place (one batch): before the send. */
+  sealFramed(slab: Uint8Array): void;
+  /**
+   * Takes the received datagram at slab[at, at + len) from `addr`:`port`: WIRE_OK when it was
+   * queued for opening, FRAMING_CONSUMED when the framing kept it (a handshake message), else the
+   * drop-reason index to count it under.
+   */
+  accept(slab: Uint8Array, at: number, len: number, addr: number, port: number): number;
+  /** Opens the queued datagrams (one batch) and calls `deliver` for each inner packet, in order. */
+  openAccepted(slab: Uint8Array, counters: Float64Array, deliver: DeliverFn): void;
+}
+
+/** accept(): the framing kept the datagram (no drop, nothing for the TUN). */
+export const FRAMING_CONSUMED = -2;

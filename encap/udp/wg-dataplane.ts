@@ -1,0 +1,642 @@
+/**
+ * The WireGuard data plane of one interface, in the datapath worker beside the engines: the
+ * framing the engines call per packet (wire/wire.ts PacketFraming), the sessions the control
+ * plane hands over, and the glue between the two. Keys live here and in the control plane only:
+ * both run in this one worker thread, so no key crosses a thread after start.
+ *
+ *   tx  cryptokey routing is the engine's route table (peer subnets → peers); canSend() asks for
+ *       the peer's current session (younger than Reject-After-Time); a peer without one gets a
+ *       handshake (control.wantSession) and its packets are held, a few, until the session is up;
+ *       frame() writes the type-4 header with the next counter and zero padding and queues the
+ *       message; sealFramed() encrypts the batch in one native call (sys/wg-aead.ts).
+ *   rx  accept() diverts types 1–3 to an inbox the control plane drains after the batch, checks a
+ *       type-4 message's length, receiver index, session age and counter (against the replay
+ *       window, without moving it) and queues it; openAccepted() decrypts the batch in one call,
+ *       then per message: tag verified, replay window moved (a duplicate inside one batch fails
+ *       here), the responder's next session confirmed, the endpoint updated (roaming), keepalives
+ *       counted, and the inner packet handed to the engine with the peer's allowed IPs.
+ *   service()  after each engine step: table changes → peers, handshakes → control plane,
+ *       control timers (tick), its actions (send a handshake message, install or expire a session,
+ *       send a keepalive), the sent/received notes that drive the timers.
+ *
+ * Every refusal is a drop reason (counters.ts), counted here or by the engine.
+ */
+import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
+import type { PeerEntry, SharedPeerTable } from './peer-table.js';
+import type { UdpIo } from '../../sys/batch-io.js';
+import { maskOf } from '../../core/ipv4.js';
+import {
+  COOKIE_REPLY_LEN,
+  INITIATION_LEN,
+  messageType,
+  MSG_INITIATION,
+  MSG_RESPONSE,
+  paddedLength,
+  readLe32,
+  RESPONSE_LEN,
+  TAG_LEN,
+  TRAILER_MAX,
+  TRANSPORT_HEADER_LEN,
+  TRANSPORT_MIN_LEN,
+  writeTransportHeader,
+} from './wire/wireguard-wire.js';
+import {
+  FRAMING_CONSUMED,
+  WIRE_OK,
+  type AllowedNet,
+  type DeliverFn,
+  type PacketFraming,
+} from './wire/wire.js';
+
+/** Batched ChaCha20-Poly1305 in place (sys/wg-aead.ts; its contract in WG-DESIGN.md). */
+export interface BatchAead {
+  sealBatch(
+    keys: Uint8Array,
+    keyIdx: Int32Array,
+    counters: BigUint64Array,
+    slab: Uint8Array,
+    off: Int32Array,
+    len: Int32Array,
+    n: number,
+  ): void;
+  openBatch(
+    keys: Uint8Array,
+    keyIdx: Int32Array,
+    counters: BigUint64Array,
+    slab: Uint8Array,
+    off: Int32Array,
+    len: Int32Array,
+    ok: Uint8Array,
+    n: number,
+  ): number;
+}
+
+/** A sliding replay window over one session's counters (protocol/replay-window.ts). */
+export interface CounterWindow {
+  /** Whether `n` may be new: not seen, not too far behind. Changes nothing. */
+  check(n: number): boolean;
+  /** Marks `n` seen; false when it was seen already or is too far behind. */
+  update(n: number): boolean;
+}
+
+/** An IPv4 endpoint, host order. */
+export interface Endpoint {
+  readonly address: number;
+  readonly port: number;
+}
+
+export interface SessionKeys {
+  readonly peer: string;
+  readonly localIndex: number;
+  readonly remoteIndex: number;
+  readonly sendKey: Uint8Array;
+  readonly recvKey: Uint8Array;
+  readonly isInitiator: boolean;
+  readonly createdAtMs: number;
+}
+
+export type ControlAction =
+  | { readonly send: Uint8Array; readonly to: Endpoint }
+  | { readonly session: SessionKeys }
+  | { readonly expire: { readonly peer: string; readonly localIndex: number } }
+  | { readonly keepalive: string };
+
+/** What the data plane needs of the control plane (adapted from protocol/control.ts in wg-control.ts). */
+export interface ControlPort {
+  setPeers(peers: readonly { publicKey: Uint8Array; endpoint: Endpoint | undefined }[]): void;
+  /** A type 1–3 message: the actions, or the drop reason when it is refused. */
+  receiveHandshake(
+    bytes: Uint8Array,
+    from: Endpoint,
+  ): { actions: readonly ControlAction[]; drop?: DropReason };
+  tick(nowMs: number): readonly ControlAction[];
+  noteTransportSent(peer: string, count: number): void;
+  noteTransportReceived(peer: string, from: Endpoint): void;
+  wantSession(peer: string): readonly ControlAction[];
+}
+
+export interface DataplaneOptions {
+  /** The TUN MTU: plaintext is padded up to it, never past. */
+  readonly mtu: number;
+  /** Reject-After-Time in ms (180 s; shorter only under OVERLAYD_TEST_WG_TIMERS). */
+  readonly rejectAfterMs: number;
+  readonly now: () => number;
+  readonly newWindow: () => CounterWindow;
+}
+
+/** Packets held per peer while its handshake runs (wireguard-go stages more; a handshake is ~1 RTT). */
+export const HELD_PER_PEER = 32;
+/** Handshake messages taken per service pass; more are dropped (handshake_flood). */
+const INBOX_MAX = 512;
+/** An inbox this full when a pass starts means a flood: cookie replies for the next second. */
+const UNDER_LOAD_BACKLOG = 32;
+const UNDER_LOAD_MS = 1000;
+/** The control plane's timers run at this granularity (its shortest timer is seconds). */
+const TICK_MS = 100;
+/** Messages sealed per native call at most; frame() seals early when a batch is bigger. */
+const SEAL_JOBS = 4096;
+/**
+ * Reject-After-Messages is 2^64 − 2^13 − 1; counters here are doubles, exact to 2^53, which no
+ * session reaches (2^53 messages at 10 M/s take 28 years, sessions last 180 s).
+ */
+const COUNTER_LIMIT = Number.MAX_SAFE_INTEGER - 8192;
+
+class Keypair {
+  sendCounter = 0;
+  constructor(
+    readonly peer: WgPeer,
+    readonly localIndex: number,
+    readonly remoteIndex: number,
+    readonly sendSlot: number,
+    readonly recvSlot: number,
+    readonly createdAtMs: number,
+    readonly window: CounterWindow,
+  ) {}
+}
+
+/** A peer's live state; the engine's route table points at it (its publicIp/port roam). */
+class WgPeer implements PeerEntry {
+  subnetIp = 0;
+  prefixLen = 0;
+  publicIp = 0;
+  port = 0;
+  /** Endpoint from the lease (roaming moves publicIp/port; a new lease endpoint resets them). */
+  leaseIp = 0;
+  leasePort = 0;
+  allowed: AllowedNet | undefined;
+  current: Keypair | undefined;
+  previous: Keypair | undefined;
+  /** A responder's new session, usable once the initiator's first message arrives on it. */
+  next: Keypair | undefined;
+  held: Uint8Array[] = [];
+  sent = 0;
+  received = false;
+  asked = false;
+  constructor(
+    readonly id: string,
+    readonly publicKey: Uint8Array,
+  ) {}
+}
+
+export class WgDataplane implements PacketFraming {
+  readonly trailerMax = TRAILER_MAX;
+  private readonly peers = new Map<string, WgPeer>();
+  private readonly byIndex = new Map<number, Keypair>();
+  private tableVersion = -1;
+  private readonly entries: PeerEntry[] = [];
+  private keys = new Uint8Array(32 * 64);
+  private readonly freeSlots: number[] = [];
+  private slotCount = 0;
+  private nowMs: number;
+  private lastTick = -Infinity;
+  private underLoadUntil = -Infinity;
+  // tx seal batch
+  private readonly sKey = new Int32Array(SEAL_JOBS);
+  private readonly sCtr = new BigUint64Array(SEAL_JOBS);
+  private readonly sCtr32 = new Uint32Array(this.sCtr.buffer);
+  private readonly sOff = new Int32Array(SEAL_JOBS);
+  private readonly sLen = new Int32Array(SEAL_JOBS);
+  private nSeal = 0;
+  private slabOfSeal: Uint8Array | undefined;
+  // rx open batch
+  private readonly oKey: Int32Array;
+  private readonly oCtr: BigUint64Array;
+  private readonly oCtr32: Uint32Array;
+  private readonly oOff: Int32Array;
+  private readonly oLen: Int32Array;
+  private readonly oOk: Uint8Array;
+  private readonly oPair: (Keypair | undefined)[];
+  private readonly oAddr: Uint32Array;
+  private readonly oPort: Int32Array;
+  private nOpen = 0;
+  private readonly inbox: { bytes: Uint8Array; from: Endpoint }[] = [];
+  private released: Uint8Array[] | undefined;
+  private readonly touched = new Set<WgPeer>();
+  // control messages and keepalives go out from a small slab of their own
+  private readonly cSlab = new Uint8Array(4096);
+  private readonly cOff = new Int32Array(1);
+  private readonly cLen = new Int32Array(1);
+  private readonly cAddr = new Uint32Array(1);
+  private readonly cPort = new Int32Array(1);
+  private readonly cGso = new Int32Array(1);
+  private readonly kKey = new Int32Array(1);
+  private readonly kCtr = new BigUint64Array(1);
+  private readonly kCtr32 = new Uint32Array(this.kCtr.buffer);
+
+  constructor(
+    private readonly opts: DataplaneOptions,
+    private readonly table: SharedPeerTable,
+    private readonly control: ControlPort,
+    private readonly aead: BatchAead,
+    private readonly udp: UdpIo,
+    private readonly counters: Float64Array,
+    /** Datagrams one receive batch may hold (segments of GRO messages included). */
+    openCapacity: number,
+  ) {
+    this.nowMs = opts.now();
+    this.oKey = new Int32Array(openCapacity);
+    this.oCtr = new BigUint64Array(openCapacity);
+    this.oCtr32 = new Uint32Array(this.oCtr.buffer);
+    this.oOff = new Int32Array(openCapacity);
+    this.oLen = new Int32Array(openCapacity);
+    this.oOk = new Uint8Array(openCapacity);
+    this.oPair = new Array<Keypair | undefined>(openCapacity).fill(undefined);
+    this.oAddr = new Uint32Array(openCapacity);
+    this.oPort = new Int32Array(openCapacity);
+  }
+
+  /** Whether the control plane should answer initiations with cookie replies (a flood is on). */
+  underLoad = (): boolean => this.nowMs < this.underLoadUntil || this.inbox.length >= UNDER_LOAD_BACKLOG;
+
+  // ---- peers ------------------------------------------------------------------------------
+
+  /** Re-reads the shared table when it changed: peers by public key, each with its subnets. */
+  private sync(): void {
+    const v = this.table.version();
+    if (v === this.tableVersion) return;
+    const snap = this.table.snapshot(this.entries);
+    this.tableVersion = snap.version;
+    const seen = new Set<WgPeer>();
+    for (let i = 0; i < snap.count; i++) {
+      const e = this.entries[i]!;
+      if (!e.publicKey) continue;
+      const id = Buffer.from(e.publicKey).toString('base64');
+      let p = this.peers.get(id);
+      if (!p) {
+        p = new WgPeer(id, e.publicKey);
+        this.peers.set(id, p);
+      }
+      if (!seen.has(p)) {
+        seen.add(p);
+        p.allowed = undefined;
+        p.subnetIp = e.subnetIp;
+        p.prefixLen = e.prefixLen;
+        // A lease that moved its endpoint wins over a roamed one.
+        if (p.leaseIp !== e.publicIp || p.leasePort !== e.port) {
+          p.leaseIp = p.publicIp = e.publicIp;
+          p.leasePort = p.port = e.port;
+        }
+      }
+      const mask = maskOf(e.prefixLen);
+      p.allowed = { net: (e.subnetIp & mask) >>> 0, mask, next: p.allowed };
+    }
+    for (const [id, p] of this.peers)
+      if (!seen.has(p)) {
+        for (const kp of [p.current, p.previous, p.next]) if (kp) this.dropKeypair(kp);
+        p.current = p.previous = p.next = undefined;
+        if (p.held.length > 0) this.counters[dropIndex('tx', reasonIndex('no_session'))]! += p.held.length;
+        p.held = [];
+        this.peers.delete(id);
+      }
+    this.control.setPeers(
+      [...this.peers.values()].map((p) => ({
+        publicKey: p.publicKey,
+        endpoint: p.publicIp ? { address: p.publicIp, port: p.port } : undefined,
+      })),
+    );
+  }
+
+  peerOf(e: PeerEntry): PeerEntry {
+    this.sync();
+    const p = e.publicKey && this.peers.get(Buffer.from(e.publicKey).toString('base64'));
+    // An entry without a key cannot be a WireGuard peer: a stand-in that never has a session.
+    return (
+      p || Object.assign(new WgPeer('', new Uint8Array(32)), { subnetIp: e.subnetIp, prefixLen: e.prefixLen })
+    );
+  }
+
+  // ---- tx ---------------------------------------------------------------------------------
+
+  private usable(kp: Keypair | undefined): kp is Keypair {
+    return (
+      kp !== undefined &&
+      this.nowMs - kp.createdAtMs < this.opts.rejectAfterMs &&
+      kp.sendCounter < COUNTER_LIMIT
+    );
+  }
+
+  canSend(peer: PeerEntry): boolean {
+    const p = peer as WgPeer;
+    if (this.usable(p.current)) return true;
+    if (p.id !== '' && !p.asked) {
+      p.asked = true; // once per batch: service() clears it
+      this.apply(this.control.wantSession(p.id));
+    }
+    return false;
+  }
+
+  hold(slab: Uint8Array, off: number, len: number, peer: PeerEntry): void {
+    const p = peer as WgPeer;
+    if (p.id === '' || p.held.length >= HELD_PER_PEER) {
+      this.counters[dropIndex('tx', reasonIndex('no_session'))]! += 1;
+      return;
+    }
+    p.held.push(slab.slice(off, off + len));
+    this.counters[C.wgHeld]! += 1;
+  }
+
+  takeReleased(): Uint8Array[] | undefined {
+    const r = this.released;
+    this.released = undefined;
+    return r;
+  }
+
+  wireLen(inner: number): number {
+    return TRANSPORT_HEADER_LEN + paddedLength(inner, this.opts.mtu) + TAG_LEN;
+  }
+
+  frame(slab: Uint8Array, at: number, inner: number, peer: PeerEntry): number {
+    const p = peer as WgPeer;
+    const kp = p.current!; // canSend() said so this batch
+    if (this.nSeal === SEAL_JOBS || (this.slabOfSeal && this.slabOfSeal !== slab))
+      this.sealFramed(this.slabOfSeal!);
+    const n = kp.sendCounter++;
+    const lo = n >>> 0;
+    const hi = Math.floor(n / 0x100000000);
+    writeTransportHeader(slab, at, kp.remoteIndex, lo, hi);
+    const body = at + TRANSPORT_HEADER_LEN;
+    const padded = paddedLength(inner, this.opts.mtu);
+    slab.fill(0, body + inner, body + padded);
+    const j = this.nSeal++;
+    this.sKey[j] = kp.sendSlot;
+    this.sCtr32[2 * j] = lo;
+    this.sCtr32[2 * j + 1] = hi;
+    this.sOff[j] = body;
+    this.sLen[j] = padded;
+    this.slabOfSeal = slab;
+    p.sent++;
+    this.touched.add(p);
+    return TRANSPORT_HEADER_LEN + padded + TAG_LEN;
+  }
+
+  sealFramed(slab: Uint8Array): void {
+    if (this.nSeal === 0) return;
+    this.aead.sealBatch(this.keys, this.sKey, this.sCtr, slab, this.sOff, this.sLen, this.nSeal);
+    this.nSeal = 0;
+    this.slabOfSeal = undefined;
+  }
+
+  // ---- rx ---------------------------------------------------------------------------------
+
+  accept(slab: Uint8Array, at: number, len: number, addr: number, port: number): number {
+    const t = messageType(slab, at, len);
+    if (t < 0) return -1 - t;
+    if (t !== 4) {
+      const want =
+        t === MSG_INITIATION ? INITIATION_LEN : t === MSG_RESPONSE ? RESPONSE_LEN : COOKIE_REPLY_LEN;
+      if (len < want) return reasonIndex('truncated');
+      if (len > want) return reasonIndex('oversized');
+      if (this.inbox.length >= INBOX_MAX) return reasonIndex('handshake_flood');
+      this.inbox.push({ bytes: slab.slice(at, at + len), from: { address: addr, port } });
+      return FRAMING_CONSUMED;
+    }
+    if (len < TRANSPORT_MIN_LEN) return reasonIndex('truncated');
+    if (len - TRANSPORT_MIN_LEN > this.opts.mtu) return reasonIndex('oversized');
+    const kp = this.byIndex.get(readLe32(slab, at + 4) | 0);
+    if (!kp) return reasonIndex('unknown_receiver_index');
+    const lo = readLe32(slab, at + 8);
+    const hi = readLe32(slab, at + 12);
+    const n = hi * 0x100000000 + lo;
+    if (hi >= 0x200000 || !kp.window.check(n)) return reasonIndex('replayed_counter');
+    if (this.nowMs - kp.createdAtMs >= this.opts.rejectAfterMs) return reasonIndex('expired_session');
+    if (this.nOpen === this.oKey.length) return reasonIndex('oversized'); // never: sized for a batch
+    const j = this.nOpen++;
+    this.oKey[j] = kp.recvSlot;
+    this.oCtr32[2 * j] = lo;
+    this.oCtr32[2 * j + 1] = hi;
+    this.oOff[j] = at + TRANSPORT_HEADER_LEN;
+    this.oLen[j] = len - TRANSPORT_HEADER_LEN;
+    this.oPair[j] = kp;
+    this.oAddr[j] = addr;
+    this.oPort[j] = port;
+    return WIRE_OK;
+  }
+
+  openAccepted(slab: Uint8Array, counters: Float64Array, deliver: DeliverFn): void {
+    const n = this.nOpen;
+    if (n === 0) return;
+    this.nOpen = 0;
+    this.oOk.fill(0, 0, n);
+    this.aead.openBatch(this.keys, this.oKey, this.oCtr, slab, this.oOff, this.oLen, this.oOk, n);
+    for (let j = 0; j < n; j++) {
+      const kp = this.oPair[j]!;
+      this.oPair[j] = undefined;
+      if (this.oOk[j] !== 1) {
+        counters[dropIndex('rx', reasonIndex('bad_tag'))]! += 1;
+        continue;
+      }
+      if (!kp.window.update(this.oCtr32[2 * j + 1]! * 0x100000000 + this.oCtr32[2 * j]!)) {
+        counters[dropIndex('rx', reasonIndex('replayed_counter'))]! += 1;
+        continue;
+      }
+      const p = kp.peer;
+      if (p.next === kp) this.confirm(p, kp);
+      const addr = this.oAddr[j]!;
+      const port = this.oPort[j]!;
+      if (p.publicIp !== addr || p.port !== port) {
+        p.publicIp = addr; // authenticated: the peer is there now (roaming)
+        p.port = port;
+        counters[C.wgRoamed]! += 1;
+      }
+      p.received = true;
+      this.touched.add(p);
+      const pkt = this.oOff[j]!;
+      const plain = this.oLen[j]! - TAG_LEN;
+      if (plain === 0) {
+        counters[C.wgKeepalivesReceived]! += 1;
+        continue;
+      }
+      // The IPv4 total length says where the padding starts; the engine checks the rest.
+      if (slab[pkt]! >>> 4 !== 4 || plain < 20) {
+        counters[dropIndex('rx', reasonIndex(plain < 20 ? 'too_short' : 'not_ipv4'))]! += 1;
+        continue;
+      }
+      const total = (slab[pkt + 2]! << 8) | slab[pkt + 3]!;
+      if (total > plain) {
+        counters[dropIndex('rx', reasonIndex('bad_length'))]! += 1;
+        continue;
+      }
+      deliver(pkt, total, p.allowed ?? NOWHERE);
+    }
+  }
+
+  /** A responder's session is confirmed by the initiator's first message on it: it sends from now. */
+  private confirm(p: WgPeer, kp: Keypair): void {
+    if (p.previous) this.dropKeypair(p.previous);
+    p.previous = p.current;
+    p.current = kp;
+    p.next = undefined;
+    this.releaseHeld(p);
+  }
+
+  // ---- control ----------------------------------------------------------------------------
+
+  /** After each engine step: the table, the handshakes received, the timers. */
+  service(now: number): void {
+    this.nowMs = now;
+    this.sync();
+    if (this.inbox.length >= UNDER_LOAD_BACKLOG) this.underLoadUntil = now + UNDER_LOAD_MS;
+    const inbox = this.inbox.splice(0);
+    for (const m of inbox) {
+      const r = this.control.receiveHandshake(m.bytes, m.from);
+      if (r.drop) this.counters[dropIndex('rx', reasonIndex(r.drop))]! += 1;
+      else this.counters[C.wgHandshakesReceived]! += 1;
+      this.apply(r.actions);
+    }
+    for (const p of this.touched) {
+      if (p.sent > 0) this.control.noteTransportSent(p.id, p.sent);
+      if (p.received) this.control.noteTransportReceived(p.id, { address: p.publicIp, port: p.port });
+      p.sent = 0;
+      p.received = false;
+    }
+    this.touched.clear();
+    for (const p of this.peers.values()) p.asked = false;
+    if (now - this.lastTick >= TICK_MS) {
+      this.lastTick = now;
+      this.apply(this.control.tick(now));
+    }
+  }
+
+  /** Whether handshake messages wait for the control plane. */
+  get hasInbox(): boolean {
+    return this.inbox.length > 0;
+  }
+
+  /** Whether held packets wait for the tx engine (the worker then steps it without a TUN read). */
+  get hasReleased(): boolean {
+    return this.released !== undefined;
+  }
+
+  private apply(actions: readonly ControlAction[]): void {
+    for (const a of actions) {
+      if ('send' in a) this.sendControl(a.send, a.to);
+      else if ('session' in a) this.install(a.session);
+      else if ('expire' in a) {
+        const kp = this.byIndex.get(a.expire.localIndex | 0);
+        if (kp && kp.peer.id === a.expire.peer) this.expire(kp);
+      } else if ('keepalive' in a) {
+        const p = this.peers.get(a.keepalive);
+        if (p) this.sendKeepalive(p);
+      }
+    }
+  }
+
+  private install(s: SessionKeys): void {
+    const p = this.peers.get(s.peer);
+    if (!p) return;
+    const sendSlot = this.slot(s.sendKey);
+    const recvSlot = this.slot(s.recvKey);
+    const kp = new Keypair(
+      p,
+      s.localIndex,
+      s.remoteIndex,
+      sendSlot,
+      recvSlot,
+      s.createdAtMs,
+      this.opts.newWindow(),
+    );
+    const old = this.byIndex.get(s.localIndex | 0);
+    if (old) this.expire(old);
+    this.byIndex.set(s.localIndex | 0, kp);
+    this.counters[C.wgSessions]! += 1;
+    if (s.isInitiator) {
+      // Ours to use at once; the one it replaces still decrypts what is in flight.
+      if (p.next) this.dropKeypair(p.next);
+      p.next = undefined;
+      if (p.previous) this.dropKeypair(p.previous);
+      p.previous = p.current;
+      p.current = kp;
+      // The responder may send only after our first message: with nothing held, a keepalive.
+      if (p.held.length === 0) this.sendKeepalive(p);
+      this.releaseHeld(p);
+    } else {
+      if (p.next) this.dropKeypair(p.next);
+      p.next = kp;
+    }
+  }
+
+  private releaseHeld(p: WgPeer): void {
+    if (p.held.length === 0) return;
+    (this.released ??= []).push(...p.held);
+    p.held = [];
+  }
+
+  private expire(kp: Keypair): void {
+    const p = kp.peer;
+    if (p.current === kp) p.current = undefined;
+    if (p.previous === kp) p.previous = undefined;
+    if (p.next === kp) p.next = undefined;
+    this.dropKeypair(kp);
+  }
+
+  private dropKeypair(kp: Keypair): void {
+    if (this.byIndex.get(kp.localIndex | 0) === kp) this.byIndex.delete(kp.localIndex | 0);
+    this.freeSlot(kp.sendSlot);
+    this.freeSlot(kp.recvSlot);
+  }
+
+  private slot(key: Uint8Array): number {
+    let s = this.freeSlots.pop();
+    if (s === undefined) {
+      s = this.slotCount++;
+      if (32 * this.slotCount > this.keys.length) {
+        const grown = new Uint8Array(this.keys.length * 2);
+        grown.set(this.keys);
+        this.keys.fill(0);
+        this.keys = grown;
+      }
+    }
+    this.keys.set(key, 32 * s);
+    return s;
+  }
+
+  private freeSlot(s: number): void {
+    this.keys.fill(0, 32 * s, 32 * s + 32); // a dead session's key is gone, not just unused
+    this.freeSlots.push(s);
+  }
+
+  private sendControl(bytes: Uint8Array, to: Endpoint): void {
+    if (bytes.length > this.cSlab.length) return;
+    this.cSlab.set(bytes, 0);
+    this.sendFromControlSlab(bytes.length, to.address, to.port);
+    this.counters[C.wgHandshakesSent]! += 1;
+  }
+
+  /** An empty transport message on the current session (sent only when there is one to send on). */
+  private sendKeepalive(p: WgPeer): void {
+    const kp = p.current;
+    if (!this.usable(kp)) {
+      if (!p.asked) {
+        p.asked = true;
+        this.apply(this.control.wantSession(p.id));
+      }
+      return;
+    }
+    const n = kp.sendCounter++;
+    const lo = n >>> 0;
+    const hi = Math.floor(n / 0x100000000);
+    writeTransportHeader(this.cSlab, 0, kp.remoteIndex, lo, hi);
+    this.kKey[0] = kp.sendSlot;
+    this.kCtr32[0] = lo;
+    this.kCtr32[1] = hi;
+    this.cOff[0] = TRANSPORT_HEADER_LEN;
+    this.cLen[0] = 0;
+    this.aead.sealBatch(this.keys, this.kKey, this.kCtr, this.cSlab, this.cOff, this.cLen, 1);
+    this.sendFromControlSlab(TRANSPORT_MIN_LEN, p.publicIp, p.port);
+    this.counters[C.wgKeepalivesSent]! += 1;
+  }
+
+  private sendFromControlSlab(len: number, addr: number, port: number): void {
+    if (addr === 0 || port === 0) return; // no endpoint known yet (a peer that never had one)
+    this.cOff[0] = 0;
+    this.cLen[0] = len;
+    this.cAddr[0] = addr;
+    this.cPort[0] = port;
+    this.cGso[0] = 0;
+    const sent = this.udp.send(this.cSlab, this.cOff, this.cLen, 0, 1, this.cAddr, this.cPort, this.cGso);
+    if (sent !== 1) this.counters[dropIndex('tx', reasonIndex('send_error'))]! += 1;
+  }
+}
+
+/** A peer whose lease has no subnet (never routed to): every inner source is disallowed. */
+const NOWHERE: AllowedNet = { net: 1, mask: 0xffffffff, next: undefined };
