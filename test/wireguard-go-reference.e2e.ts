@@ -4,12 +4,19 @@
  * flanneld programs (device, address, route, MTU, peers from the leases in etcd), that pods talk
  * over it encrypted, and that it leaves nothing behind.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import { addPod, ping, type Pod } from './lab/pods.js';
+import { sendKnownPayload } from './lab/known-payload.js';
 import { transfer } from './lab/traffic.js';
+import { UnderlayCapture } from './lab/underlay-capture.js';
+import { checkUnderlay, transportSizeFor } from './lab/underlay-check.js';
 import { WG_DEVICE, WireguardGoNode } from './lab/wireguard-go-node.js';
+
+/** The underlay minus what is not overlay traffic: ARP, IPv6 neighbour discovery, etcd, health checks. */
+const UNDERLAY_FILTER = 'not arp and not icmp6 and not tcp port 2379 and not tcp port 8081';
 
 let lab: Lab;
 let wgs: WireguardGoNode[] = [];
@@ -80,6 +87,25 @@ describe('wireguard-go reference node', () => {
     expect(t.received).toBe(t.sent);
     for (const w of wgs) expect((await w.peers())[0]!.latestHandshake).toBeGreaterThan(0);
   }, 120_000);
+
+  it('puts only WireGuard messages on the underlay, none holding the inner payload (the check itself, on the reference)', async () => {
+    const [n1, n2] = lab.nodes as [(typeof lab.nodes)[0], (typeof lab.nodes)[0]];
+    const payload = randomBytes(1200);
+    const cap = await UnderlayCapture.start(n1.ns, lab.dir, UNDERLAY_FILTER);
+    const arrived = await sendKnownPayload(pods[0]!, pods[1]!, payload, 50);
+    const found = checkUnderlay(
+      await cap.stop(),
+      { ip: n1.ip, port: 51820 },
+      { ip: n2.ip, port: 51820 },
+      payload,
+    );
+    expect(arrived).toBeGreaterThan(40);
+    expect(found.strays).toEqual([]);
+    expect(found.leaks).toEqual([]);
+    expect(found.transportSizes['a>b']!.get(transportSizeFor(20 + 8 + 1200)) ?? 0).toBeGreaterThanOrEqual(
+      arrived,
+    );
+  }, 60_000);
 
   it('drops a peer whose lease is gone', async () => {
     await wgs[1]!.deleteLease();
