@@ -36,6 +36,7 @@ export const DROP_REASONS = [
   'expired_session', // a session past Reject-After-Time (180 s) or Reject-After-Messages
   'disallowed_source', // inner source outside the sending peer's allowed IPs
   'no_session', // tx: a peer without a session whose held queue was full
+  'crypto_error', // the batch AEAD stopped part-way (out of memory): the whole batch dropped
   'handshake_flood', // more handshake messages waiting than the control plane takes per pass
   // The control plane's refusals (protocol/messages.ts WgDropReason), as handshake_<reason>:
   'handshake_truncated',

@@ -19,3 +19,32 @@ describe('samePeerSet (the udp reconcile decides from it whether the table drift
     expect(samePeerSet(have, new Map([peer(1), peer(2, 0xc6120099)]))).toBe(false);
   });
 });
+
+describe('SharedPeerTable with WireGuard public keys', () => {
+  it('carries a 32-byte key per entry through a snapshot, and none for entries without', async () => {
+    const { SharedPeerTable } = await import('./peer-table.js');
+    const t = new SharedPeerTable(4);
+    const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 200) & 0xff);
+    t.publish(undefined, [
+      { subnetIp: 1, prefixLen: 24, publicIp: 2, port: 51820, publicKey: key },
+      { subnetIp: 3, prefixLen: 24, publicIp: 4, port: 8285 },
+    ]);
+    const got: PeerEntry[] = [];
+    const snap = t.snapshot(got);
+    expect(snap.count).toBe(2);
+    expect([...got[0]!.publicKey!]).toEqual([...key]);
+    expect(got[1]!.publicKey).toBeUndefined();
+    expect(() =>
+      t.publish(undefined, [
+        { subnetIp: 1, prefixLen: 24, publicIp: 2, port: 1, publicKey: new Uint8Array(31) },
+      ]),
+    ).toThrow(/32 bytes/);
+  });
+  it('sees a changed key as drift', () => {
+    const [k, e] = peer(1);
+    const a = new Map([[k, { ...e, publicKey: new Uint8Array(32).fill(1) }]]);
+    const b = new Map([[k, { ...e, publicKey: new Uint8Array(32).fill(2) }]]);
+    expect(samePeerSet(a, b)).toBe(false);
+    expect(samePeerSet(a, new Map(a))).toBe(true);
+  });
+});

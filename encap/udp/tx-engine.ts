@@ -507,7 +507,12 @@ export class TxEngine {
   }
 
   private flushSends(): void {
-    this.framing?.sealFramed(this.pool.slab);
+    if (this.framing && !this.framing.sealFramed(this.pool.slab)) {
+      // Never a byte in clear on the underlay: the whole queue goes, counted.
+      for (let i = 0; i < this.nSend; i++) this.counters[drop('crypto_error')]! += this.sSegs[i]!;
+      this.nSend = 0;
+      return;
+    }
     if (this.sg) {
       this.flushSendsSg();
       return;

@@ -74,9 +74,9 @@ export interface BatchAead {
 /** A sliding replay window over one session's counters (protocol/replay-window.ts). */
 export interface CounterWindow {
   /** Whether `n` may be new: not seen, not too far behind. Changes nothing. */
-  check(n: number): boolean;
+  mayAccept(n: number): boolean;
   /** Marks `n` seen; false when it was seen already or is too far behind. */
-  update(n: number): boolean;
+  accept(n: number): boolean;
 }
 
 /** An IPv4 endpoint, host order. */
@@ -198,6 +198,8 @@ export class WgDataplane implements PacketFraming {
   private readonly sLen = new Int32Array(SEAL_JOBS);
   private nSeal = 0;
   private slabOfSeal: Uint8Array | undefined;
+  /** An early seal of this batch failed: the whole batch must not leave (part of it is plaintext). */
+  private sealFailed = false;
   // rx open batch
   private readonly oKey: Int32Array;
   private readonly oCtr: BigUint64Array;
@@ -348,8 +350,9 @@ export class WgDataplane implements PacketFraming {
   frame(slab: Uint8Array, at: number, inner: number, peer: PeerEntry): number {
     const p = peer as WgPeer;
     const kp = p.current!; // canSend() said so this batch
-    if (this.nSeal === SEAL_JOBS || (this.slabOfSeal && this.slabOfSeal !== slab))
-      this.sealFramed(this.slabOfSeal!);
+    if (this.nSeal === SEAL_JOBS || (this.slabOfSeal && this.slabOfSeal !== slab)) {
+      if (!this.sealFramed(this.slabOfSeal!)) this.sealFailed = true; // reported at the batch's seal
+    }
     const n = kp.sendCounter++;
     const lo = n >>> 0;
     const hi = Math.floor(n / 0x100000000);
@@ -369,11 +372,22 @@ export class WgDataplane implements PacketFraming {
     return TRANSPORT_HEADER_LEN + padded + TAG_LEN;
   }
 
-  sealFramed(slab: Uint8Array): void {
-    if (this.nSeal === 0) return;
-    this.aead.sealBatch(this.keys, this.sKey, this.sCtr, slab, this.sOff, this.sLen, this.nSeal);
+  sealFramed(slab: Uint8Array): boolean {
+    const n = this.nSeal;
     this.nSeal = 0;
     this.slabOfSeal = undefined;
+    if (n > 0)
+      try {
+        this.aead.sealBatch(this.keys, this.sKey, this.sCtr, slab, this.sOff, this.sLen, n);
+      } catch {
+        // Stopped part-way (EAEADBATCH): some messages may still be plaintext. None leaves, and
+        // the bytes are wiped so a later send of this slab cannot carry them either.
+        for (let j = 0; j < n; j++) slab.fill(0, this.sOff[j]!, this.sOff[j]! + this.sLen[j]! + TAG_LEN);
+        this.sealFailed = true;
+      }
+    const ok = !this.sealFailed;
+    this.sealFailed = false;
+    return ok;
   }
 
   // ---- rx ---------------------------------------------------------------------------------
@@ -397,7 +411,7 @@ export class WgDataplane implements PacketFraming {
     const lo = readLe32(slab, at + 8);
     const hi = readLe32(slab, at + 12);
     const n = hi * 0x100000000 + lo;
-    if (hi >= 0x200000 || !kp.window.check(n)) return reasonIndex('replayed_counter');
+    if (hi >= 0x200000 || !kp.window.mayAccept(n)) return reasonIndex('replayed_counter');
     if (this.nowMs - kp.createdAtMs >= this.opts.rejectAfterMs) return reasonIndex('expired_session');
     if (this.nOpen === this.oKey.length) return reasonIndex('oversized'); // never: sized for a batch
     const j = this.nOpen++;
@@ -417,7 +431,14 @@ export class WgDataplane implements PacketFraming {
     if (n === 0) return;
     this.nOpen = 0;
     this.oOk.fill(0, 0, n);
-    this.aead.openBatch(this.keys, this.oKey, this.oCtr, slab, this.oOff, this.oLen, this.oOk, n);
+    try {
+      this.aead.openBatch(this.keys, this.oKey, this.oCtr, slab, this.oOff, this.oLen, this.oOk, n);
+    } catch {
+      // Stopped part-way (EAEADBATCH): nothing of this batch is trusted.
+      counters[dropIndex('rx', reasonIndex('crypto_error'))]! += n;
+      this.oPair.fill(undefined, 0, n);
+      return;
+    }
     for (let j = 0; j < n; j++) {
       const kp = this.oPair[j]!;
       this.oPair[j] = undefined;
@@ -425,7 +446,7 @@ export class WgDataplane implements PacketFraming {
         counters[dropIndex('rx', reasonIndex('bad_tag'))]! += 1;
         continue;
       }
-      if (!kp.window.update(this.oCtr32[2 * j + 1]! * 0x100000000 + this.oCtr32[2 * j]!)) {
+      if (!kp.window.accept(this.oCtr32[2 * j + 1]! * 0x100000000 + this.oCtr32[2 * j]!)) {
         counters[dropIndex('rx', reasonIndex('replayed_counter'))]! += 1;
         continue;
       }
@@ -621,7 +642,12 @@ export class WgDataplane implements PacketFraming {
     this.kCtr32[1] = hi;
     this.cOff[0] = TRANSPORT_HEADER_LEN;
     this.cLen[0] = 0;
-    this.aead.sealBatch(this.keys, this.kKey, this.kCtr, this.cSlab, this.cOff, this.cLen, 1);
+    try {
+      this.aead.sealBatch(this.keys, this.kKey, this.kCtr, this.cSlab, this.cOff, this.cLen, 1);
+    } catch {
+      this.counters[dropIndex('tx', reasonIndex('crypto_error'))]! += 1;
+      return;
+    }
     this.sendFromControlSlab(TRANSPORT_MIN_LEN, p.publicIp, p.port);
     this.counters[C.wgKeepalivesSent]! += 1;
   }

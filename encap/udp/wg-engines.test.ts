@@ -34,11 +34,11 @@ const B_TO_A = Buffer.alloc(32, 0x22);
 class TestWindow implements CounterWindow {
   private readonly seen = new Set<number>();
   private top = -1;
-  check(n: number): boolean {
+  mayAccept(n: number): boolean {
     return !this.seen.has(n) && n > this.top - 2048;
   }
-  update(n: number): boolean {
-    if (!this.check(n)) return false;
+  accept(n: number): boolean {
+    if (!this.mayAccept(n)) return false;
     this.seen.add(n);
     this.top = Math.max(this.top, n);
     return true;

@@ -1,7 +1,8 @@
 /**
  * OVERLAYD_TEST_WG_TIMERS: test-only overrides of WireGuard's timer constants, so an e2e test can
  * see a rekey in seconds instead of two minutes. JSON object of seconds, keys from TIMER_KEYS
- * (the WireGuard paper §6 names; defaults in brackets). Anything malformed is refused with one
+ * (the WireGuard paper §6 names, protocol/peer-timers.ts WgTimerConstants without the Ms; the
+ * values above are the defaults). Anything malformed is refused with one
  * line: a test that thinks it shortened a timer and did not would wait for nothing.
  */
 import { OverlaydError } from '../../core/errors.js';
@@ -12,7 +13,7 @@ export const TIMER_KEYS = {
   rekeyAttemptTime: 90,
   rekeyTimeout: 5,
   keepaliveTimeout: 10,
-  cookieRefreshTime: 120,
+  rekeyJitter: 0.333,
 } as const;
 export type TimerKey = keyof typeof TIMER_KEYS;
 

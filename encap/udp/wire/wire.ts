@@ -76,8 +76,11 @@ export interface PacketFraming {
    * padding and queues the message for sealing; returns its wire length (wireLen(inner)).
    */
   frame(slab: Uint8Array, at: number, inner: number, peer: PeerEntry): number;
-  /** Encrypts every message framed since the last call, in place (one batch): before the send. */
-  sealFramed(slab: Uint8Array): void;
+  /**
+   * Encrypts every message framed since the last call, in place (one batch): before the send.
+   * False when sealing failed: then no queued message may be sent (some may be plaintext).
+   */
+  sealFramed(slab: Uint8Array): boolean;
   /**
    * Takes the received datagram at slab[at, at + len) from `addr`:`port`: WIRE_OK when it was
    * queued for opening, FRAMING_CONSUMED when the framing kept it (a handshake message), else the

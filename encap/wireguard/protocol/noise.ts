@@ -108,6 +108,8 @@ export function readInitiation(opts: {
   local: KeyPair;
   parts: InitiationParts;
   prologue?: Uint8Array;
+  /** Asked once `s` decrypts, before the second DH: false refuses with 'unknown_peer'. */
+  isKnownPeer?: (remoteStatic: Uint8Array) => boolean;
 }): NoiseResult<{ state: ResponderHandshake }> {
   let { ck, h } = initialState(opts.local.publicKey, opts.prologue);
   const e = opts.parts.ephemeral;
@@ -119,6 +121,7 @@ export function readInitiation(opts: {
   [ck, k] = kdf(2, ck, es) as [Uint8Array, Uint8Array];
   const remoteStatic = aeadOpen(k, 0n, opts.parts.encryptedStatic, h);
   if (!remoteStatic || remoteStatic.length !== 32) return { ok: false, reason: 'bad_static' };
+  if (opts.isKnownPeer && !opts.isKnownPeer(remoteStatic)) return { ok: false, reason: 'unknown_peer' };
   h = hash(h, opts.parts.encryptedStatic);
   const ss = dh(opts.local.privateKey, remoteStatic);
   if (!ss) return { ok: false, reason: 'bad_static' };
