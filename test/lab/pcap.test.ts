@@ -68,7 +68,12 @@ describe('WireGuard message check', () => {
     expect(wireguardMessageType(reserved)).toEqual({ problem: 'type 1 with reserved bytes set' });
     expect(wireguardMessageType(Uint8Array.of(0x45, 0, 0, 0x54))).toEqual({ problem: 'type byte 69' });
     expect(wireguardMessageType(new Uint8Array([4, 0, 0, 0, ...new Uint8Array(36)]))).toEqual({
-      problem: 'transport data of 40 bytes: plaintext not padded to 16',
+      problem: 'transport data of 40 bytes: plaintext neither padded to 16 nor the MTU',
+    });
+    // A full-MTU inner packet is not padded past the MTU: 1420 bytes of plaintext, not 1424.
+    expect(wireguardMessageType(new Uint8Array([4, 0, 0, 0, ...new Uint8Array(1448)]))).toEqual({ type: 4 });
+    expect(wireguardMessageType(new Uint8Array([4, 0, 0, 0, ...new Uint8Array(1464)]))).toEqual({
+      problem: 'transport data of 1468 bytes: plaintext over the MTU 1420',
     });
     expect(wireguardMessageType(new Uint8Array([3, 0, 0, 0, ...new Uint8Array(60)]))).toEqual({ type: 3 });
   });

@@ -50,5 +50,6 @@ export function checkUnderlay(
   return { strays, leaks, byType, transportSizes };
 }
 
-/** The transport message size that carries an inner packet of `innerLen` bytes (paper §5.4.6). */
-export const transportSizeFor = (innerLen: number): number => 32 + Math.ceil(innerLen / 16) * 16;
+/** The transport message size that carries an inner packet of `innerLen` bytes (paper §5.4.6; padding capped at the MTU). */
+export const transportSizeFor = (innerLen: number, mtu = 1420): number =>
+  32 + Math.min(Math.ceil(innerLen / 16) * 16, mtu);

@@ -2,8 +2,10 @@
  * "Is this UDP payload a WireGuard message, as the WireGuard paper (§5.4) lays them out?" — what
  * the underlay-capture tests ask of every datagram. Type in the first byte (1 initiation, 2
  * response, 3 cookie reply, 4 transport data), three reserved zero bytes, and the exact sizes:
- * 148, 92, 64, and for transport data 16 bytes of header, the padded plaintext (a multiple of 16)
- * and a 16-byte tag. Pure, independent of the implementation under test.
+ * 148, 92, 64, and for transport data 16 bytes of header, the padded plaintext and a 16-byte tag.
+ * Padding rounds the inner packet up to a multiple of 16 but never past the tunnel MTU (what the
+ * kernel and wireguard-go do), so a full-MTU packet of 1420 bytes travels unpadded.
+ * Pure, independent of the implementation under test.
  */
 
 export const WG_MESSAGE_SIZES = { 1: 148, 2: 92, 3: 64 } as const;
@@ -12,8 +14,14 @@ export const WG_TRANSPORT_MIN = 32;
 
 export type WgMessageType = 1 | 2 | 3 | 4;
 
-/** The message's type, or why the payload is not a well-formed WireGuard message. */
-export function wireguardMessageType(p: Uint8Array): { type: WgMessageType } | { problem: string } {
+/**
+ * The message's type, or why the payload is not a well-formed WireGuard message; `mtu` is the
+ * sender's tunnel MTU (the padding's cap).
+ */
+export function wireguardMessageType(
+  p: Uint8Array,
+  mtu = 1420,
+): { type: WgMessageType } | { problem: string } {
   if (p.length < 4) return { problem: `${p.length} bytes, shorter than a message header` };
   const t = p[0]!;
   if (t < 1 || t > 4) return { problem: `type byte ${t}` };
@@ -21,8 +29,10 @@ export function wireguardMessageType(p: Uint8Array): { type: WgMessageType } | {
   const type = t as WgMessageType;
   if (type === 4) {
     if (p.length < WG_TRANSPORT_MIN) return { problem: `transport data of ${p.length} bytes (< 32)` };
-    if ((p.length - WG_TRANSPORT_MIN) % 16 !== 0)
-      return { problem: `transport data of ${p.length} bytes: plaintext not padded to 16` };
+    const plain = p.length - WG_TRANSPORT_MIN;
+    if (plain > mtu) return { problem: `transport data of ${p.length} bytes: plaintext over the MTU ${mtu}` };
+    if (plain % 16 !== 0 && plain !== mtu)
+      return { problem: `transport data of ${p.length} bytes: plaintext neither padded to 16 nor the MTU` };
     return { type };
   }
   const want = WG_MESSAGE_SIZES[type];
