@@ -45,7 +45,7 @@ async function leaseOf(node: LabNode): Promise<{ subnet: string; lease: WgLease 
  */
 function wireguardTypes(pcap: Buffer): Map<number, number> {
   const out = new Map<number, number>();
-  for (let at = 24; at + 16 <= pcap.length; ) {
+  for (let at = 24; at + 16 <= pcap.length;) {
     const incl = pcap.readUInt32LE(at + 8);
     const frame = pcap.subarray(at + 16, at + 16 + incl);
     at += 16 + incl;
@@ -101,7 +101,8 @@ describe('wireguard backend (overlayd userspace WireGuard on both nodes)', () =>
     const [a, b] = pods as [Pod, Pod];
     expect((await ping(a, b, 3)).loss).toBe(0);
     expect((await ping(b, a, 3)).loss).toBe(0);
-    for (const n of nodes) expect(await n.metric('overlayd_wireguard_events_total{event="sessions"}')).toBeGreaterThan(0);
+    for (const n of nodes)
+      expect(await n.metric('overlayd_wireguard_events_total{event="sessions"}')).toBeGreaterThan(0);
   });
 
   it('carries 64 MiB intact each way, sealed: only WireGuard messages on the underlay', async () => {
@@ -129,7 +130,10 @@ describe('wireguard backend (overlayd userspace WireGuard on both nodes)', () =>
     await capture;
     const types = wireguardTypes(readFileSync(pcapFile));
     expect(types.size).toBeGreaterThan(0);
-    expect([...types.keys()].every((t) => t >= 1 && t <= 4), JSON.stringify([...types])).toBe(true);
+    expect(
+      [...types.keys()].every((t) => t >= 1 && t <= 4),
+      JSON.stringify([...types]),
+    ).toBe(true);
     expect(types.get(4)).toBeGreaterThan(1000);
   }, 300_000);
 

@@ -17,13 +17,29 @@ export class UnderlayCapture {
 
   /**
    * `filter` is a pcap filter expression (tcpdump's syntax); `dir` holds the file (the lab's dir).
-   * -U writes each packet as it comes, -s 0 whole frames, -n no name lookups.
+   * -U writes each packet as it comes, --immediate-mode hands it over at once (else a capture
+   * stopped within a second loses the kernel's unfinished TPACKET block), -s 0 whole frames.
    */
   static async start(ns: string, dir: string, filter: string, iface = 'eth0'): Promise<UnderlayCapture> {
     const file = join(dir, `capture-${ns}-${Date.now()}.pcap`);
     const proc = spawn(
       'ip',
-      ['netns', 'exec', ns, 'tcpdump', '-i', iface, '-n', '-U', '-s', '0', '-w', file, filter],
+      [
+        'netns',
+        'exec',
+        ns,
+        'tcpdump',
+        '-i',
+        iface,
+        '-n',
+        '-U',
+        '--immediate-mode',
+        '-s',
+        '0',
+        '-w',
+        file,
+        filter,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let err = '';

@@ -42,6 +42,14 @@ export const truncatedTransport = (): Uint8Array =>
 export const truncatedInitiation = (): Uint8Array =>
   Buffer.concat([Buffer.from([1, 0, 0, 0]), randomBytes(96)]);
 
+/** An initiation of 180 bytes: longer than its type's 148. */
+export const oversizedInitiation = (): Uint8Array =>
+  Buffer.concat([Buffer.from([1, 0, 0, 0]), randomBytes(176)]);
+
+/** Transport data of 1468 bytes: more plaintext than a 1420-byte tunnel MTU allows (still one underlay datagram). */
+export const oversizedTransport = (): Uint8Array =>
+  Buffer.concat([Buffer.from([4, 0, 0, 0]), randomBytes(1464)]);
+
 /** Transport data for a receiver index no session has (random: a 2^-32 chance of a hit per live session). */
 export const unknownReceiver = (): Uint8Array =>
   Buffer.concat([Buffer.from([4, 0, 0, 0]), randomBytes(4), le64(0n), randomBytes(48)]);
@@ -100,7 +108,7 @@ print(json.dumps({'sent': n, 'byType': out, 'cookieSizes': sizes}))
 
 /**
  * For `seconds`, bursts of `burst` initiations with a valid MAC1 for `responderPublicKey` (base64)
- * and no MAC2, as fast as python sends them; counts the replies. Started: resolves when done.
+ * and no MAC2, `gapMs` apart (each burst as fast as python sends); counts the replies.
  */
 export async function floodInitiations(
   ns: string,
@@ -108,6 +116,7 @@ export async function floodInitiations(
   responderPublicKey: string,
   seconds: number,
   burst = 128,
+  gapMs = 1,
 ): Promise<Replies> {
   const py = `${PY_COMMON}
 key = hashlib.blake2s(b'mac1----' + base64.b64decode(${JSON.stringify(responderPublicKey)})).digest()
@@ -124,7 +133,7 @@ while time.time() < end:
         except BlockingIOError:
             pass
     collect(s, out, sizes)
-    time.sleep(0.001)
+    time.sleep(${gapMs / 1000})
 end = time.time() + 0.5
 while time.time() < end:
     collect(s, out, sizes); time.sleep(0.01)
