@@ -36,6 +36,7 @@ const CONFIGS: readonly Config[] = [
     backend: 'wireguard-go',
     description: "reference: Debian's wireguard-go, configured as flanneld configures a kernel peer",
   },
+  { name: 'wireguard', backend: 'wireguard', description: 'overlayd wireguard' },
   { name: 'vxlan', backend: 'vxlan', description: 'overlayd vxlan on the kernel device' },
   {
     name: 'vxlan-userspace',

@@ -9,7 +9,7 @@ import { addPod } from '../test/lab/pods.js';
 import { forwarderPair } from './forwarders.js';
 import type { Endpoint } from './measure.js';
 import { must } from '../test/lab/shell.js';
-import { wireguardGoPair } from './scenarios-wireguard.js';
+import { overlaydWireguardPair, wireguardGoPair } from './scenarios-wireguard.js';
 
 export const BACKENDS = [
   'udp',
@@ -19,6 +19,7 @@ export const BACKENDS = [
   'udp-batch',
   'udp-plain',
   'wireguard-go',
+  'wireguard',
   'vxlan',
   'vxlan-userspace',
   'vxlan-mixed',
@@ -38,6 +39,8 @@ export const DESCRIPTIONS: Record<BenchBackend, string> = {
   'udp-batch': 'overlayd udp with --udp-offloads=off: recvmmsg/sendmmsg batches only',
   'udp-plain': 'overlayd udp with offloads and batching off: one syscall per packet (flannel udp I/O model)',
   'wireguard-go': "reference: Debian's wireguard-go, configured with wg as flanneld configures a kernel peer",
+  wireguard:
+    'overlayd wireguard: userspace WireGuard on the udp engine (batched AEAD, TUN offloads, UDP GSO)',
   vxlan: 'overlayd vxlan: kernel VXLAN programmed by overlayd',
   'vxlan-userspace': 'overlayd vxlan with --vxlan-datapath=userspace on both nodes: VXLAN on the udp engine',
   'vxlan-mixed': 'overlayd vxlan: one node userspace, the other on the kernel device',
@@ -61,6 +64,8 @@ export async function setUp(backend: BenchBackend, env: Record<string, string> =
   switch (backend) {
     case 'wireguard-go':
       return wireguardGoPair();
+    case 'wireguard':
+      return overlaydWireguardPair(env);
     case 'veth':
       return vethPair();
     case 'kernel-vxlan':

@@ -76,6 +76,7 @@ describe('bench/throughput smoke run', () => {
         'vxlan',
         'vxlan-mixed',
         'vxlan-userspace',
+        'wireguard',
         'wireguard-go',
       ]);
       expect(await readFile(svg, 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
@@ -85,9 +86,9 @@ describe('bench/throughput smoke run', () => {
   }, 320_000);
 
   it('rejects bad options with the accepted form', async () => {
-    const r = await runNode('bench/throughput.js', ['--backends', 'udp,wireguard'], 10_000);
+    const r = await runNode('bench/throughput.js', ['--backends', 'udp,ipsec'], 10_000);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--backends: unknown "wireguard"');
+    expect(r.stderr).toContain('--backends: unknown "ipsec"');
   });
 });
 
