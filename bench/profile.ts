@@ -155,7 +155,18 @@ function report(o: Options, rows: readonly SymbolShare[], gbps: number, tids: Re
     const groups = Object.fromEntries(table);
     void writeFile(
       o.json,
-      JSON.stringify({ backend: o.backend, cpuModel: model, gbps, groups, rows }, null, 2),
+      JSON.stringify(
+        {
+          backend: o.backend,
+          cpuModel: model,
+          gbps,
+          groups,
+          // Each row with its scope, so two profiles can be compared per symbol per Gbit/s.
+          rows: rows.map((r) => ({ ...r, scope: scopeOf(r, tids) })),
+        },
+        null,
+        2,
+      ),
     );
   }
 }

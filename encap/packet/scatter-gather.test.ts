@@ -106,6 +106,49 @@ describe('scatter-gather GSO split', () => {
     });
   }
 
+  it('leaves a lead gap in front of each header, untouched, with the same headers as without (property)', () => {
+    const sums = new Uint32Array(1024);
+    const plan = newPlan();
+    for (let round = 0; round < 40; round++) {
+      const { pkt, mss } = randomTso();
+      const lead = 1 + (round % 30);
+      const flat = new Uint8Array(1024 * 60);
+      const bare = segmentTcp4(pkt, 0, pkt.length, mss, flat, 0, flat.length, sums, chunkSums16, plan);
+      const gapped = new Uint8Array(1024 * 90).fill(0xa5);
+      const wrote = segmentTcp4(
+        pkt,
+        0,
+        pkt.length,
+        mss,
+        gapped,
+        0,
+        gapped.length,
+        sums,
+        chunkSums16,
+        plan,
+        lead,
+      );
+      const step = lead + plan.hdrLen;
+      expect(wrote).toBe(plan.count * step);
+      expect(bare).toBe(plan.count * plan.hdrLen);
+      for (let i = 0; i < plan.count; i++) {
+        expect(gapped.subarray(i * step, i * step + lead).every((b) => b === 0xa5)).toBe(true);
+        const h = gapped.subarray(i * step + lead, (i + 1) * step);
+        expect(
+          Buffer.from(h).equals(Buffer.from(flat.subarray(i * plan.hdrLen, (i + 1) * plan.hdrLen))),
+        ).toBe(true);
+      }
+      expect(gapped[wrote]).toBe(0xa5); // nothing written past the last header
+    }
+    // The room asked for includes the gaps.
+    const pkt = makeTcp4({ src: A, dst: B, payload: randomBytes(10_000) });
+    const hdrs = new Uint8Array(4096);
+    expect(segmentTcp4(pkt, 0, pkt.length, 1000, hdrs, 0, 619, sums, chunkSums16, plan, 22)).toBe(
+      SEGMENT_NO_ROOM,
+    );
+    expect(segmentTcp4(pkt, 0, pkt.length, 1000, hdrs, 0, 620, sums, chunkSums16, plan, 22)).toBe(620);
+  });
+
   it('says when the headers do not fit, and refuses what is not TCPv4', () => {
     const sums = new Uint32Array(1024);
     const plan = newPlan();

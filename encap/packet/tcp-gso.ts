@@ -115,7 +115,10 @@ export function chunkSums16(
   return n;
 }
 
-/** What segmentTcp4 planned: segment i is header hdrOff + i*hdrLen (hdrLen bytes), then payload payloadOff + i*mss. */
+/**
+ * What segmentTcp4 planned: segment i is the lead gap and header at hdrOff + i*(lead + hdrLen)
+ * (lead + hdrLen bytes, the header after the gap), then payload payloadOff + i*mss.
+ */
 export interface SegmentPlan {
   count: number;
   hdrLen: number;
@@ -135,8 +138,9 @@ export const SEGMENT_BAD = -1;
  * packet at (src, off, len), back to back at (hdrs, hdrOff), and leaves each segment's payload
  * where it is, so the segments can be sent as iovecs (header i, payload i, header i+1, ...). The
  * headers are those splitTcp4 writes (same ids, seq, flags, checksums); the TCP checksums come from
- * one chunkSum call over the payload, where it lies. Returns the header bytes written, or
- * SEGMENT_NO_ROOM / SEGMENT_BAD.
+ * one chunkSum call over the payload, where it lies. `lead` bytes are left free in front of each
+ * header, for a wire header the caller writes there: header and wire header are then one iovec.
+ * Returns the bytes used at hdrOff (gaps included), or SEGMENT_NO_ROOM / SEGMENT_BAD.
  */
 export function segmentTcp4(
   src: Uint8Array,
@@ -149,6 +153,7 @@ export function segmentTcp4(
   sums: Uint32Array,
   chunkSum: ChunkSumFn,
   plan: SegmentPlan,
+  lead = 0,
 ): number {
   if (len < 40 || src[off + 9] !== PROTO_TCP || mss <= 0) return SEGMENT_BAD;
   const ihl = headerLenOf(src, off);
@@ -159,14 +164,15 @@ export function segmentTcp4(
   const payload = len - hdrLen;
   const count = Math.max(1, Math.ceil(payload / mss));
   if (count > sums.length) return SEGMENT_BAD;
-  if (count * hdrLen > hdrCap) return SEGMENT_NO_ROOM;
+  const step = lead + hdrLen;
+  if (count * step > hdrCap) return SEGMENT_NO_ROOM;
   sums[0] = 0; // an empty payload has no chunk
   chunkSum(src, off + hdrLen, payload, mss, sums);
   const seq0 = readU32(src, tcp + 4);
   const id0 = readU16(src, off + 4);
   const flags = src[tcp + 13]!;
   for (let i = 0; i < count; i++) {
-    const seg = hdrOff + i * hdrLen;
+    const seg = hdrOff + i * step + lead;
     const plen = i === count - 1 ? payload - i * mss : mss;
     for (let k = 0; k < hdrLen; k++) hdrs[seg + k] = src[off + k]!; // 40-60 bytes: a loop beats a call
     writeU16(hdrs, seg + 2, hdrLen + plen);
@@ -189,7 +195,7 @@ export function segmentTcp4(
   plan.mss = mss;
   plan.payloadOff = off + hdrLen;
   plan.payloadLen = payload;
-  return count * hdrLen;
+  return count * step;
 }
 
 /**

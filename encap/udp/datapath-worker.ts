@@ -27,6 +27,7 @@ import { SharedPeerTable } from './peer-table.js';
 import { RxEngine } from './rx-engine.js';
 import { TxEngine, type EngineOptions } from './tx-engine.js';
 import { wireOf, type WireSpec } from './wire/wire-spec.js';
+import { startWireguard } from './wg-worker.js';
 
 export interface WorkerInit {
   readonly role: 'tx' | 'rx' | 'duplex';
@@ -87,7 +88,12 @@ const rawUdp: UdpIo = {
 const { tun, udp } = watchIo(rawTun, rawUdp, init.tunName);
 
 const csum = nativeChecksum;
-const wire = wireOf(init.wire);
+// The WireGuard wire comes with its data plane (sessions, control plane), stepped by this loop too.
+const wg =
+  init.wire?.kind === 'wireguard'
+    ? startWireguard(init.wire, init.options, table, udp, counters, init.options.batch * 64)
+    : undefined;
+const wire = wg ? wg.wire : wireOf(init.wire);
 const tx =
   init.role !== 'rx'
     ? new TxEngine(init.options, pool, table, tun, udp, counters, csum, nativeChunkSums, wire)
@@ -119,8 +125,10 @@ function duplexStep(): number {
   const ready = waitReadable(init.tunFd, udpFd, POLL_MS);
   if (ready === 0) return 0;
   const received = ready & UDP_READY ? rx!.step(-1) : 0;
+  // Handshakes answered now, not at the next pass: a session may release held packets below.
+  if (wg?.dataplane.hasInbox) wg.dataplane.service(Date.now());
   // After writing to the TUN, read it whether or not the poll said so: the replies are there.
-  const sent = ready & TUN_READY || received > 0 ? tx!.step(-1) : 0;
+  const sent = ready & TUN_READY || received > 0 || wg?.dataplane.hasReleased ? tx!.step(-1) : 0;
   return received + sent;
 }
 
@@ -158,9 +166,12 @@ function injectFault(f: TestFault): void {
 try {
   while (!table.stopRequested()) {
     const until = Date.now() + SLICE_MS;
+    let now: number;
     do {
       for (let i = 0; i < STEPS_PER_CHECK; i++) if (step() === 0) break;
-    } while (Date.now() < until && !table.stopRequested());
+      now = Date.now();
+      wg?.dataplane.service(now); // WireGuard timers, and what the steps noted for them
+    } while (now < until && !table.stopRequested());
     counters[C.heapBytes] = getHeapStatistics().used_heap_size;
     counters[C.heartbeat]! += 1;
     await new Promise((r) => setImmediate(r));

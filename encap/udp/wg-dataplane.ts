@@ -24,7 +24,7 @@
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { PeerEntry, SharedPeerTable } from './peer-table.js';
 import type { UdpIo } from '../../sys/batch-io.js';
-import { maskOf } from '../../core/ipv4.js';
+import { formatIpv4, maskOf } from '../../core/ipv4.js';
 import {
   COOKIE_REPLY_LEN,
   INITIATION_LEN,
@@ -91,27 +91,39 @@ export interface SessionKeys {
   readonly remoteIndex: number;
   readonly sendKey: Uint8Array;
   readonly recvKey: Uint8Array;
+  /** Ours to send with at once (we initiated); else only after the initiator's first message. */
   readonly isInitiator: boolean;
   readonly createdAtMs: number;
 }
 
+/** The control plane's actions (protocol/control.ts WgAction, with IPv4 endpoints as numbers). */
 export type ControlAction =
   | { readonly send: Uint8Array; readonly to: Endpoint }
   | { readonly session: SessionKeys }
+  | { readonly confirm: { readonly peer: string; readonly localIndex: number } }
   | { readonly expire: { readonly peer: string; readonly localIndex: number } }
-  | { readonly keepalive: string };
+  | { readonly keepalive: string }
+  | { readonly endpoint: { readonly peer: string; readonly endpoint: Endpoint } }
+  | { readonly flush: string };
 
-/** What the data plane needs of the control plane (adapted from protocol/control.ts in wg-control.ts). */
+/** What the data plane needs of the control plane (protocol/control.ts, adapted in wg-control.ts). */
 export interface ControlPort {
-  setPeers(peers: readonly { publicKey: Uint8Array; endpoint: Endpoint | undefined }[]): void;
+  setPeers(
+    peers: readonly {
+      publicKey: Uint8Array;
+      endpoint: Endpoint | undefined;
+      allowedIps: readonly string[];
+    }[],
+  ): readonly ControlAction[];
   /** A type 1–3 message: the actions, or the drop reason when it is refused. */
   receiveHandshake(
     bytes: Uint8Array,
     from: Endpoint,
   ): { actions: readonly ControlAction[]; drop?: DropReason };
   tick(nowMs: number): readonly ControlAction[];
-  noteTransportSent(peer: string, count: number): void;
-  noteTransportReceived(peer: string, from: Endpoint): void;
+  noteTransportSent(peer: string, count: number, keepalive: boolean): readonly ControlAction[];
+  /** A message on the session `localIndex` authenticated (the last of a batch; keepalive: all were). */
+  noteTransportReceived(localIndex: number, from: Endpoint, keepalive: boolean): readonly ControlAction[];
   wantSession(peer: string): readonly ControlAction[];
 }
 
@@ -170,7 +182,9 @@ class WgPeer implements PeerEntry {
   next: Keypair | undefined;
   held: Uint8Array[] = [];
   sent = 0;
-  received = false;
+  /** Since the last service pass: the session last received on (-1: none), and whether data came. */
+  recvIndex = -1;
+  recvData = false;
   asked = false;
   constructor(
     readonly id: string,
@@ -290,11 +304,14 @@ export class WgDataplane implements PacketFraming {
         p.held = [];
         this.peers.delete(id);
       }
-    this.control.setPeers(
-      [...this.peers.values()].map((p) => ({
-        publicKey: p.publicKey,
-        endpoint: p.publicIp ? { address: p.publicIp, port: p.port } : undefined,
-      })),
+    this.apply(
+      this.control.setPeers(
+        [...this.peers.values()].map((p) => ({
+          publicKey: p.publicKey,
+          endpoint: p.publicIp ? { address: p.publicIp, port: p.port } : undefined,
+          allowedIps: allowedText(p.allowed),
+        })),
+      ),
     );
   }
 
@@ -459,7 +476,7 @@ export class WgDataplane implements PacketFraming {
         p.port = port;
         counters[C.wgRoamed]! += 1;
       }
-      p.received = true;
+      p.recvIndex = kp.localIndex;
       this.touched.add(p);
       const pkt = this.oOff[j]!;
       const plain = this.oLen[j]! - TAG_LEN;
@@ -467,6 +484,7 @@ export class WgDataplane implements PacketFraming {
         counters[C.wgKeepalivesReceived]! += 1;
         continue;
       }
+      p.recvData = true;
       // The IPv4 total length says where the padding starts; the engine checks the rest.
       if (slab[pkt]! >>> 4 !== 4 || plain < 20) {
         counters[dropIndex('rx', reasonIndex(plain < 20 ? 'too_short' : 'not_ipv4'))]! += 1;
@@ -504,13 +522,21 @@ export class WgDataplane implements PacketFraming {
       else this.counters[C.wgHandshakesReceived]! += 1;
       this.apply(r.actions);
     }
-    for (const p of this.touched) {
-      if (p.sent > 0) this.control.noteTransportSent(p.id, p.sent);
-      if (p.received) this.control.noteTransportReceived(p.id, { address: p.publicIp, port: p.port });
-      p.sent = 0;
-      p.received = false;
-    }
+    const touched = [...this.touched];
     this.touched.clear();
+    for (const p of touched) {
+      const sent = p.sent;
+      const recvIndex = p.recvIndex;
+      const recvData = p.recvData;
+      p.sent = 0;
+      p.recvIndex = -1;
+      p.recvData = false;
+      if (sent > 0) this.apply(this.control.noteTransportSent(p.id, sent, false));
+      if (recvIndex >= 0)
+        this.apply(
+          this.control.noteTransportReceived(recvIndex, { address: p.publicIp, port: p.port }, !recvData),
+        );
+    }
     for (const p of this.peers.values()) p.asked = false;
     if (now - this.lastTick >= TICK_MS) {
       this.lastTick = now;
@@ -532,12 +558,29 @@ export class WgDataplane implements PacketFraming {
     for (const a of actions) {
       if ('send' in a) this.sendControl(a.send, a.to);
       else if ('session' in a) this.install(a.session);
-      else if ('expire' in a) {
+      else if ('confirm' in a) {
+        const kp = this.byIndex.get(a.confirm.localIndex | 0);
+        if (kp && kp.peer.next === kp) this.confirm(kp.peer, kp); // usually done already, on receipt
+      } else if ('expire' in a) {
         const kp = this.byIndex.get(a.expire.localIndex | 0);
         if (kp && kp.peer.id === a.expire.peer) this.expire(kp);
       } else if ('keepalive' in a) {
         const p = this.peers.get(a.keepalive);
-        if (p) this.sendKeepalive(p);
+        // Held packets go first if the session can carry them; else an empty message.
+        if (p && p.held.length > 0 && this.usable(p.current)) this.releaseHeld(p);
+        else if (p) this.sendKeepalive(p);
+      } else if ('endpoint' in a) {
+        const p = this.peers.get(a.endpoint.peer);
+        if (p) {
+          p.publicIp = a.endpoint.endpoint.address;
+          p.port = a.endpoint.endpoint.port;
+        }
+      } else if ('flush' in a) {
+        const p = this.peers.get(a.flush);
+        if (p && p.held.length > 0) {
+          this.counters[dropIndex('tx', reasonIndex('no_session'))]! += p.held.length;
+          p.held = [];
+        }
       }
     }
   }
@@ -650,6 +693,7 @@ export class WgDataplane implements PacketFraming {
     }
     this.sendFromControlSlab(TRANSPORT_MIN_LEN, p.publicIp, p.port);
     this.counters[C.wgKeepalivesSent]! += 1;
+    this.apply(this.control.noteTransportSent(p.id, 1, true));
   }
 
   private sendFromControlSlab(len: number, addr: number, port: number): void {
@@ -662,6 +706,16 @@ export class WgDataplane implements PacketFraming {
     const sent = this.udp.send(this.cSlab, this.cOff, this.cLen, 0, 1, this.cAddr, this.cPort, this.cGso);
     if (sent !== 1) this.counters[dropIndex('tx', reasonIndex('send_error'))]! += 1;
   }
+}
+
+function allowedText(a: AllowedNet | undefined): string[] {
+  const out: string[] = [];
+  for (let n = a; n; n = n.next) {
+    let len = 0;
+    while (len < 32 && (n.mask << len) >>> 0 !== 0) len++;
+    out.push(`${formatIpv4(n.net)}/${len}`);
+  }
+  return out;
 }
 
 /** A peer whose lease has no subnet (never routed to): every inner source is disallowed. */

@@ -50,19 +50,27 @@ class ScriptedControl implements ControlPort {
   queued: ControlAction[] = [];
   wanted: string[] = [];
   sent = 0;
-  received: { peer: string; address: number; port: number }[] = [];
-  setPeers(): void {}
+  received: { index: number; address: number; port: number; keepalive: boolean }[] = [];
+  setPeers(): readonly ControlAction[] {
+    return [];
+  }
   receiveHandshake(): { actions: readonly ControlAction[] } {
     return { actions: [] };
   }
   tick(): readonly ControlAction[] {
     return this.queued.splice(0);
   }
-  noteTransportSent(_p: string, n: number): void {
-    this.sent += n;
+  noteTransportSent(_p: string, n: number, keepalive: boolean): readonly ControlAction[] {
+    if (!keepalive) this.sent += n;
+    return [];
   }
-  noteTransportReceived(peer: string, from: { address: number; port: number }): void {
-    this.received.push({ peer, ...from });
+  noteTransportReceived(
+    index: number,
+    from: { address: number; port: number },
+    keepalive: boolean,
+  ): readonly ControlAction[] {
+    this.received.push({ index, ...from, keepalive });
+    return [];
   }
   wantSession(peer: string): readonly ControlAction[] {
     this.wanted.push(peer);
@@ -247,7 +255,13 @@ for (const vnet of [false, true])
       a.tx.step(0);
       drain(b);
       expect(tunOut(b, vnet)).toHaveLength(1);
-      expect(b.control.received.at(-1)).toEqual({ peer: id(KEY_A), address: a.publicIp, port: PORT });
+      expect(b.control.received.at(-1)).toEqual({
+        index: 0x0b0b0b0b,
+        address: a.publicIp,
+        port: PORT,
+        keepalive: false,
+      });
+      expect(b.control.received[0]!.keepalive).toBe(true); // the confirming keepalive
       a.dp.service(clock);
       expect(a.control.sent).toBe(1); // the keepalive is not data: only the packet counts
     });

@@ -43,7 +43,7 @@ export interface Wire {
    * and a tag after it, sealed in batches before the send and opened in batches after the
    * receive, the sender known by its session rather than its address. When set, the engine frames
    * every packet through it, never calls encapsulate/decapsulate, and must run without
-   * scatter-gather (the header slot of a scatter-gather message is shared by its segments).
+   * scatter-gather (each segment's tag would have to follow its payload, and under scatter-gather the payloads lie back to back in the TUN read slot with no room between them).
    */
   readonly framing?: PacketFraming;
 }

@@ -1,0 +1,124 @@
+/**
+ * protocol/control.ts's WgControlPlane as the data plane's ControlPort: endpoints as host-order
+ * numbers instead of dotted strings, its actions as ControlAction, its drop reasons as
+ * `handshake_<reason>` counters, and the one PSK and keepalive interval flannel configures for
+ * every peer. Peers the control plane would refuse (our own key, a low-order point: a bogus
+ * lease) are left out here rather than thrown at the worker; their leases get no session.
+ */
+import { randomBytes } from 'node:crypto';
+import { formatIpv4, parseIpv4 } from '../../core/ipv4.js';
+import { WgControlPlane, type WgAction } from '../wireguard/protocol/control.js';
+import { dh, formatKey, keyPairFrom } from '../wireguard/protocol/keys.js';
+import type { WgTimerConstants } from '../wireguard/protocol/peer-timers.js';
+import { DROP_REASONS, type DropReason } from './counters.js';
+import type { ControlAction, ControlPort, Endpoint } from './wg-dataplane.js';
+
+export interface ControlSettings {
+  readonly privateKey: Uint8Array;
+  readonly presharedKey?: Uint8Array;
+  /** Seconds, 0 = off. */
+  readonly persistentKeepaliveS: number;
+  readonly timers: WgTimerConstants;
+  readonly underLoad: () => boolean;
+  readonly now?: () => number;
+}
+
+const toText = (e: Endpoint): { address: string; port: number } => ({
+  address: formatIpv4(e.address),
+  port: e.port,
+});
+const fromText = (e: { address: string; port: number }): Endpoint => ({
+  address: parseIpv4(e.address) ?? 0, // an IPv4 engine: the control plane only ever saw IPv4 endpoints
+  port: e.port,
+});
+
+export function handshakeDropReason(r: string): DropReason {
+  const name = `handshake_${r}`;
+  return (DROP_REASONS as readonly string[]).includes(name) ? (name as DropReason) : 'handshake_invalid';
+}
+
+function convert(actions: readonly WgAction[]): ControlAction[] {
+  const out: ControlAction[] = [];
+  for (const a of actions) {
+    switch (a.kind) {
+      case 'session':
+        out.push({
+          session: {
+            peer: a.session.peerId,
+            localIndex: a.session.localIndex,
+            remoteIndex: a.session.remoteIndex,
+            sendKey: a.session.sendKey,
+            recvKey: a.session.recvKey,
+            isInitiator: a.sendable,
+            createdAtMs: a.session.createdAtMs,
+          },
+        });
+        break;
+      case 'confirm':
+        out.push({ confirm: { peer: a.peerId, localIndex: a.localIndex } });
+        break;
+      case 'expire':
+        out.push({ expire: { peer: a.peerId, localIndex: a.localIndex } });
+        break;
+      case 'send':
+        out.push({ send: a.bytes, to: fromText(a.to) });
+        break;
+      case 'keepalive':
+        out.push({ keepalive: a.peerId });
+        break;
+      case 'endpoint':
+        out.push({ endpoint: { peer: a.peerId, endpoint: fromText(a.endpoint) } });
+        break;
+      case 'flush':
+        out.push({ flush: a.peerId });
+        break;
+    }
+  }
+  return out;
+}
+
+export function createControlPort(s: ControlSettings): ControlPort {
+  const now = s.now ?? Date.now;
+  const own = keyPairFrom(s.privateKey);
+  const ownId = formatKey(own.publicKey);
+  const cp = new WgControlPlane({
+    privateKey: s.privateKey,
+    now,
+    random: (n) => new Uint8Array(randomBytes(n)),
+    underLoad: s.underLoad,
+    timers: s.timers,
+  });
+  return {
+    setPeers(peers) {
+      return convert(
+        cp.setPeers(
+          peers
+            .filter((p) => formatKey(p.publicKey) !== ownId && dh(own.privateKey, p.publicKey) !== undefined)
+            .map((p) => ({
+              publicKey: p.publicKey,
+              ...(s.presharedKey ? { presharedKey: s.presharedKey } : {}),
+              ...(p.endpoint ? { endpoint: toText(p.endpoint) } : {}),
+              allowedIps: p.allowedIps,
+              persistentKeepalive: s.persistentKeepaliveS,
+            })),
+        ),
+      );
+    },
+    receiveHandshake(bytes, from) {
+      const r = cp.receiveHandshake(bytes, toText(from));
+      return { actions: convert(r.actions), ...(r.drop ? { drop: handshakeDropReason(r.drop) } : {}) };
+    },
+    tick() {
+      return convert(cp.tick());
+    },
+    noteTransportSent(peer, count, keepalive) {
+      return convert(cp.noteTransportSent(peer, count, keepalive));
+    },
+    noteTransportReceived(localIndex, from, keepalive) {
+      return convert(cp.noteTransportReceived(localIndex, toText(from), keepalive));
+    },
+    wantSession(peer) {
+      return convert(cp.wantSession(peer));
+    },
+  };
+}
