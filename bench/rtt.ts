@@ -31,6 +31,12 @@ const CONFIGS: readonly Config[] = [
     description: 'baseline: the C forwarder loop in JS, no checks',
   },
   { name: 'udp', backend: 'udp', description: 'overlayd udp as shipped' },
+  {
+    name: 'wireguard-go',
+    backend: 'wireguard-go',
+    description: "reference: Debian's wireguard-go, configured as flanneld configures a kernel peer",
+  },
+  { name: 'wireguard', backend: 'wireguard', description: 'overlayd wireguard' },
   { name: 'vxlan', backend: 'vxlan', description: 'overlayd vxlan on the kernel device' },
   {
     name: 'vxlan-userspace',

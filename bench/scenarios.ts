@@ -10,6 +10,7 @@ import { forwarderPair } from './forwarders.js';
 import { handVxlan6, overlayd6 } from './scenarios6.js';
 import type { Endpoint } from './measure.js';
 import { must } from '../test/lab/shell.js';
+import { overlaydWireguardPair, wireguardGoPair } from './scenarios-wireguard.js';
 
 export const BACKENDS = [
   'udp',
@@ -18,6 +19,8 @@ export const BACKENDS = [
   'udp-split',
   'udp-batch',
   'udp-plain',
+  'wireguard-go',
+  'wireguard',
   'vxlan',
   'vxlan-userspace',
   'vxlan-mixed',
@@ -39,6 +42,9 @@ export const DESCRIPTIONS: Record<BenchBackend, string> = {
   'udp-split': 'overlayd udp with --udp-workers=2: a tx and an rx thread per queue',
   'udp-batch': 'overlayd udp with --udp-offloads=off: recvmmsg/sendmmsg batches only',
   'udp-plain': 'overlayd udp with offloads and batching off: one syscall per packet (flannel udp I/O model)',
+  'wireguard-go': "reference: Debian's wireguard-go, configured with wg as flanneld configures a kernel peer",
+  wireguard:
+    'overlayd wireguard: userspace WireGuard on the udp engine (batched AEAD, TUN offloads, UDP GSO)',
   vxlan: 'overlayd vxlan: kernel VXLAN programmed by overlayd',
   'vxlan-userspace': 'overlayd vxlan with --vxlan-datapath=userspace on both nodes: VXLAN on the udp engine',
   'vxlan-mixed': 'overlayd vxlan: one node userspace, the other on the kernel device',
@@ -63,6 +69,10 @@ export interface Setup {
 /** `env`: extra environment for the overlayd processes (A/B switches that are not flags). */
 export async function setUp(backend: BenchBackend, env: Record<string, string> = {}): Promise<Setup> {
   switch (backend) {
+    case 'wireguard-go':
+      return wireguardGoPair();
+    case 'wireguard':
+      return overlaydWireguardPair(env);
     case 'veth':
       return vethPair();
     case 'kernel-vxlan':

@@ -152,6 +152,15 @@ async function main(): Promise<void> {
   if (udp) process.stdout.write(`udp = ${udp.toFixed(2)} × kernel-vxlan (bar 0.25, moonshot 0.50)\n`);
   if (plain && fast)
     process.stdout.write(`udp offloads+batching = ${(fast / plain).toFixed(1)} × the per-packet path\n`);
+  // #18: overlayd wireguard against Debian's wireguard-go and its own plaintext udp, same run.
+  const wg = rows.find((r) => r.backend === 'wireguard');
+  const wgGo = rows.find((r) => r.backend === 'wireguard-go');
+  if (wg && wgGo)
+    process.stdout.write(
+      `wireguard = ${(wg.gbps1 / wgGo.gbps1).toFixed(2)} × wireguard-go at 1 stream (bar 2), RTT p50 ` +
+        `${wg.rttP50Ms.toFixed(3)} vs ${wgGo.rttP50Ms.toFixed(3)} ms (bar ≤)\n`,
+    );
+  if (wg && fast) process.stdout.write(`wireguard = ${(wg.gbps1 / fast).toFixed(2)} × udp (moonshot 0.6)\n`);
   const c = rows.find((r) => r.backend === 'c-forwarder')?.gbps1;
   if (c && fast) process.stdout.write(`udp = ${(fast / c).toFixed(1)} × a per-packet C forwarder\n`);
   // The IPv6 rows are held to the hand-built kernel vxlan over IPv6 of the same run (#16: ≥ 0.9).

@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# wireguard-go and wireguard-tools: the WireGuard implementation the wireguard backend interoperates
+# with and is benched against; tcpdump: the underlay captures of its tests.
 need_apt=()
-for cmd in etcd:etcd-server etcdctl:etcd-client iperf3:iperf3 ping:iputils-ping iptables:iptables nft:nftables ip:iproute2 systemd-analyze:systemd openssl:openssl ethtool:ethtool; do
+for cmd in etcd:etcd-server etcdctl:etcd-client iperf3:iperf3 ping:iputils-ping iptables:iptables nft:nftables ip:iproute2 systemd-analyze:systemd openssl:openssl ethtool:ethtool \
+  wireguard-go:wireguard-go wg:wireguard-tools tcpdump:tcpdump; do
   command -v "${cmd%%:*}" >/dev/null 2>&1 || need_apt+=("${cmd##*:}")
 done
 [ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
