@@ -11,12 +11,11 @@ import { Lab } from './lab/lab.js';
 import { addPod, ping, type Pod } from './lab/pods.js';
 import { sendKnownPayload } from './lab/known-payload.js';
 import { transfer } from './lab/traffic.js';
-import { UnderlayCapture } from './lab/underlay-capture.js';
+import { UNDERLAY_FILTER, UnderlayCapture } from './lab/underlay-capture.js';
 import { checkUnderlay, transportSizeFor } from './lab/underlay-check.js';
 import { WG_DEVICE, WireguardGoNode } from './lab/wireguard-go-node.js';
 
 /** The underlay minus what is not overlay traffic: ARP, IPv6 neighbour discovery, etcd, health checks. */
-const UNDERLAY_FILTER = 'not arp and not icmp6 and not tcp port 2379 and not tcp port 8081';
 
 let lab: Lab;
 let wgs: WireguardGoNode[] = [];

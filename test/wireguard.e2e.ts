@@ -15,12 +15,11 @@ import type { LabNode } from './lab/lab-node.js';
 import { sendKnownPayload } from './lab/known-payload.js';
 import { addPod, ping, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
-import { UnderlayCapture } from './lab/underlay-capture.js';
+import { UNDERLAY_FILTER, UnderlayCapture } from './lab/underlay-capture.js';
 import { checkUnderlay, transportSizeFor } from './lab/underlay-check.js';
 import { WireguardGoNode } from './lab/wireguard-go-node.js';
 
 /** The underlay minus what is not overlay traffic: ARP, IPv6 neighbour discovery, etcd, health checks. */
-const UNDERLAY_FILTER = 'not arp and not icmp6 and not tcp port 2379 and not tcp port 8081';
 const WG_GO_SUBNET = '10.244.200.0/24';
 /** overlayd rekeys its sessions every 4 s here instead of 120 s (one real 120 s rekey: reliability suite). */
 const TEST_TIMERS = JSON.stringify({ rekeyAfterTime: 4 });

@@ -7,6 +7,16 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parsePcap, type PcapFile } from './pcap.js';
 
+/**
+ * What a WireGuard underlay capture leaves out: the lab's own traffic (ARP, etcd on 2379, the health
+ * port 8081) and the kernel's IPv6 link housekeeping. `icmp6` alone does not cover the latter: MLD
+ * reports carry a hop-by-hop header before ICMPv6, so tcpdump's `icmp6` misses them, and the kernel
+ * sends them whenever it likes after a link comes up (a capture caught two, once in three CI runs).
+ * They come from a link-local or unspecified source; any other IPv6 frame is still a stray.
+ */
+export const UNDERLAY_FILTER =
+  'not arp and not icmp6 and not (ip6 and (src net fe80::/10 or src host ::)) and not tcp port 2379 and not tcp port 8081';
+
 export class UnderlayCapture {
   private constructor(
     private readonly proc: ChildProcess,
