@@ -174,6 +174,9 @@ export class PeerWatch {
       if (this.stopped) return;
       try {
         const listing = await this.opts.registry.listLeases();
+        // etcd answered: say so before the listing's peers reach the backend and the metrics, so
+        // nothing can observe the new peer set while overlayd_etcd_up still reads 0.
+        this.setConnected(true);
         listing.malformed.forEach((m) => this.malformed(m));
         const peers = listing.leases.filter((l) => this.usable(l, this.opts.registry.keyOf(l)));
         const dataLoss = this.delivered && listing.revision < this.revision;
@@ -190,7 +193,6 @@ export class PeerWatch {
         this.delivered = true;
         await this.restartWatch(listing.revision + 1n);
         this.backoffMs = 100;
-        this.setConnected(true);
         return;
       } catch (err) {
         this.opts.hooks.onEtcdError?.('list');
@@ -226,7 +228,7 @@ export class PeerWatch {
     if (up === this.connected) return;
     this.connected = up;
     this.opts.hooks.onConnectivity?.(up);
-    if (up) this.opts.log.info('etcd reachable again; peer list resynced');
+    if (up) this.opts.log.info('etcd reachable again; peer list re-listed');
     else
       this.opts.log.warn(
         { err: describeError(err) },
