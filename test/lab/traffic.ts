@@ -4,9 +4,19 @@ import { inPod, type Pod } from './pods.js';
 
 /**
  * Sends `mb` MiB of random data over TCP from one pod to another; returns the SHA-256 computed by
- * the sender and by the receiver (equal when nothing was lost or corrupted).
+ * the sender and by the receiver (equal when nothing was lost or corrupted). With `spreadSeconds`
+ * the sender paces its 256 KiB writes so the transfer lasts at least that long whatever the
+ * machine's speed: a test that needs traffic running across a timer's deadline gets it by
+ * construction, not by luck.
  */
-export async function transfer(from: Pod, to: Pod, mb: number): Promise<{ sent: string; received: string }> {
+export async function transfer(
+  from: Pod,
+  to: Pod,
+  mb: number,
+  opts: { spreadSeconds?: number } = {},
+): Promise<{ sent: string; received: string }> {
+  const spread = opts.spreadSeconds ?? 0;
+  if (!(spread >= 0 && spread <= 45)) throw new Error(`transfer: spreadSeconds ${spread} outside 0..45`);
   const port = 5000 + Math.floor(Math.random() * 1000);
   const ready = await readyFile();
   const server = inPod(
@@ -43,9 +53,12 @@ print(h.hexdigest())
       'python3',
       '-c',
       `
-import socket,hashlib,os
+import socket,hashlib,os,time
 s=socket.create_connection(('${to.ip}',${port})); h=hashlib.sha256()
-for i in range(${mb * 4}):
+n=${mb * 4}; t0=time.monotonic()
+for i in range(n):
+  due=t0+${spread}*i/n; now=time.monotonic()
+  if due>now: time.sleep(due-now)
   d=os.urandom(1<<18); h.update(d); s.sendall(d)
 s.close(); print(h.hexdigest())
 `,
