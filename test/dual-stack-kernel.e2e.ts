@@ -10,99 +10,15 @@ import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
+import { expectedHostGw6, expectedVxlan6, ipJson, kernelRoutes6, kernelVxlan6 } from './lab/kernel-state6.js';
 
 const IPV6_NETWORK = 'fd00:10:244::/56';
-
-interface LeaseValue {
-  PublicIP: string;
-  PublicIPv6: string | null;
-  BackendType?: string;
-  BackendV6Data?: { VNI: number; VtepMAC: string };
-}
-
-async function leases(lab: Lab): Promise<Map<string, LeaseValue>> {
-  const c = lab.client();
-  try {
-    const res = await c.getAll().prefix(`${lab.prefix}/subnets/`).exec();
-    return new Map(
-      res.kvs.map((kv) => [kv.key.toString().split('/').pop()!, JSON.parse(kv.value.toString())]),
-    );
-  } finally {
-    c.close();
-  }
-}
-
-const json = async (node: LabNode, args: string[]): Promise<Array<Record<string, unknown>>> =>
-  JSON.parse((await node.mustExec('ip', ['-j', ...args])) || '[]');
-
-/** The v6 routes flanneld's host-gw programs on `node`: <peer v6 subnet> via <PublicIPv6> dev eth0. */
-async function expectedHostGw6(lab: Lab, node: LabNode) {
-  const own = (await node.subnetEnv())['FLANNEL_IPV6_SUBNET']!.replace('::1/', '::/');
-  const out: Array<{ dst: string; gateway: string; dev: string }> = [];
-  for (const [key, v] of await leases(lab)) {
-    const v6 = key.split('&')[1];
-    if (!v6 || !v.PublicIPv6) continue;
-    const dst = v6.replace(/-(\d+)$/, '/$1');
-    if (dst !== own) out.push({ dst, gateway: v.PublicIPv6, dev: 'eth0' });
-  }
-  return out.sort((a, b) => a.dst.localeCompare(b.dst));
-}
-
-/** What flanneld's dual-stack vxlan programs on flannel-v6.1 for the other nodes' leases. */
-async function expectedVxlan6(lab: Lab, node: LabNode) {
-  const own = (await node.subnetEnv())['FLANNEL_IPV6_SUBNET']!.replace('::1/', '::/');
-  const peers: Array<{ dst: string; net: string; mac: string; pub: string }> = [];
-  for (const [key, v] of await leases(lab)) {
-    const v6 = key.split('&')[1];
-    if (!v6 || !v.PublicIPv6 || !v.BackendV6Data) continue;
-    const dst = v6.replace(/-(\d+)$/, '/$1');
-    if (dst !== own)
-      peers.push({ dst, net: dst.split('/')[0]!, mac: v.BackendV6Data.VtepMAC, pub: v.PublicIPv6 });
-  }
-  peers.sort((a, b) => a.dst.localeCompare(b.dst));
-  return {
-    routes: peers.map((p) => ({ dst: p.dst, gateway: p.net, flags: ['onlink'] })),
-    neighs: peers.map((p) => ({ dst: p.net, lladdr: p.mac })),
-    fdb: peers
-      .map((p) => ({ mac: p.mac, dst: p.pub, state: 'permanent' }))
-      .sort((a, b) => a.mac.localeCompare(b.mac)),
-  };
-}
-
-async function kernelVxlan6(node: LabNode) {
-  const dev = 'flannel-v6.1';
-  const routes = (await json(node, ['-6', 'route', 'show', 'dev', dev])).filter((r) => r['gateway']);
-  const neighs = (await json(node, ['-6', 'neigh', 'show', 'dev', dev])).filter((n) =>
-    (n['state'] as string[] | undefined)?.includes('PERMANENT'),
-  );
-  const fdb = JSON.parse((await node.mustExec('bridge', ['-j', 'fdb', 'show', 'dev', dev])) || '[]') as Array<
-    Record<string, unknown>
-  >;
-  return {
-    routes: routes
-      .map((r) => ({ dst: String(r['dst']), gateway: r['gateway'], flags: r['flags'] }))
-      .sort((a, b) => a.dst.localeCompare(b.dst)),
-    neighs: neighs
-      .map((n) => ({ dst: String(n['dst']), lladdr: n['lladdr'] }))
-      .sort((a, b) => a.dst.localeCompare(b.dst)),
-    fdb: fdb
-      .filter((f) => f['mac'] !== '00:00:00:00:00:00' && f['dst'])
-      .map((f) => ({ mac: String(f['mac']), dst: f['dst'], state: f['state'] }))
-      .sort((a, b) => a.mac.localeCompare(b.mac)),
-  };
-}
 
 /** The v6 state each variant programs, next to what flanneld would program. */
 async function v6State(variant: string, lab: Lab, node: LabNode) {
   return variant === 'host-gw'
     ? { have: await kernelRoutes6(node), want: await expectedHostGw6(lab, node) }
     : { have: await kernelVxlan6(node), want: await expectedVxlan6(lab, node) };
-}
-
-async function kernelRoutes6(node: LabNode) {
-  return (await json(node, ['-6', 'route', 'show', 'proto', '77']))
-    .map((r) => ({ dst: String(r['dst']), gateway: String(r['gateway']), dev: String(r['dev']) }))
-    .sort((a, b) => a.dst.localeCompare(b.dst));
 }
 
 async function pingMatrix(pods: Pod[], family: 4 | 6): Promise<void> {
@@ -170,12 +86,12 @@ for (const variant of ['vxlan', 'host-gw'] as const) {
     if (variant === 'vxlan') {
       it('sizes flannel-v6.1 for an IPv6 underlay (70 bytes) and writes the smaller MTU to subnet.env', async () => {
         const n = lab.nodes[0]!;
-        const mtu = async (dev: string) => Number((await json(n, ['link', 'show', dev]))[0]!['mtu']);
+        const mtu = async (dev: string) => Number((await ipJson(n, ['link', 'show', dev]))[0]!['mtu']);
         const base = await mtu('eth0');
         expect(await mtu('flannel.1')).toBe(base - 50);
         expect(await mtu('flannel-v6.1')).toBe(base - 70);
         expect((await n.subnetEnv())['FLANNEL_MTU']).toBe(String(base - 70));
-        const addrs = (await json(n, ['-6', 'addr', 'show', 'dev', 'flannel-v6.1']))[0]![
+        const addrs = (await ipJson(n, ['-6', 'addr', 'show', 'dev', 'flannel-v6.1']))[0]![
           'addr_info'
         ] as Array<Record<string, unknown>>;
         const own = (await n.subnetEnv())['FLANNEL_IPV6_SUBNET']!.replace('::1/64', '::');
@@ -204,12 +120,12 @@ for (const variant of ['vxlan', 'host-gw'] as const) {
       it('re-creates flannel-v6.1 with the same MAC when deleted, and re-programs its peers', async () => {
         const n = lab.nodes[1]!;
         const before = await kernelVxlan6(n);
-        const mac = (await json(n, ['link', 'show', 'flannel-v6.1']))[0]!['address'];
+        const mac = (await ipJson(n, ['link', 'show', 'flannel-v6.1']))[0]!['address'];
         await n.mustExec('ip', ['link', 'del', 'flannel-v6.1']);
         await expect
-          .poll(async () => await kernelVxlan6(n).catch(() => undefined), { timeout: 5000 })
+          .poll(async () => await kernelVxlan6(n).catch(() => undefined), { timeout: 20_000 })
           .toEqual(before);
-        expect((await json(n, ['link', 'show', 'flannel-v6.1']))[0]!['address']).toBe(mac);
+        expect((await ipJson(n, ['link', 'show', 'flannel-v6.1']))[0]!['address']).toBe(mac);
         expect((await ping(pods[1]!, { ip: pods[0]!.ip6! }, 2)).loss).toBe(0);
       });
     }
@@ -225,9 +141,12 @@ for (const variant of ['vxlan', 'host-gw'] as const) {
         await c.put(key).value(value).exec();
         const n = lab.nodes[0]!;
         await expect
-          .poll(async () => (await json(n, ['route', 'show', '10.244.250.0/24'])).map((r) => r['gateway']), {
-            timeout: 5000,
-          })
+          .poll(
+            async () => (await ipJson(n, ['route', 'show', '10.244.250.0/24'])).map((r) => r['gateway']),
+            {
+              timeout: 20_000,
+            },
+          )
           .toEqual([variant === 'host-gw' ? lab.underlayIp(9) : '10.244.250.0']);
         const { have, want } = await v6State(variant, lab, n);
         expect(have).toEqual(want);
@@ -252,7 +171,7 @@ for (const variant of ['vxlan', 'host-gw'] as const) {
       const v6dst = env['FLANNEL_IPV6_SUBNET']!.replace('::1/', '::/');
       const hasRoute = async (): Promise<boolean> =>
         JSON.stringify((await v6State(variant, lab, n)).have).includes(`"${v6dst}"`);
-      await expect.poll(hasRoute, { timeout: 5000 }).toBe(false);
+      await expect.poll(hasRoute, { timeout: 20_000 }).toBe(false);
       // Back with its previous subnet.env: the same pair of subnets, routes everywhere again.
       await gone.startDaemon();
       const again = await gone.subnetEnv();
@@ -260,7 +179,7 @@ for (const variant of ['vxlan', 'host-gw'] as const) {
         env['FLANNEL_SUBNET'],
         env['FLANNEL_IPV6_SUBNET'],
       ]);
-      await expect.poll(hasRoute, { timeout: 5000 }).toBe(true);
+      await expect.poll(hasRoute, { timeout: 20_000 }).toBe(true);
       expect((await ping(pods[0]!, { ip: pods[2]!.ip6! }, 2)).loss).toBe(0);
     });
   });
