@@ -113,13 +113,13 @@ describe('overlayd with the alloc backend on three nodes', () => {
         .exec();
       await c.put(`${lab.prefix}/subnets/10.244.251.0-24`).value('not json').exec();
       const n = lab.nodes[0]!;
-      await expect.poll(() => n.metric('overlayd_peers'), { timeout: 5000 }).toBe(3);
+      await expect.poll(() => n.metric('overlayd_peers'), { timeout: 20_000 }).toBe(3);
       await expect
-        .poll(() => n.metric('overlayd_malformed_entries_skipped_total'), { timeout: 5000 })
+        .poll(() => n.metric('overlayd_malformed_entries_skipped_total'), { timeout: 20_000 })
         .toBe(1);
       await c.delete().key(`${lab.prefix}/subnets/10.244.250.0-24`).exec();
       await c.delete().key(`${lab.prefix}/subnets/10.244.251.0-24`).exec();
-      await expect.poll(() => n.metric('overlayd_peers'), { timeout: 5000 }).toBe(2);
+      await expect.poll(() => n.metric('overlayd_peers'), { timeout: 20_000 }).toBe(2);
       const logs = await n.logs();
       expect(logs.some((l) => l['msg'] === 'peer added' && l['subnet'] === '10.244.250.0/24')).toBe(true);
       expect(logs.some((l) => l['msg'] === 'peer removed' && l['subnet'] === '10.244.250.0/24')).toBe(true);

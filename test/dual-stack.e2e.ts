@@ -93,9 +93,9 @@ describe('overlayd dual-stack (alloc backend, three nodes)', () => {
         .value('{"PublicIP":"198.18.200.2","PublicIPv6":"fd00::2","BackendType":"alloc"}')
         .exec();
       const n = lab.nodes[0]!;
-      await expect.poll(() => n.metric('overlayd_peers'), { timeout: 5000 }).toBe(3);
+      await expect.poll(() => n.metric('overlayd_peers'), { timeout: 20_000 }).toBe(3);
       await expect
-        .poll(() => n.metric('overlayd_malformed_entries_skipped_total'), { timeout: 5000 })
+        .poll(() => n.metric('overlayd_malformed_entries_skipped_total'), { timeout: 20_000 })
         .toBe(1);
       const logs = await n.logs();
       expect(logs.some((l) => l['msg'] === 'peer added' && l['subnet'] === '10.244.250.0/24')).toBe(true);
@@ -103,7 +103,7 @@ describe('overlayd dual-stack (alloc backend, three nodes)', () => {
       expect(bad).toHaveLength(1);
       expect(String(bad[0]!['reason'])).toMatch(/IPv6 part of the key/);
       await c.delete().key(`${lab.prefix}/subnets/10.244.250.0-24`).exec();
-      await expect.poll(() => n.metric('overlayd_peers'), { timeout: 5000 }).toBe(2);
+      await expect.poll(() => n.metric('overlayd_peers'), { timeout: 20_000 }).toBe(2);
     } finally {
       c.close();
     }

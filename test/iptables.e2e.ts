@@ -95,7 +95,7 @@ describe('iptables rules', () => {
             .split('\n')
             .filter((l) => /^-A (FLANNEL-FWD|POSTROUTING -m comment --comment "flanneld masq")/.test(l))
             .length,
-        { timeout: 5000 },
+        { timeout: 20_000 },
       )
       .toBe(3);
     const metrics = (await n.health('/metrics')).body;

@@ -119,7 +119,7 @@ for (const mode of ['iptables', 'nftables'] as const) {
               (await n1.mustExec('nft', ['list', 'chain', 'ip6', 'flannel-ipv6', 'postrtg'])).match(
                 /masquerade/g,
               )?.length ?? 0,
-            { timeout: 5000 },
+            { timeout: 20_000 },
           )
           .toBe(2);
       } else {
@@ -128,7 +128,7 @@ for (const mode of ['iptables', 'nftables'] as const) {
           .poll(
             async () =>
               ((await n1.mustExec('ip6tables-save', ['-t', 'nat'])).match(/MASQUERADE/g) ?? []).length,
-            { timeout: 5000 },
+            { timeout: 20_000 },
           )
           .toBe(2);
       }

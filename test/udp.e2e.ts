@@ -205,9 +205,9 @@ for i in range(20000):
       const longPing = inPod(pods[0]!, 'ping', ['-c', '40', '-i', '0.05', '-W', '1', pods[1]!.ip], 30_000);
       await new Promise((r) => setTimeout(r, 300));
       await c.delete().key(key3).exec();
-      await expect.poll(() => lab.nodes[0]!.metric('overlayd_peers'), { timeout: 5000 }).toBe(1);
+      await expect.poll(() => lab.nodes[0]!.metric('overlayd_peers'), { timeout: 20_000 }).toBe(1);
       await c.put(key3).value(value3).exec();
-      await expect.poll(() => lab.nodes[0]!.metric('overlayd_peers'), { timeout: 5000 }).toBe(2);
+      await expect.poll(() => lab.nodes[0]!.metric('overlayd_peers'), { timeout: 20_000 }).toBe(2);
       expect((await longPing).stdout).toMatch(/40 packets transmitted, 40 received/);
       await n3.startDaemon();
       await expect.poll(async () => (await ping(pods[0]!, pods[2]!, 1)).loss, { timeout: 10_000 }).toBe(0);
