@@ -102,17 +102,17 @@ describe('overlayd wireguard ↔ wireguard-go (configured as flanneld configures
 
   it('rekeys while traffic runs, with no transfer corrupted', async () => {
     const [a, b] = pods as [Pod, Pod];
-    // Each transfer is paced to last 10 s, so with Rekey-After-Time at 4 s overlayd (the
+    // Each transfer is paced to last 12 s, so with Rekey-After-Time at 4 s overlayd (the
     // initiator) must rekey at least twice while it runs, however fast this machine moves 16 MiB.
     for (const [from, to] of [
       [a, b],
       [b, a],
     ] as const) {
       const [hs0, s0] = [await handshakeAt(), await sessions()];
-      const t = await transfer(from, to, 16, { spreadSeconds: 10 });
+      const t = await transfer(from, to, 16, { spreadSeconds: 12 });
       expect(t.received).toBe(t.sent);
       const rekeys = (await sessions()) - s0;
-      console.log(`paced 10 s transfer: ${rekeys} new overlayd sessions (Rekey-After-Time 4 s)`);
+      console.log(`paced 12 s transfer: ${rekeys} new overlayd sessions (Rekey-After-Time 4 s)`);
       expect(rekeys).toBeGreaterThanOrEqual(2);
       expect(await handshakeAt()).toBeGreaterThan(hs0);
     }
