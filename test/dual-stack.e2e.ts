@@ -97,9 +97,8 @@ describe('overlayd dual-stack (alloc backend, three nodes)', () => {
       await expect
         .poll(() => n.metric('overlayd_malformed_entries_skipped_total'), { timeout: 20_000 })
         .toBe(1);
-      const logs = await n.logs();
-      expect(logs.some((l) => l['msg'] === 'peer added' && l['subnet'] === '10.244.250.0/24')).toBe(true);
-      const bad = logs.filter((l) => l['msg'] === 'skipping malformed entry under subnets/');
+      await n.waitForLogs((l) => l['msg'] === 'peer added' && l['subnet'] === '10.244.250.0/24');
+      const bad = await n.waitForLogs((l) => l['msg'] === 'skipping malformed entry under subnets/');
       expect(bad).toHaveLength(1);
       expect(String(bad[0]!['reason'])).toMatch(/IPv6 part of the key/);
       await c.delete().key(`${lab.prefix}/subnets/10.244.250.0-24`).exec();

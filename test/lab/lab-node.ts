@@ -198,6 +198,29 @@ export class LabNode {
   }
 
   /**
+   * The log lines matching `match`, once at least `atLeast` of them are in the log file. The
+   * daemon's lines reach the file through a pipe that this process drains on its own schedule (and
+   * pino writes asynchronously), so a line the daemon wrote before a metric changed can still be in
+   * flight when the metric is read: a one-shot read after a metric poll races that pipe on a busy
+   * machine. Fails with the log tail when the lines never come.
+   */
+  async waitForLogs(
+    match: (line: Record<string, unknown>) => boolean,
+    { atLeast = 1, timeoutMs = 20_000 }: { atLeast?: number; timeoutMs?: number } = {},
+  ): Promise<Array<Record<string, unknown>>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = (await this.logs()).filter(match);
+      if (found.length >= atLeast) return found;
+      if (Date.now() > deadline)
+        throw new Error(
+          `node ${this.index}: ${found.length} of ${atLeast} expected log lines after ${timeoutMs} ms:\n${this.logTail()}`,
+        );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
    * Writes the subnet.env a daemon would (network 10.244.0.0/16, no masquerade), for setups built
    * by hand without one: the CNI bridge plugin reads it to attach pods.
    */
