@@ -10,6 +10,7 @@ import { parseIpv4 } from '../core/ipv4.js';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
+import { echoRepliesReceived } from './lab/echo-replies.js';
 import {
   SYNTHETIC_MAC_PREFIX,
   syntheticKey,
@@ -45,6 +46,16 @@ function longPing(from: Pod, to: Pod, seconds: number, intervalS = 0.1) {
   });
 }
 
+/** longPing, handed back once its first reply is in: a fault injected next hits flowing traffic. */
+async function flowingPing(from: Pod, to: Pod, seconds: number) {
+  const before = await echoRepliesReceived(from);
+  const result = longPing(from, to, seconds);
+  await expect
+    .poll(() => echoRepliesReceived(from), { timeout: 10_000, interval: 50 })
+    .toBeGreaterThan(before);
+  return { result };
+}
+
 describe('etcd outage and data loss (vxlan)', () => {
   let lab: Lab;
   let pods: Pod[];
@@ -62,8 +73,7 @@ describe('etcd outage and data loss (vxlan)', () => {
 
   it('keeps pod traffic flowing while etcd is down, logs the outage once and recovers', async () => {
     const outage = SOAK ? 60 : 8;
-    const traffic = longPing(pods[0]!, pods[1]!, outage + 4);
-    await new Promise((r) => setTimeout(r, 1000));
+    const traffic = (await flowingPing(pods[0]!, pods[1]!, outage + 4)).result;
     await lab.etcd.kill();
     await expect.poll(() => lab.nodes[0]!.metric('overlayd_etcd_up'), { timeout: 15_000 }).toBe(0);
     await new Promise((r) => setTimeout(r, outage * 1000));
@@ -101,8 +111,7 @@ describe('etcd outage and data loss (vxlan)', () => {
 
   it('re-registers every lease with the same subnet after etcd restarts without its data', async () => {
     const before = await Promise.all(lab.nodes.map((n) => subnetKeyOf(lab, n)));
-    const traffic = longPing(pods[0]!, pods[2]!, 8);
-    await new Promise((r) => setTimeout(r, 500));
+    const traffic = (await flowingPing(pods[0]!, pods[2]!, 8)).result;
     await lab.etcd.restart({ wipe: true });
     await lab.putConfig({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } }); // the operator restores the config
     const c = lab.client();
@@ -489,8 +498,12 @@ for i in range(n):
   it('survives hostile etcd content and keeps the network working', async () => {
     const n = lab.nodes[0]!;
     const malformedBefore = await n.metric('overlayd_malformed_entries_skipped_total');
+    const configErrorsBefore = await n.metric('overlayd_config_errors_total');
     const c = lab.client();
     const sub = `${lab.prefix}/subnets/`;
+    // Above the first 100 subnets, where the nodes' own leases are allocated (subnet-lease/allocate.ts).
+    const hostileKeys = ['200.0', '201.0', '202.0', '203.7', '204.0'].map((s) => `${sub}10.244.${s}-24`);
+    const barrierKey = `${sub}10.244.205.0-24`;
     try {
       await c.put(`${sub}10.244.200.0-24`).value('\u0000\u0001garbage').exec();
       await c
@@ -510,29 +523,47 @@ for i in range(n):
         .put(`${sub}10.244.204.0-24`)
         .value(`{"PublicIP":"${n.ip}","PublicIPv6":null,"BackendType":"vxlan"}`)
         .exec(); // our PublicIP, other backend
-      await expect
-        .poll(() => n.metric('overlayd_malformed_entries_skipped_total'), { timeout: 10_000 })
-        .toBeGreaterThanOrEqual(malformedBefore + 6);
-      expect(await n.metric('overlayd_peers')).toBe(2);
-      // An invalid config while running: reported, and the running network keeps its config.
-      await lab.putConfig('{"Network":"10.244.0.0/33","Backend":{"Type":"udp"}}');
+      // A skipped entry is counted as the watch delivers it, but overlayd_peers is set only after
+      // the backend has applied the batch (daemon/peer-sync.ts), so reading it right after the count
+      // could see the peer set before a wrongly accepted entry lands. A valid lease put after the
+      // hostile ones is a barrier: batches are applied in revision order, so once it is a peer every
+      // hostile entry has been applied too, and once it is gone the set must be the two nodes again.
+      await c
+        .put(barrierKey)
+        .value(`{"PublicIP":"${lab.underlayIp(60)}","PublicIPv6":null,"BackendType":"udp"}`)
+        .exec();
       await expect
         .poll(
-          async () =>
-            (await n.logs()).some((l) =>
+          async () => ({
+            skipped: (await n.metric('overlayd_malformed_entries_skipped_total')) - malformedBefore >= 6,
+            peers: await n.metric('overlayd_peers'),
+          }),
+          { timeout: 20_000 },
+        )
+        .toEqual({ skipped: true, peers: 3 });
+      await c.delete().key(barrierKey).exec();
+      await expect.poll(() => n.metric('overlayd_peers'), { timeout: 20_000 }).toBe(2);
+      // An invalid config while running: reported, and the running network keeps its config.
+      await lab.putConfig('{"Network":"10.244.0.0/33","Backend":{"Type":"udp"}}');
+      // Both the line and the count, polled together: neither is read once after waiting for the other.
+      await expect
+        .poll(
+          async () => ({
+            logged: (await n.logs()).some((l) =>
               /network config changed and is now unusable: network config: Network is not an IPv4 CIDR/.test(
                 String(l['msg']),
               ),
             ),
+            counted: (await n.metric('overlayd_config_errors_total')) - configErrorsBefore >= 1,
+          }),
           { timeout: 20_000 },
         )
-        .toBe(true);
-      expect(await n.metric('overlayd_config_errors_total')).toBeGreaterThanOrEqual(1);
+        .toEqual({ logged: true, counted: true });
       expect((await ping(pods[0]!, pods[1]!, 2)).loss).toBe(0);
       for (const node of lab.nodes) expect(node.running).toBe(true);
     } finally {
-      await c.delete().prefix(`${sub}10.244.20`).exec();
-      await c.delete().key(`${sub}not-a-subnet`).exec();
+      // Key by key: a prefix such as 10.244.20 would also take a node's own 10.244.20.0/24.
+      for (const key of [...hostileKeys, barrierKey, `${sub}not-a-subnet`]) await c.delete().key(key).exec();
       await lab.putConfig({ Network: '10.244.0.0/16', Backend: { Type: 'udp' } });
       c.close();
     }
@@ -541,8 +572,7 @@ for i in range(n):
   it('recovers from kill -9 mid-traffic (udp): same subnet, traffic resumes', async () => {
     const victim = lab.nodes[0]!;
     const before = (await victim.subnetEnv())['FLANNEL_SUBNET'];
-    const traffic = longPing(pods[1]!, pods[0]!, 6);
-    await new Promise((r) => setTimeout(r, 1000));
+    const traffic = (await flowingPing(pods[1]!, pods[0]!, 6)).result;
     await victim.stopDaemon('SIGKILL');
     const t0 = Date.now();
     await victim.startDaemon();
