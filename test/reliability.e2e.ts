@@ -2,7 +2,11 @@
  * Reliability and security: faults injected into real components. Each test prints the figures
  * the README's reliability table keeps. Long versions run with OVERLAYD_SOAK=1 (60 s outage,
  * 60 s etcd-cluster faults, 1 M hostile datagrams, 10 min churn); CI runs the short ones.
+ *
+ * Beside them, in a lab of its own, one real WireGuard rekey at the protocol's own timers (#18):
+ * it needs 150 s of traffic, so it starts before the first suite and is checked after the last.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTcp4, makeUdp4, randomBytes } from './support/test-packets.js';
 import { writeU16 } from '../encap/packet/checksum.js';
@@ -11,6 +15,7 @@ import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { echoRepliesReceived } from './lab/echo-replies.js';
+import { WireguardGoNode } from './lab/wireguard-go-node.js';
 import {
   SYNTHETIC_MAC_PREFIX,
   syntheticKey,
@@ -55,6 +60,54 @@ async function flowingPing(from: Pod, to: Pod, seconds: number) {
     .toBeGreaterThan(before);
   return { result };
 }
+
+/**
+ * One real rekey: an overlayd wireguard node with default timers (no OVERLAYD_TEST_WG_TIMERS) and
+ * a wireguard-go node configured as flanneld configures a kernel peer. overlayd's pod pings first,
+ * so overlayd is the initiator and its Rekey-After-Time (120 s after the session was created)
+ * decides when the second handshake happens; 750 pings 0.2 s apart outlast it by 30 s.
+ */
+const REKEY_PINGS = 750;
+const REKEY_PING_INTERVAL_S = 0.2;
+const REKEY_AFTER_TIME_S = 120;
+const rekey: {
+  lab?: Lab;
+  ovl?: LabNode;
+  wgo?: WireguardGoNode;
+  sessions0?: number;
+  handshake0?: number;
+  pings?: ReturnType<typeof longPing>;
+} = {};
+const ovlSessions = (): Promise<number> =>
+  rekey.ovl!.metric('overlayd_wireguard_events_total{event="sessions"}');
+/** `wg show flannel-wg latest-handshakes` on the wireguard-go side, Unix seconds (0: none yet). */
+const wgoLatestHandshake = async (): Promise<number> => (await rekey.wgo!.peers())[0]?.latestHandshake ?? 0;
+
+beforeAll(async () => {
+  const lab = (rekey.lab = await Lab.create({
+    nodes: 2,
+    networkConfig: { Network: '10.244.0.0/16', Backend: { Type: 'wireguard' } },
+  }));
+  const ovl = (rekey.ovl = lab.nodes[0]!);
+  const wgo = (rekey.wgo = await WireguardGoNode.start(lab.nodes[1]!, { subnet: '10.244.200.0/24' }));
+  await wgo.writeLease();
+  await ovl.startDaemon({ env: { WIREGUARD_KEY_FILE: join(lab.dir, 'n1', 'wgkey') } });
+  // flanneld on the wireguard-go node would see overlayd's lease through its watch: once here.
+  await wgo.syncPeers();
+  const [a, b] = (await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')))) as [Pod, Pod];
+  // The first handshake. wireguard-go stamps it when overlayd's first data message arrives, before
+  // that message reaches the pod, so a reply means both figures below are already set.
+  expect((await ping(a, b, 3)).loss).toBe(0);
+  rekey.handshake0 = await wgoLatestHandshake();
+  rekey.sessions0 = await ovlSessions();
+  expect(rekey.handshake0).toBeGreaterThan(0);
+  expect(rekey.sessions0).toBeGreaterThan(0);
+  rekey.pings = longPing(a, b, REKEY_PINGS * REKEY_PING_INTERVAL_S, REKEY_PING_INTERVAL_S);
+});
+afterAll(async () => {
+  await rekey.wgo?.stop();
+  await rekey.lab?.destroy();
+});
 
 describe('etcd outage and data loss (vxlan)', () => {
   let lab: Lab;
@@ -654,5 +707,34 @@ describe('churn', () => {
       }
     },
     15 * 60_000,
+  );
+});
+
+describe('one real WireGuard rekey at the default timers (overlayd ↔ wireguard-go, its own lab)', () => {
+  it(
+    `${REKEY_PINGS} pings over ${REKEY_PINGS * REKEY_PING_INTERVAL_S} s all answered through a rekey: one more overlayd session, wireguard-go's handshake ≥ ${REKEY_AFTER_TIME_S} s after the first`,
+    async () => {
+      // Started by the file's beforeAll; by now the suites above have usually outlasted it.
+      const r = await rekey.pings!;
+      const sessions = (await ovlSessions()) - rekey.sessions0!;
+      const moved = (await wgoLatestHandshake()) - rekey.handshake0!;
+      console.log(
+        `real rekey: ping ${r.received}/${r.sent} received; overlayd sessions +${sessions}; wireguard-go latest handshake moved ${moved} s`,
+      );
+      // WireGuard keeps the old session until the new one is confirmed, so a rekey loses nothing.
+      expect(r.sent).toBe(REKEY_PINGS);
+      expect(r.received).toBe(REKEY_PINGS);
+      expect(sessions).toBeGreaterThanOrEqual(1);
+      // wireguard-go stamps a handshake when the first data message of a new session arrives. The
+      // first stamp trails overlayd's creation of session 1 by that message's trip; the second
+      // trails the rekey's start — no sooner than Rekey-After-Time after that creation — by a whole
+      // handshake round trip plus a message's trip. Stamps are whole seconds; truncation keeps a
+      // difference ≥ 120 s at ≥ 120.
+      expect(moved).toBeGreaterThanOrEqual(REKEY_AFTER_TIME_S);
+      expect(rekey.ovl!.running).toBe(true);
+      expect(rekey.wgo!.running).toBe(true);
+    },
+    // The pings' own bound (longPing: their 150 s plus 30) with room for the reads after them.
+    (REKEY_PINGS * REKEY_PING_INTERVAL_S + 60) * 1000,
   );
 });
