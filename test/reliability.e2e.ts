@@ -2,7 +2,11 @@
  * Reliability and security: faults injected into real components. Each test prints the figures
  * the README's reliability table keeps. Long versions run with OVERLAYD_SOAK=1 (60 s outage,
  * 60 s etcd-cluster faults, 1 M hostile datagrams, 10 min churn); CI runs the short ones.
+ *
+ * Beside them, in a lab of its own, one real WireGuard rekey at the protocol's own timers (#18):
+ * it needs 150 s of traffic, so it starts before the first suite and is checked after the last.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTcp4, makeUdp4, randomBytes } from './support/test-packets.js';
 import { writeU16 } from '../encap/packet/checksum.js';
@@ -10,6 +14,8 @@ import { parseIpv4 } from '../core/ipv4.js';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
+import { echoRepliesReceived } from './lab/echo-replies.js';
+import { WireguardGoNode } from './lab/wireguard-go-node.js';
 import {
   SYNTHETIC_MAC_PREFIX,
   syntheticKey,
@@ -45,6 +51,64 @@ function longPing(from: Pod, to: Pod, seconds: number, intervalS = 0.1) {
   });
 }
 
+/** longPing, handed back once its first reply is in: a fault injected next hits flowing traffic. */
+async function flowingPing(from: Pod, to: Pod, seconds: number) {
+  const before = await echoRepliesReceived(from);
+  const result = longPing(from, to, seconds);
+  await expect
+    .poll(() => echoRepliesReceived(from), { timeout: 10_000, interval: 50 })
+    .toBeGreaterThan(before);
+  return { result };
+}
+
+/**
+ * One real rekey: an overlayd wireguard node with default timers (no OVERLAYD_TEST_WG_TIMERS) and
+ * a wireguard-go node configured as flanneld configures a kernel peer. overlayd's pod pings first,
+ * so overlayd is the initiator and its Rekey-After-Time (120 s after the session was created)
+ * decides when the second handshake happens; 750 pings 0.2 s apart outlast it by 30 s.
+ */
+const REKEY_PINGS = 750;
+const REKEY_PING_INTERVAL_S = 0.2;
+const REKEY_AFTER_TIME_S = 120;
+const rekey: {
+  lab?: Lab;
+  ovl?: LabNode;
+  wgo?: WireguardGoNode;
+  sessions0?: number;
+  handshake0?: number;
+  pings?: ReturnType<typeof longPing>;
+} = {};
+const ovlSessions = (): Promise<number> =>
+  rekey.ovl!.metric('overlayd_wireguard_events_total{event="sessions"}');
+/** `wg show flannel-wg latest-handshakes` on the wireguard-go side, Unix seconds (0: none yet). */
+const wgoLatestHandshake = async (): Promise<number> => (await rekey.wgo!.peers())[0]?.latestHandshake ?? 0;
+
+beforeAll(async () => {
+  const lab = (rekey.lab = await Lab.create({
+    nodes: 2,
+    networkConfig: { Network: '10.244.0.0/16', Backend: { Type: 'wireguard' } },
+  }));
+  const ovl = (rekey.ovl = lab.nodes[0]!);
+  const wgo = (rekey.wgo = await WireguardGoNode.start(lab.nodes[1]!, { subnet: '10.244.200.0/24' }));
+  await wgo.writeLease();
+  await ovl.startDaemon({ env: { WIREGUARD_KEY_FILE: join(lab.dir, 'n1', 'wgkey') } });
+  // flanneld on the wireguard-go node would see overlayd's lease through its watch: once here.
+  await wgo.syncPeers();
+  const [a, b] = (await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')))) as [Pod, Pod];
+  // The first handshake. wireguard-go stamps it when overlayd's first data message arrives, before
+  // that message reaches the pod, so a reply means both figures below are already set.
+  expect((await ping(a, b, 3)).loss).toBe(0);
+  rekey.handshake0 = await wgoLatestHandshake();
+  rekey.sessions0 = await ovlSessions();
+  expect(rekey.handshake0).toBeGreaterThan(0);
+  expect(rekey.sessions0).toBeGreaterThan(0);
+  rekey.pings = longPing(a, b, REKEY_PINGS * REKEY_PING_INTERVAL_S, REKEY_PING_INTERVAL_S);
+});
+afterAll(async () => {
+  await rekey.wgo?.stop();
+  await rekey.lab?.destroy();
+});
+
 describe('etcd outage and data loss (vxlan)', () => {
   let lab: Lab;
   let pods: Pod[];
@@ -62,8 +126,7 @@ describe('etcd outage and data loss (vxlan)', () => {
 
   it('keeps pod traffic flowing while etcd is down, logs the outage once and recovers', async () => {
     const outage = SOAK ? 60 : 8;
-    const traffic = longPing(pods[0]!, pods[1]!, outage + 4);
-    await new Promise((r) => setTimeout(r, 1000));
+    const traffic = (await flowingPing(pods[0]!, pods[1]!, outage + 4)).result;
     await lab.etcd.kill();
     await expect.poll(() => lab.nodes[0]!.metric('overlayd_etcd_up'), { timeout: 15_000 }).toBe(0);
     await new Promise((r) => setTimeout(r, outage * 1000));
@@ -101,8 +164,7 @@ describe('etcd outage and data loss (vxlan)', () => {
 
   it('re-registers every lease with the same subnet after etcd restarts without its data', async () => {
     const before = await Promise.all(lab.nodes.map((n) => subnetKeyOf(lab, n)));
-    const traffic = longPing(pods[0]!, pods[2]!, 8);
-    await new Promise((r) => setTimeout(r, 500));
+    const traffic = (await flowingPing(pods[0]!, pods[2]!, 8)).result;
     await lab.etcd.restart({ wipe: true });
     await lab.putConfig({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } }); // the operator restores the config
     const c = lab.client();
@@ -489,8 +551,12 @@ for i in range(n):
   it('survives hostile etcd content and keeps the network working', async () => {
     const n = lab.nodes[0]!;
     const malformedBefore = await n.metric('overlayd_malformed_entries_skipped_total');
+    const configErrorsBefore = await n.metric('overlayd_config_errors_total');
     const c = lab.client();
     const sub = `${lab.prefix}/subnets/`;
+    // Above the first 100 subnets, where the nodes' own leases are allocated (subnet-lease/allocate.ts).
+    const hostileKeys = ['200.0', '201.0', '202.0', '203.7', '204.0'].map((s) => `${sub}10.244.${s}-24`);
+    const barrierKey = `${sub}10.244.205.0-24`;
     try {
       await c.put(`${sub}10.244.200.0-24`).value('\u0000\u0001garbage').exec();
       await c
@@ -510,29 +576,47 @@ for i in range(n):
         .put(`${sub}10.244.204.0-24`)
         .value(`{"PublicIP":"${n.ip}","PublicIPv6":null,"BackendType":"vxlan"}`)
         .exec(); // our PublicIP, other backend
-      await expect
-        .poll(() => n.metric('overlayd_malformed_entries_skipped_total'), { timeout: 10_000 })
-        .toBeGreaterThanOrEqual(malformedBefore + 6);
-      expect(await n.metric('overlayd_peers')).toBe(2);
-      // An invalid config while running: reported, and the running network keeps its config.
-      await lab.putConfig('{"Network":"10.244.0.0/33","Backend":{"Type":"udp"}}');
+      // A skipped entry is counted as the watch delivers it, but overlayd_peers is set only after
+      // the backend has applied the batch (daemon/peer-sync.ts), so reading it right after the count
+      // could see the peer set before a wrongly accepted entry lands. A valid lease put after the
+      // hostile ones is a barrier: batches are applied in revision order, so once it is a peer every
+      // hostile entry has been applied too, and once it is gone the set must be the two nodes again.
+      await c
+        .put(barrierKey)
+        .value(`{"PublicIP":"${lab.underlayIp(60)}","PublicIPv6":null,"BackendType":"udp"}`)
+        .exec();
       await expect
         .poll(
-          async () =>
-            (await n.logs()).some((l) =>
+          async () => ({
+            skipped: (await n.metric('overlayd_malformed_entries_skipped_total')) - malformedBefore >= 6,
+            peers: await n.metric('overlayd_peers'),
+          }),
+          { timeout: 20_000 },
+        )
+        .toEqual({ skipped: true, peers: 3 });
+      await c.delete().key(barrierKey).exec();
+      await expect.poll(() => n.metric('overlayd_peers'), { timeout: 20_000 }).toBe(2);
+      // An invalid config while running: reported, and the running network keeps its config.
+      await lab.putConfig('{"Network":"10.244.0.0/33","Backend":{"Type":"udp"}}');
+      // Both the line and the count, polled together: neither is read once after waiting for the other.
+      await expect
+        .poll(
+          async () => ({
+            logged: (await n.logs()).some((l) =>
               /network config changed and is now unusable: network config: Network is not an IPv4 CIDR/.test(
                 String(l['msg']),
               ),
             ),
+            counted: (await n.metric('overlayd_config_errors_total')) - configErrorsBefore >= 1,
+          }),
           { timeout: 20_000 },
         )
-        .toBe(true);
-      expect(await n.metric('overlayd_config_errors_total')).toBeGreaterThanOrEqual(1);
+        .toEqual({ logged: true, counted: true });
       expect((await ping(pods[0]!, pods[1]!, 2)).loss).toBe(0);
       for (const node of lab.nodes) expect(node.running).toBe(true);
     } finally {
-      await c.delete().prefix(`${sub}10.244.20`).exec();
-      await c.delete().key(`${sub}not-a-subnet`).exec();
+      // Key by key: a prefix such as 10.244.20 would also take a node's own 10.244.20.0/24.
+      for (const key of [...hostileKeys, barrierKey, `${sub}not-a-subnet`]) await c.delete().key(key).exec();
       await lab.putConfig({ Network: '10.244.0.0/16', Backend: { Type: 'udp' } });
       c.close();
     }
@@ -541,8 +625,7 @@ for i in range(n):
   it('recovers from kill -9 mid-traffic (udp): same subnet, traffic resumes', async () => {
     const victim = lab.nodes[0]!;
     const before = (await victim.subnetEnv())['FLANNEL_SUBNET'];
-    const traffic = longPing(pods[1]!, pods[0]!, 6);
-    await new Promise((r) => setTimeout(r, 1000));
+    const traffic = (await flowingPing(pods[1]!, pods[0]!, 6)).result;
     await victim.stopDaemon('SIGKILL');
     const t0 = Date.now();
     await victim.startDaemon();
@@ -624,5 +707,34 @@ describe('churn', () => {
       }
     },
     15 * 60_000,
+  );
+});
+
+describe('one real WireGuard rekey at the default timers (overlayd ↔ wireguard-go, its own lab)', () => {
+  it(
+    `${REKEY_PINGS} pings over ${REKEY_PINGS * REKEY_PING_INTERVAL_S} s all answered through a rekey: one more overlayd session, wireguard-go's handshake ≥ ${REKEY_AFTER_TIME_S} s after the first`,
+    async () => {
+      // Started by the file's beforeAll; by now the suites above have usually outlasted it.
+      const r = await rekey.pings!;
+      const sessions = (await ovlSessions()) - rekey.sessions0!;
+      const moved = (await wgoLatestHandshake()) - rekey.handshake0!;
+      console.log(
+        `real rekey: ping ${r.received}/${r.sent} received; overlayd sessions +${sessions}; wireguard-go latest handshake moved ${moved} s`,
+      );
+      // WireGuard keeps the old session until the new one is confirmed, so a rekey loses nothing.
+      expect(r.sent).toBe(REKEY_PINGS);
+      expect(r.received).toBe(REKEY_PINGS);
+      expect(sessions).toBeGreaterThanOrEqual(1);
+      // wireguard-go stamps a handshake when the first data message of a new session arrives. The
+      // first stamp trails overlayd's creation of session 1 by that message's trip; the second
+      // trails the rekey's start — no sooner than Rekey-After-Time after that creation — by a whole
+      // handshake round trip plus a message's trip. Stamps are whole seconds; truncation keeps a
+      // difference ≥ 120 s at ≥ 120.
+      expect(moved).toBeGreaterThanOrEqual(REKEY_AFTER_TIME_S);
+      expect(rekey.ovl!.running).toBe(true);
+      expect(rekey.wgo!.running).toBe(true);
+    },
+    // The pings' own bound (longPing: their 150 s plus 30) with room for the reads after them.
+    (REKEY_PINGS * REKEY_PING_INTERVAL_S + 60) * 1000,
   );
 });
