@@ -12,7 +12,7 @@ import { parseIpv4 } from '../core/ipv4.js';
 import { cpusOfQueue } from '../encap/udp/queues.js';
 import { Lab } from './lab/lab.js';
 import { DAEMON_MAIN } from './lab/lab-node.js';
-import { addPod, inPod, ping, type Pod } from './lab/pods.js';
+import { addPod, inPod, ping, reachable, type Pod } from './lab/pods.js';
 import { must, run } from './lab/shell.js';
 import { transfer } from './lab/traffic.js';
 import { iperf3Server } from './lab/iperf3.js';
@@ -71,6 +71,8 @@ describe('udp backend across three nodes', () => {
     for (const a of pods) {
       for (const b of pods) {
         if (a === b) continue;
+        // The claim is reachability: the first probe on a fresh pair may wait out ARP.
+        await reachable(a, b);
         const r = await ping(a, b, 2);
         expect(r.loss, `${a.ns} -> ${b.ns}`).toBe(0);
       }
