@@ -143,8 +143,14 @@ describe('udp datapath failures on two nodes', () => {
       n.mustExec('ip', ['link', 'del', 'flannel0']),
     );
     expect(await n.metric('overlayd_udp_queues')).toBe(queues);
+    // Opened at start and by the repair: a repair attempt whose new workers miss their start
+    // deadline on a loaded machine is retried and opens again, so at least twice, each time at info
+    // level with the same workers.
     const opened = (await n.logs()).filter((l) => l['msg'] === 'udp datapath opened');
-    expect(opened.map((l) => l['workers'])).toEqual([opened[0]!['workers'], opened[0]!['workers']]);
+    expect(opened.length).toBeGreaterThanOrEqual(2);
+    expect(opened.map((l) => [l['level'], l['workers']])).toEqual(
+      opened.map(() => [30, opened[0]!['workers']]),
+    );
     await restartNode1();
   });
 

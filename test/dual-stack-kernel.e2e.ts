@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
-import { addPod, inPod, ping, type Pod } from './lab/pods.js';
+import { addPod, inPod, ping, reachable, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
 import { expectedHostGw6, expectedVxlan6, ipJson, kernelRoutes6, kernelVxlan6 } from './lab/kernel-state6.js';
 
@@ -26,6 +26,8 @@ async function pingMatrix(pods: Pod[], family: 4 | 6): Promise<void> {
     for (const b of pods) {
       if (a === b) continue;
       const to = family === 4 ? b.ip : b.ip6!;
+      // The claim is reachability: the first probe on a fresh pair may wait out ARP/ND.
+      await reachable(a, { ip: to });
       expect((await ping(a, { ip: to }, 2)).loss, `${a.ns} -> ${to}`).toBe(0);
     }
   }
@@ -126,6 +128,7 @@ for (const variant of ['vxlan', 'host-gw'] as const) {
           .poll(async () => await kernelVxlan6(n).catch(() => undefined), { timeout: 20_000 })
           .toEqual(before);
         expect((await ipJson(n, ['link', 'show', 'flannel-v6.1']))[0]!['address']).toBe(mac);
+        await reachable(pods[1]!, { ip: pods[0]!.ip6! });
         expect((await ping(pods[1]!, { ip: pods[0]!.ip6! }, 2)).loss).toBe(0);
       });
     }
@@ -180,6 +183,7 @@ for (const variant of ['vxlan', 'host-gw'] as const) {
         env['FLANNEL_IPV6_SUBNET'],
       ]);
       await expect.poll(hasRoute, { timeout: 20_000 }).toBe(true);
+      await reachable(pods[0]!, { ip: pods[2]!.ip6! });
       expect((await ping(pods[0]!, { ip: pods[2]!.ip6! }, 2)).loss).toBe(0);
     });
   });

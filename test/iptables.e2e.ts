@@ -1,7 +1,7 @@
 /** --ip-masq and the forward rules in node namespaces: flannel's exact chains, kept in place. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
-import { addPod, inPod, ping } from './lab/pods.js';
+import { addPod, inPod, ping, reachable } from './lab/pods.js';
 
 let lab: Lab;
 
@@ -42,6 +42,8 @@ describe('iptables rules', () => {
 
   it('masquerades pod traffic leaving the overlay but not pod-to-pod traffic', async () => {
     const pods = await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')));
+    // Fresh pods: the first probe may wait out ARP; pod-to-pod traffic is what the RETURN rule counts.
+    await reachable(pods[0]!, pods[1]!);
     expect((await ping(pods[0]!, pods[1]!, 2)).loss).toBe(0);
     // Pod → etcd's underlay address (outside the overlay) leaves with the node's address.
     const n1 = lab.nodes[0]!;

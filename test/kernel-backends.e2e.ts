@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
-import { addPod, ping, type Pod } from './lab/pods.js';
+import { addPod, ping, reachable, type Pod } from './lab/pods.js';
 
 interface Expected {
   subnet: string; // 10.244.3.0/24
@@ -88,7 +88,10 @@ async function kernelRoutesVia(node: LabNode) {
 async function pingMatrix(pods: Pod[]): Promise<void> {
   for (const a of pods) {
     for (const b of pods) {
-      if (a !== b) expect((await ping(a, b, 2)).loss, `${a.ns} -> ${b.ns}`).toBe(0);
+      if (a === b) continue;
+      // The claim is reachability: the first probe on a fresh pair may wait out ARP.
+      await reachable(a, b);
+      expect((await ping(a, b, 2)).loss, `${a.ns} -> ${b.ns}`).toBe(0);
     }
   }
 }

@@ -11,31 +11,36 @@ import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
 import { addPod, inPod, type Pod } from './lab/pods.js';
 
-/** Listens for one UDP datagram in namespace `ns` on `ip`; resolves with the sender's address. */
+/**
+ * Listens for one UDP datagram in namespace `ns` on `ip`; resolves with the sender's address. The
+ * listener binds port 0 and prints the port the kernel gave it before `send` is called: a port
+ * the test picked at random could already be taken in that namespace (the etcd namespace has
+ * etcd's own sockets, and a pod can have another listener).
+ */
 async function sourceSeenBy(
   ns: string,
   ip: string,
   send: (port: number) => Promise<unknown>,
 ): Promise<string> {
-  const port = 6000 + Math.floor(Math.random() * 1000);
   const family = ip.includes(':') ? 'AF_INET6' : 'AF_INET';
   const py =
-    `import socket,sys\ns=socket.socket(socket.${family},socket.SOCK_DGRAM); s.bind(('${ip}',${port}))\n` +
-    `print('ready',flush=True); s.settimeout(10)\nd,a=s.recvfrom(100); print(a[0],flush=True)`;
+    `import socket,sys\ns=socket.socket(socket.${family},socket.SOCK_DGRAM); s.bind(('${ip}',0))\n` +
+    `print('ready',s.getsockname()[1],flush=True); s.settimeout(10)\nd,a=s.recvfrom(100); print(a[0],flush=True)`;
   const child = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', py]);
   let out = '';
+  let onPort: (port: number) => void = () => undefined;
+  const port = new Promise<number>((resolve) => (onPort = resolve));
   const lines = new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('ready\n') && out.split('\n').length > 2) resolve(out.split('\n')[1]!.trim());
+      const ready = /^ready (\d+)\n/.exec(out);
+      if (ready) onPort(Number(ready[1]));
+      if (ready && out.split('\n').length > 2) resolve(out.split('\n')[1]!.trim());
     });
     child.on('exit', (code) => reject(new Error(`listener exited ${code}: ${out}`)));
   });
-  await new Promise<void>((resolve) => {
-    const check = (): void => (out.includes('ready') ? resolve() : void setTimeout(check, 10));
-    check();
-  });
-  await send(port);
+  // A listener that dies before it reports its port rejects `lines`, and so this race.
+  await send(await Promise.race([port, lines.then(() => port)]));
   try {
     return await lines;
   } finally {

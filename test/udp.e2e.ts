@@ -12,9 +12,10 @@ import { parseIpv4 } from '../core/ipv4.js';
 import { cpusOfQueue } from '../encap/udp/queues.js';
 import { Lab } from './lab/lab.js';
 import { DAEMON_MAIN } from './lab/lab-node.js';
-import { addPod, inPod, ping, type Pod } from './lab/pods.js';
+import { addPod, inPod, ping, reachable, type Pod } from './lab/pods.js';
 import { must, run } from './lab/shell.js';
 import { transfer } from './lab/traffic.js';
+import { iperf3Server } from './lab/iperf3.js';
 import { readyFile } from './lab/ready-file.js';
 
 const STEERING_PROBE = join(dirname(DAEMON_MAIN), '..', 'test', 'lab', 'steering-probe.js');
@@ -70,6 +71,8 @@ describe('udp backend across three nodes', () => {
     for (const a of pods) {
       for (const b of pods) {
         if (a === b) continue;
+        // The claim is reachability: the first probe on a fresh pair may wait out ARP.
+        await reachable(a, b);
         const r = await ping(a, b, 2);
         expect(r.loss, `${a.ns} -> ${b.ns}`).toBe(0);
       }
@@ -357,10 +360,14 @@ d=s.recv(65535); print(d.hex())
     );
     const before = await sample();
     if (soak) {
-      const server = inPod(pods[1]!, 'iperf3', ['-s', '-1', '-B', pods[1]!.ip, '-p', '5399'], 120_000);
-      await new Promise((r) => setTimeout(r, 300));
-      const client = await inPod(pods[0]!, 'iperf3', ['-c', pods[1]!.ip, '-p', '5399', '-t', '60'], 120_000);
-      await server;
+      const server = await iperf3Server(pods[1]!, 120_000);
+      const client = await inPod(
+        pods[0]!,
+        'iperf3',
+        ['-c', pods[1]!.ip, '-p', String(server.port), '-t', '60'],
+        120_000,
+      );
+      await server.done;
       expect(client.code, client.stderr).toBe(0);
     } else {
       await transfer(pods[0]!, pods[1]!, 128);

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
-import { addPod, ping, type Pod } from './lab/pods.js';
+import { addPod, ping, reachable, type Pod } from './lab/pods.js';
 import { sendKnownPayload } from './lab/known-payload.js';
 import { transfer } from './lab/traffic.js';
 import { UNDERLAY_FILTER, UnderlayCapture } from './lab/underlay-capture.js';
@@ -80,6 +80,8 @@ describe('wireguard-go reference node', () => {
 
   it('carries pod traffic both ways and shows a handshake', async () => {
     const [a, b] = pods as [Pod, Pod];
+    // The claim is reachability: the first probes wait out ARP and the handshake.
+    await reachable(a, b);
     expect((await ping(a, b, 3)).loss).toBe(0);
     expect((await ping(b, a, 3)).loss).toBe(0);
     const t = await transfer(a, b, 8);
@@ -112,6 +114,8 @@ describe('wireguard-go reference node', () => {
     expect(await wgs[0]!.peers()).toEqual([]);
     await wgs[1]!.writeLease();
     await wgs[0]!.syncPeers();
+    // The re-added peer has no session yet: the first probes wait out its handshake.
+    await reachable(pods[0]!, pods[1]!);
     expect((await ping(pods[0]!, pods[1]!, 3)).loss).toBe(0);
   }, 60_000);
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
-import { addPod, ping, type Pod } from './lab/pods.js';
+import { addPod, ping, reachable, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
 import { UnderlayCapture } from './lab/underlay-capture.js';
 import { udpOf } from './lab/pcap.js';
@@ -92,6 +92,8 @@ beforeAll(async () => {
   await ovl.startDaemon({ env: { WIREGUARD_KEY_FILE: join(lab.dir, 'n1', 'wgkey') } });
   await wgo.syncPeers();
   pods = await Promise.all([ovl, wgo.node].map((n) => addPod(n, 'p1')));
+  // The lab is up once the pods reach each other: the first probes wait out ARP and the handshake.
+  await reachable(pods[0]!, pods[1]!);
   expect((await ping(pods[0]!, pods[1]!, 3)).loss).toBe(0);
 }, 120_000);
 afterAll(async () => {

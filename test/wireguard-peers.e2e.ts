@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
-import { addPod, ping, removePod, type Pod } from './lab/pods.js';
+import { addPod, ping, reachable, removePod, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
 
 let lab: Lab;
@@ -45,6 +45,8 @@ describe('three overlayd wireguard nodes: a peer joins and leaves while traffic 
   it('adds and removes node 3 on both others without disturbing their transfers', async () => {
     const [n1, n2, n3] = nodes as [LabNode, LabNode, LabNode];
     const [a, b] = pods as [Pod, Pod];
+    // Fresh pods and no session yet: the first probes wait out ARP and the handshake.
+    await reachable(a, b);
     expect((await ping(a, b, 3)).loss).toBe(0);
     // Transfers back to back until node 3 has come and gone: traffic runs through both changes.
     let changing = true;
@@ -58,7 +60,10 @@ describe('three overlayd wireguard nodes: a peer joins and leaves while traffic 
       await waitPeers(n1, 2);
       await waitPeers(n2, 2);
       const c = await addPod(n3, 'p1');
+      // Node 3 is reachable from both (its pod is fresh: ARP and a handshake each way come first).
+      await reachable(a, c);
       expect((await ping(a, c, 3)).loss).toBe(0);
+      await reachable(c, b);
       expect((await ping(c, b, 3)).loss).toBe(0);
       for (const n of nodes)
         expect(await n.metric('overlayd_wireguard_events_total{event="sessions"}')).toBeGreaterThan(0);

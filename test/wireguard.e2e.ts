@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
 import { sendKnownPayload } from './lab/known-payload.js';
-import { addPod, ping, type Pod } from './lab/pods.js';
+import { addPod, ping, reachable, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
 import { UNDERLAY_FILTER, UnderlayCapture } from './lab/underlay-capture.js';
 import { checkUnderlay, transportSizeFor } from './lab/underlay-check.js';
@@ -82,7 +82,9 @@ describe('overlayd wireguard ↔ wireguard-go (configured as flanneld configures
 
   it('pods ping both ways; wg show on the wireguard-go side has the handshake', async () => {
     const [a, b] = pods as [Pod, Pod];
-    // overlayd sends first: it is the initiator, so its shortened Rekey-After-Time applies.
+    // overlayd sends first: it is the initiator, so its shortened Rekey-After-Time applies. The
+    // claim is reachability: the first probes wait out ARP and the handshake.
+    await reachable(a, b);
     expect((await ping(a, b, 3)).loss).toBe(0);
     expect((await ping(b, a, 3)).loss).toBe(0);
     expect(await handshakeAt()).toBeGreaterThan(0);

@@ -12,8 +12,9 @@ export async function sendKnownPayload(
   payload: Uint8Array,
   count: number,
 ): Promise<number> {
-  const port = 6000 + Math.floor(Math.random() * 1000);
   const hex = Buffer.from(payload).toString('hex');
+  // Port 0: the kernel picks a free port and the receiver reports it through the ready file; a
+  // port drawn at random could already be taken in the pod.
   const ready = await readyFile();
   const server = inPod(
     to,
@@ -25,8 +26,8 @@ export async function sendKnownPayload(
       `
 import socket
 want = bytes.fromhex('${hex}')
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('${to.ip}', ${port})); s.settimeout(3)
-${ready.python}
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('${to.ip}', 0)); s.settimeout(3)
+${ready.pythonPort('s')}
 n = 0
 try:
   while True:
@@ -40,8 +41,9 @@ print(n)
     ],
     90_000,
   );
+  let port: number;
   try {
-    await ready.wait(server);
+    port = await ready.port(server);
   } finally {
     await ready.remove();
   }

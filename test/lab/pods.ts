@@ -133,3 +133,23 @@ export async function ping(
   const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
   return { loss: 1 - rtts.length / count, rtts };
 }
+
+/**
+ * Resolves once `from` gets an answer from `to`, pinging one probe at a time until `timeoutMs`;
+ * throws naming the pair otherwise. For a test whose claim is that a path exists: the first probes
+ * on a fresh path can go unanswered without the product being wrong (the kernel resolving a pod's
+ * neighbour by ARP/ND on a loaded machine, a handshake still in flight), so the test waits for the
+ * first answer and then judges a ping run over the path the product set up.
+ */
+export async function reachable(
+  from: Pick<Pod, 'ns'>,
+  to: Pick<Pod, 'ip'>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; ;) {
+    if ((await ping(from, to, 1)).loss === 0) return;
+    if (Date.now() > deadline) throw new Error(`${from.ns} -> ${to.ip}: no ping answered in ${timeoutMs} ms`);
+    // An unanswered probe takes its 1 s timeout; an unroutable one fails at once.
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -17,7 +17,8 @@ export async function transfer(
 ): Promise<{ sent: string; received: string }> {
   const spread = opts.spreadSeconds ?? 0;
   if (!(spread >= 0 && spread <= 45)) throw new Error(`transfer: spreadSeconds ${spread} outside 0..45`);
-  const port = 5000 + Math.floor(Math.random() * 1000);
+  // Port 0: the kernel picks a free port and the listener reports it through the ready file; a
+  // port drawn at random could already be taken in the pod (another transfer to it, a listener).
   const ready = await readyFile();
   const server = inPod(
     to,
@@ -28,8 +29,8 @@ export async function transfer(
       '-c',
       `
 import socket,hashlib
-s=socket.socket(socket.AF_INET6 if ':' in '${to.ip}' else socket.AF_INET); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('${to.ip}',${port})); s.listen(1)
-${ready.python}
+s=socket.socket(socket.AF_INET6 if ':' in '${to.ip}' else socket.AF_INET); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('${to.ip}',0)); s.listen(1)
+${ready.pythonPort('s')}
 c,_=s.accept(); h=hashlib.sha256()
 while True:
   d=c.recv(1<<20)
@@ -40,8 +41,9 @@ print(h.hexdigest())
     ],
     90_000,
   );
+  let port: number;
   try {
-    await ready.wait(server);
+    port = await ready.port(server);
   } finally {
     await ready.remove();
   }

@@ -29,8 +29,18 @@ export class UnderlayCapture {
    * `filter` is a pcap filter expression (tcpdump's syntax); `dir` holds the file (the lab's dir).
    * -U writes each packet as it comes, --immediate-mode hands it over at once (else a capture
    * stopped within a second loses the kernel's unfinished TPACKET block), -s 0 whole frames.
+   * `count` makes tcpdump stop by itself after that many packets (a sample of a long transfer
+   * without a file of every frame in it); `stop` then just reads the file.
    */
-  static async start(ns: string, dir: string, filter: string, iface = 'eth0'): Promise<UnderlayCapture> {
+  static async start(
+    ns: string,
+    dir: string,
+    filter: string,
+    iface = 'eth0',
+    opts: { count?: number } = {},
+  ): Promise<UnderlayCapture> {
+    if (opts.count !== undefined && !(Number.isInteger(opts.count) && opts.count > 0))
+      throw new Error(`UnderlayCapture: count ${opts.count} is not a positive integer`);
     const file = join(dir, `capture-${ns}-${Date.now()}.pcap`);
     const proc = spawn(
       'ip',
@@ -46,6 +56,7 @@ export class UnderlayCapture {
         '--immediate-mode',
         '-s',
         '0',
+        ...(opts.count === undefined ? [] : ['-c', String(opts.count)]),
         '-w',
         file,
         filter,
