@@ -48,9 +48,10 @@ async function failures(n: LabNode, reason: string): Promise<number> {
 }
 
 async function errorLogs(n: LabNode, msgPrefix: string): Promise<string[]> {
-  return (await n.logs())
-    .filter((l) => (l['level'] as number) >= 50 && String(l['msg']).startsWith(msgPrefix))
-    .map((l) => String(l['msg']));
+  const lines = await n.waitForLogs(
+    (l) => (l['level'] as number) >= 50 && String(l['msg']).startsWith(msgPrefix),
+  );
+  return lines.map((l) => String(l['msg']));
 }
 
 /** Pods on both nodes reach each other again (one ping each way succeeds). */
@@ -111,6 +112,7 @@ async function faultIsRepaired(
   const logged = await errorLogs(n, 'udp datapath down:');
   expect(logged).toHaveLength(1);
   expect(logged[0]).toMatch(detail);
+  await n.waitForLogs((l) => l['msg'] === 'udp datapath repaired');
   const logs = await n.logs();
   const at = (msg: (m: string) => boolean): number =>
     Date.parse(String(logs.find((l) => msg(String(l['msg'])))?.['time']));

@@ -279,7 +279,7 @@ for i in range(5000):
       ]),
     );
     await user.startDaemon({ flags: ['--vxlan-datapath=auto'] });
-    const chosen = (await user.logs()).filter(isChoice).slice(earlier);
+    const chosen = (await user.waitForLogs(isChoice, { atLeast: earlier + 1 })).slice(earlier);
     expect(chosen).toHaveLength(1);
     expect(chosen[0]!['datapath']).toBe('userspace');
     expect(String(chosen[0]!['reason'])).toMatch(/create flannel\.1: EEXIST/);

@@ -4,7 +4,7 @@
  */
 import { DAEMON_NODE_FLAGS } from '../../daemon/node-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,9 +101,11 @@ export class LabNode {
   /** Starts overlayd in this node's namespace; logs append to logFile. */
   async startDaemon(opts: StartOptions = {}): Promise<void> {
     if (this.running) throw new Error(`node ${this.index}: daemon already running`);
-    const out = createWriteStream(this.logFile, { flags: 'a' });
     this.starts++;
-    out.write(`--- start ${this.starts} ---\n`);
+    appendFileSync(this.logFile, `--- start ${this.starts} ---\n`);
+    // The daemon writes straight into the file (no pipe through this process): a line it wrote
+    // is in the file whatever this busy test process is doing, and all of it is there at exit.
+    const out = openSync(this.logFile, 'a');
     const proc = spawn(
       'ip',
       [
@@ -117,12 +119,11 @@ export class LabNode {
         ...(opts.flags ?? []),
       ],
       {
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['ignore', out, out],
         env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env },
       },
     );
-    proc.stdout!.pipe(out, { end: false });
-    proc.stderr!.pipe(out, { end: false });
+    closeSync(out); // the child holds its own copy
     this.proc = proc;
     this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
     if (opts.waitReady ?? true) await this.waitReady();
@@ -198,11 +199,10 @@ export class LabNode {
   }
 
   /**
-   * The log lines matching `match`, once at least `atLeast` of them are in the log file. The
-   * daemon's lines reach the file through a pipe that this process drains on its own schedule (and
-   * pino writes asynchronously), so a line the daemon wrote before a metric changed can still be in
-   * flight when the metric is read: a one-shot read after a metric poll races that pipe on a busy
-   * machine. Fails with the log tail when the lines never come.
+   * The log lines matching `match`, once at least `atLeast` of them are in the log file. pino
+   * writes asynchronously, so a line the daemon logged just before a metric changed can still be
+   * on its way to the file when the metric is read. Fails with the log tail when the lines never
+   * come.
    */
   async waitForLogs(
     match: (line: Record<string, unknown>) => boolean,
