@@ -1,11 +1,13 @@
 /**
  * The userspace vxlan datapath in a dual-stack cluster, end to end: node 1 runs it
  * (--vxlan-datapath=userspace) with EnableIPv6, node 2 runs overlayd on the kernel's vxlan devices
- * (flannel.1 and flannel-v6.1, the state flanneld programs). Node 1 publishes BackendV6Data and
- * carries flannel-v6.1 in userspace — VXLAN over UDP/IPv6 with EtherType 86DD — so the kernel node
- * programs it as any dual-stack vxlan peer: pods ping6 both ways over ULA fd00:: addresses, 64 MiB
- * over IPv6 arrives intact in each direction, IPv4 keeps working alongside, and the v6 VtepMAC
- * survives a restart.
+ * (flannel.1 and flannel-v6.1, the state flanneld programs), node 3 is a dual-stack flanneld node
+ * built by hand (test/lab/hand-node6.ts). Node 1 publishes BackendV6Data and carries flannel-v6.1
+ * in userspace — VXLAN over UDP/IPv6 with EtherType 86DD — so the kernel nodes program it as any
+ * dual-stack vxlan peer: pods ping6 both ways over ULA fd00:: addresses, 64 MiB over IPv6 arrives
+ * intact in each direction (offloads on and off), hostile IPv6 VXLAN datagrams are dropped by
+ * reason while a transfer runs, IPv4 keeps working alongside, and the v6 VtepMAC survives a
+ * restart. A second lab checks DirectRouting.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
@@ -14,13 +16,21 @@ import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { must } from './lab/shell.js';
 import { transfer } from './lab/traffic.js';
 import { expectedVxlan6, ipJson, kernelVxlan6, leases } from './lab/kernel-state6.js';
+import { buildHandNode6, programPeer, type HandNode6 } from './lab/hand-node6.js';
+import { ipv6Bytes, makeUdp6 } from './support/test-packets6.js';
+import { randomBytes } from './support/test-packets.js';
 
 const IPV6_NETWORK = 'fd00:10:244::/56';
 const userFlags = ['--vxlan-datapath=userspace'];
+const HAND_SUBNET = '10.244.200.0/24';
+const HAND_SUBNET6 = 'fd00:10:244:c8::/64';
+const HAND_MAC = '02:f1:00:00:00:03';
+const HAND_MAC6 = '02:f1:00:00:06:03';
 
 let lab: Lab;
 let user: LabNode, kern: LabNode;
-let pu: Pod, pk: Pod;
+let hand: HandNode6;
+let pu: Pod, pk: Pod, ph: Pod;
 
 interface Lease6 {
   PublicIP: string;
@@ -52,11 +62,18 @@ async function waitRoute6(node: LabNode, subnet: string, dev: string): Promise<v
 async function waitPeers(): Promise<void> {
   await waitRoute6(user, await v6SubnetOf(kern), 'flannel-v6.1');
   await waitRoute6(kern, await v6SubnetOf(user), 'flannel-v6.1');
+  await waitRoute6(user, HAND_SUBNET6, 'flannel-v6.1');
+}
+
+/** The hand node's entries for an overlayd node, from its lease, as flanneld programs them. */
+async function programHand(node: LabNode): Promise<void> {
+  const v4 = (await node.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/', '.0/');
+  await programPeer(hand, v4, await v6SubnetOf(node), await leaseOf(node));
 }
 
 beforeAll(async () => {
   lab = await Lab.create({
-    nodes: 2,
+    nodes: 3,
     networkConfig: {
       Network: '10.244.0.0/16',
       EnableIPv6: true,
@@ -65,6 +82,13 @@ beforeAll(async () => {
     },
   });
   [user, kern] = lab.nodes as [LabNode, LabNode];
+  hand = await buildHandNode6(lab, lab.nodes[2]!, {
+    subnet: HAND_SUBNET,
+    subnet6: HAND_SUBNET6,
+    ipv6Network: IPV6_NETWORK,
+    mac: HAND_MAC,
+    mac6: HAND_MAC6,
+  });
   // As in vxlan-userspace.e2e.ts: a veth hands a kernel vxlan sender's GSO skb on whole, which a
   // plain UDP socket receives as one 64 KiB "datagram"; the switch port toward the userspace node
   // segments as a NIC does before the wire (both families: tx-udp_tnl-* covers v4 and v6 tunnels).
@@ -81,8 +105,10 @@ beforeAll(async () => {
     user.startDaemon({ flags: userFlags }),
     kern.startDaemon({ flags: ['--vxlan-datapath=kernel'] }),
   ]);
+  await programHand(user);
+  await programHand(kern);
   await waitPeers();
-  [pu, pk] = (await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')))) as [Pod, Pod];
+  [pu, pk, ph] = (await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')))) as [Pod, Pod, Pod];
 }, 120_000);
 afterAll(async () => {
   await lab?.destroy();
@@ -115,7 +141,12 @@ describe('dual-stack userspace vxlan beside a kernel-vxlan node', () => {
       .filter((r) => !String(r['dst']).startsWith('fe80'))
       .map((r) => `${String(r['dst'])} ${String(r['protocol'] ?? 'boot')}`); // iproute2 leaves boot out
     expect(dsts.sort()).toEqual(
-      [`${IPV6_NETWORK} boot`, `${await v6SubnetOf(kern)} 77`, `${own6.replace('/64', '')} kernel`].sort(),
+      [
+        `${IPV6_NETWORK} boot`,
+        `${await v6SubnetOf(kern)} 77`,
+        `${HAND_SUBNET6} 77`,
+        `${own6.replace('/64', '')} kernel`,
+      ].sort(),
     );
     for (const r of routes) expect(r['gateway']).toBeUndefined();
   });
@@ -125,15 +156,17 @@ describe('dual-stack userspace vxlan beside a kernel-vxlan node', () => {
     const want = await expectedVxlan6(lab, kern);
     expect(have).toEqual(want);
     const mac6 = (await leaseOf(user)).BackendV6Data!.VtepMAC;
-    expect(have.fdb).toEqual([{ mac: mac6, dst: user.ip6, state: 'permanent' }]);
+    expect(have.fdb).toContainEqual({ mac: mac6, dst: user.ip6, state: 'permanent' });
+    expect(have.fdb).toHaveLength(2); // the userspace node and the hand-built one
   });
 
-  it('pods ping6 both ways over ULA addresses, and ping over IPv4 alongside', async () => {
-    expect(pu.ip6).toMatch(/^fd00:/);
-    expect(pk.ip6).toMatch(/^fd00:/);
+  it('pods ping6 both ways over ULA addresses with both kinds of kernel peer, and ping over IPv4 alongside', async () => {
+    for (const p of [pu, pk, ph]) expect(p.ip6).toMatch(/^fd00:/);
     for (const [a, b] of [
       [pu, pk],
       [pk, pu],
+      [pu, ph],
+      [ph, pu],
     ] as const) {
       expect((await ping(a, { ip: b.ip6! }, 3)).loss, `${a.ns} -> ${b.ip6}`).toBe(0);
       expect((await ping(a, b, 3)).loss, `${a.ns} -> ${b.ip}`).toBe(0);
@@ -177,6 +210,8 @@ describe('dual-stack userspace vxlan beside a kernel-vxlan node', () => {
       for (const [a, b] of [
         [pu, pk],
         [pk, pu],
+        [pu, ph],
+        [ph, pu],
       ] as const) {
         const r = await transfer(a, { ...b, ip: b.ip6! }, 64);
         expect(r.sent, `${a.ns} -> ${b.ip6}`).toMatch(/^[0-9a-f]{64}$/);
@@ -198,6 +233,66 @@ describe('dual-stack userspace vxlan beside a kernel-vxlan node', () => {
         await waitPeers();
       }
     }, 300_000);
+
+  it('drops hostile IPv6 VXLAN datagrams by reason while a transfer runs, and keeps the transfer intact', async () => {
+    const ownMac6 = Buffer.from((await leaseOf(user)).BackendV6Data!.VtepMAC.replaceAll(':', ''), 'hex');
+    const podIp6 = pu.ip6!;
+    const vxlan = (vni: number, dstMac: Buffer, etherType: number, inner: Uint8Array): Buffer =>
+      Buffer.concat([
+        Buffer.from([0x08, 0, 0, 0, vni >> 16, (vni >> 8) & 255, vni & 255, 0]),
+        dstMac,
+        Buffer.from(HAND_MAC6.replaceAll(':', ''), 'hex'),
+        Buffer.from([etherType >> 8, etherType & 255]),
+        Buffer.from(inner),
+      ]);
+    const good = makeUdp6('fd00:10:244:c8::9', podIp6, randomBytes(64));
+    const spoofed = makeUdp6('fd00:10:244:77::7', podIp6, randomBytes(64));
+    const v4Shaped = Uint8Array.from(good);
+    v4Shaped[0] = 0x45;
+    const kinds = {
+      wrong_vni: vxlan(2, ownMac6, 0x86dd, good),
+      foreign_mac: vxlan(1, Buffer.from('02deadbeef01', 'hex'), 0x86dd, good),
+      bad_ethertype: vxlan(1, ownMac6, 0x0800, good),
+      not_ipv6: vxlan(1, ownMac6, 0x86dd, v4Shaped),
+      spoofed_source: vxlan(1, ownMac6, 0x86dd, spoofed),
+      truncated: vxlan(1, ownMac6, 0x86dd, good).subarray(0, 12),
+    };
+    // The hand node is a known v6 peer: datagrams from its PublicIPv6 (another source port, as any
+    // VXLAN sender); an extra ULA address on its underlay is an unknown one.
+    const stranger = hand.node.ip6.replace(/::[0-9a-f]+$/, '::222');
+    expect(Buffer.from(ipv6Bytes(stranger)).equals(Buffer.from(ipv6Bytes(hand.node.ip6)))).toBe(false);
+    await hand.node.mustExec('ip', ['addr', 'add', `${stranger}/64`, 'dev', 'eth0', 'nodad']);
+    const script = `
+import socket,sys
+known=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); known.bind(('${hand.node.ip6}', 0))
+other=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); other.bind(('${stranger}', 0))
+frames=[bytes.fromhex(h) for h in sys.argv[1:]]
+for i in range(5000):
+  for f in frames: known.sendto(f, ('${user.ip6}', 8472))
+  other.sendto(frames[4], ('${user.ip6}', 8472))
+`;
+    const metric = (r: string) => user.metric(`overlayd_udp_drops_total{direction="rx",reason="${r}"}`);
+    const reasons = [...Object.keys(kinds), 'unknown_sender'];
+    const before = await Promise.all(reasons.map(metric));
+    const running = transfer(pk, { ...pu, ip: pu.ip6! }, 64);
+    await hand.node.mustExec(
+      'python3',
+      ['-c', script, ...Object.values(kinds).map((b) => b.toString('hex'))],
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const r = await running;
+    expect(r.received).toBe(r.sent);
+    const after = await Promise.all(reasons.map(metric));
+    // Each sent 5000 times; the kernel may drop some on a full socket buffer, never add any.
+    reasons.forEach((reason, i) => {
+      const n = after[i]! - before[i]!;
+      expect(n, reason).toBeGreaterThan(0);
+      expect(n, reason).toBeLessThanOrEqual(5000);
+    });
+    expect(user.running).toBe(true);
+  }, 180_000);
 
   it('keeps carrying IPv4 alongside: 16 MiB each way intact', async () => {
     for (const [a, b] of [

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCidr6, parseIpv6 } from '../../../core/ipv6.js';
 import { wordsOf6 } from '../../../core/ipv6-words.js';
-import { checksum, readU16, sum16, writeU16 } from '../../packet/checksum.js';
+import { readU16, sum16, writeU16 } from '../../packet/checksum.js';
 import { pseudoHeaderSum6 } from '../../packet/partial-checksum6.js';
 import { newVnetHdr, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, writeVnetHdr } from '../../packet/vnet-hdr.js';
 import { SlotPool } from '../../pool.js';
@@ -27,6 +27,7 @@ import { RxEngine } from '../rx-engine.js';
 import { TxEngine } from '../tx-engine.js';
 import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, macWords, VxlanWire } from './vxlan-wire.js';
 import { randomBytes } from '../../../test/support/test-packets.js';
+import { makeUdp6 } from '../../../test/support/test-packets6.js';
 
 const w6 = (s: string): Uint32Array => Uint32Array.from(wordsOf6(parseIpv6(s)!));
 const PORT = 8472;
@@ -96,39 +97,6 @@ const withVnet = (p: Uint8Array, h = newVnetHdr()): Uint8Array => {
   out.set(p, VNET_HDR_LEN);
   return out;
 };
-
-/** A UDP-in-IPv6 packet with a complete checksum (RFC 8200 §8.1), hop limit `hops`. */
-function makeUdp6(src: string, dst: string, payload: Uint8Array, hops = 64): Uint8Array {
-  const b = new Uint8Array(48 + payload.length);
-  b[0] = 0x60;
-  writeU16(b, 4, 8 + payload.length);
-  b[6] = 17;
-  b[7] = hops;
-  b.set(
-    Buffer.from(
-      wordsOf6(parseIpv6(src)!)
-        .map((w) => w.toString(16).padStart(8, '0'))
-        .join(''),
-      'hex',
-    ),
-    8,
-  );
-  b.set(
-    Buffer.from(
-      wordsOf6(parseIpv6(dst)!)
-        .map((w) => w.toString(16).padStart(8, '0'))
-        .join(''),
-      'hex',
-    ),
-    24,
-  );
-  writeU16(b, 40, 40000);
-  writeU16(b, 42, 5201);
-  writeU16(b, 44, 8 + payload.length);
-  b.set(payload, 48);
-  writeU16(b, 46, checksum(b, 40, 8 + payload.length, pseudoHeaderSum6(b, 0, 17, 8 + payload.length)));
-  return b;
-}
 
 /** The inner packet of the kernel's frame. */
 const kernelInner = (): Uint8Array => KERNEL().subarray(22);
