@@ -304,6 +304,33 @@ for i in range(5000):
     }
   }, 120_000);
 
+  it('repairs a deleted flannel-v6.1 (address, IPv6Network and peer routes back) and IPv6 traffic resumes', async () => {
+    const failures = () => user.metric('overlayd_datapath_failures_total{reason="tun_deleted"}');
+    const before = await failures();
+    await user.mustExec('ip', ['link', 'del', 'flannel-v6.1']);
+    for (let i = 0; i < 200 && (await failures()) === before; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await failures()).toBe(before + 1);
+    await waitPeers(); // the per-peer v6 routes, through the new TUN
+    const errors = (await user.logs()).filter((l) => String(l['msg']).startsWith('udp datapath down:'));
+    expect(errors.map((l) => String(l['msg']))).toContainEqual(
+      expect.stringMatching(/TUN flannel-v6\.1 deleted/),
+    );
+    const [link] = await ipJson(user, ['-6', 'addr', 'show', 'dev', 'flannel-v6.1']);
+    expect(link!['mtu']).toBe(1430);
+    const routes = (await ipJson(user, ['-6', 'route', 'show', 'dev', 'flannel-v6.1'])).map((r) =>
+      String(r['dst']),
+    );
+    expect(routes).toEqual(expect.arrayContaining([IPV6_NETWORK, await v6SubnetOf(kern), HAND_SUBNET6]));
+    for (const [a, b] of [
+      [pu, pk],
+      [ph, pu],
+    ] as const)
+      expect((await ping(a, { ip: b.ip6! }, 3)).loss, `${a.ns} -> ${b.ip6}`).toBe(0);
+    // The IPv4 device was not touched.
+    expect((await ping(pu, pk, 2)).loss).toBe(0);
+  }, 120_000);
+
   it('keeps both VtepMACs across a restart, so the kernel peer needs no new entries', async () => {
     const before = await leaseOf(user);
     await user.stopDaemon();

@@ -115,7 +115,15 @@ export class UserspaceVxlanBackend implements Backend {
       }),
       addFailure: { message: 'cannot route to peer; the periodic reconcile will retry' },
     });
-    this.periodic = new PeriodicReconciler(ctx.log, undefined, () => this.programmer.reconcile());
+    // Every second: a TUN the engine re-created (repair after a deletion) has a new ifindex, and
+    // the per-peer routes went with the old device; they are re-added through the new one at once.
+    this.periodic = new PeriodicReconciler(
+      ctx.log,
+      () => {
+        if (this.refreshTunIndexes()) this.programmer.reconcile();
+      },
+      () => this.programmer.reconcile(),
+    );
   }
 
   get vtepMac(): string {
@@ -214,6 +222,24 @@ export class UserspaceVxlanBackend implements Backend {
       );
     }
     this.periodic.start();
+  }
+
+  /** Re-reads the TUNs' ifindexes; true when one changed (the engine re-created its TUN). */
+  private refreshTunIndexes(): boolean {
+    let changed = false;
+    const v4 = findLink(this.nl, this.name);
+    if (v4 && v4.index !== this.tunIndex) {
+      this.tunIndex = v4.index;
+      changed = true;
+    }
+    if (this.engine6) {
+      const v6 = findLink(this.nl, this.name6);
+      if (v6 && v6.index !== this.tunIndex6) {
+        this.tunIndex6 = v6.index;
+        changed = true;
+      }
+    }
+    return changed;
   }
 
   /** The datapath's peer: a vxlan lease not reached directly. */
