@@ -34,6 +34,22 @@ export function nativeUdpIo(fd: number): UdpIo {
   };
 }
 
+/**
+ * An AF_INET6 UDP socket `fd` as a UdpIo: the same calls on IPv6 peers, each address four words of
+ * `addrs` (message i's at [4i, 4i + 4): core/ipv6-words.ts).
+ */
+export function nativeUdpIo6(fd: number): UdpIo {
+  const n = native();
+  return {
+    recv: (slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs) =>
+      n.recvBatch6(fd, slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
+    send: (slab, offs, lens, start, count, addrs, ports, gso) =>
+      n.sendBatch6(fd, slab, offs, lens, start, count, addrs, ports, gso),
+    sendv: (slab, iovs, start, count, addrs, ports, gso) =>
+      n.sendvBatch6(fd, slab, iovs.offs, iovs.lens, iovs.first, iovs.counts, start, count, addrs, ports, gso),
+  };
+}
+
 /** poll(2) on two fds for up to timeoutMs: bit 1 = `a` readable, bit 2 = `b`; 0 on timeout. */
 export function waitReadable(a: number, b: number, timeoutMs: number): number {
   return native().waitReadable(a, b, timeoutMs);

@@ -26,6 +26,8 @@ export interface NativeSys {
   tunSteerByCpu(fd: number): void;
   tunSetOffload(fd: number, flags: number): void;
   udpOpen(ip: number, port: number, rcvbuf: number, sndbuf: number, reusePort?: boolean): number;
+  /** An IPV6_V6ONLY socket bound to [ip]:port; ip is four words (core/ipv6-words.ts). */
+  udpOpen6(ip: Uint32Array, port: number, rcvbuf: number, sndbuf: number, reusePort?: boolean): number;
   udpSteerByCpu(fd: number, queues: number): void;
   /** Pins the calling thread; returns 0 or the errno (EINVAL: none of `cpus` is allowed). */
   pinThread(cpus: Int32Array): number;
@@ -72,8 +74,47 @@ export interface NativeSys {
     ports: Int32Array,
     gso: Int32Array,
   ): number;
+  /** recvBatch on an AF_INET6 socket: addrs hold four words per datagram (core/ipv6-words.ts). */
+  recvBatch6(
+    fd: number,
+    slab: Uint8Array,
+    offs: Int32Array,
+    lens: Int32Array,
+    count: number,
+    cap: number,
+    addrs: Uint32Array,
+    ports: Int32Array,
+    gso: Int32Array,
+    timeoutMs: number,
+  ): number;
+  /** sendBatch to IPv6 peers: addrs hold four words per message. */
+  sendBatch6(
+    fd: number,
+    slab: Uint8Array,
+    offs: Int32Array,
+    lens: Int32Array,
+    start: number,
+    count: number,
+    addrs: Uint32Array,
+    ports: Int32Array,
+    gso: Int32Array,
+  ): number;
   /** Scatter-gather (sg-io.c): message/packet i is iovecs first[i] .. first[i]+counts[i]-1 of (iovOffs, iovLens). */
   sendvBatch(
+    fd: number,
+    slab: Uint8Array,
+    iovOffs: Int32Array,
+    iovLens: Int32Array,
+    first: Int32Array,
+    counts: Int32Array,
+    start: number,
+    count: number,
+    addrs: Uint32Array,
+    ports: Int32Array,
+    gso: Int32Array,
+  ): number;
+  /** sendvBatch to IPv6 peers: addrs hold four words per message. */
+  sendvBatch6(
     fd: number,
     slab: Uint8Array,
     iovOffs: Int32Array,

@@ -6,6 +6,8 @@
  */
 import { OverlaydError, describeError } from '../core/errors.js';
 import { formatIpv4 } from '../core/ipv4.js';
+import { formatIpv6 } from '../core/ipv6.js';
+import { ipOfWords6 } from '../core/ipv6-words.js';
 import { nativeSys } from './native.js';
 
 const TUN_F_CSUM = 0x01;
@@ -76,17 +78,30 @@ export interface UdpSockets {
 /**
  * Binds `queues` sockets to ip:port (fewer — one — when the kernel will not steer them). A plain
  * bind goes first: a SO_REUSEPORT group would otherwise let a second overlayd share the port.
+ * `ip` is an IPv4 address, or an IPv6 one as four words (core/ipv6-words.ts): then the sockets are
+ * AF_INET6 (IPV6_V6ONLY), for nativeUdpIo6.
  */
-export function openUdp(ip: number, port: number, queues: number, bufferBytes: number): UdpSockets {
+export function openUdp(
+  ip: number | Uint32Array,
+  port: number,
+  queues: number,
+  bufferBytes: number,
+): UdpSockets {
   const sys = nativeSys();
   const problems: string[] = [];
+  const open = (reuse?: boolean): number =>
+    typeof ip === 'number'
+      ? sys.udpOpen(ip, port, bufferBytes, bufferBytes, reuse)
+      : sys.udpOpen6(ip, port, bufferBytes, bufferBytes, reuse);
+  const shown =
+    typeof ip === 'number' ? formatIpv4(ip) : `[${formatIpv6(ipOfWords6(ip[0]!, ip[1]!, ip[2]!, ip[3]!))}]`;
   const plain = (): number => {
     try {
-      return sys.udpOpen(ip, port, bufferBytes, bufferBytes);
+      return open();
     } catch (err) {
       throw new OverlaydError(
         'BACKEND',
-        `cannot bind UDP ${formatIpv4(ip)}:${port}: ${describeError(err)}; is another flanneld/overlayd running?`,
+        `cannot bind UDP ${shown}:${port}: ${describeError(err)}; is another flanneld/overlayd running?`,
         { cause: err },
       );
     }
@@ -96,7 +111,7 @@ export function openUdp(ip: number, port: number, queues: number, bufferBytes: n
   sys.close(probe);
   const fds: number[] = [];
   try {
-    while (fds.length < queues) fds.push(sys.udpOpen(ip, port, bufferBytes, bufferBytes, true));
+    while (fds.length < queues) fds.push(open(true));
     sys.udpSteerByCpu(fds[0]!, queues);
     return { fds, problems };
   } catch (err) {

@@ -55,6 +55,8 @@ export const DROP_REASONS = [
   'handshake_bad_response',
   'handshake_bad_cookie',
   'handshake_invalid', // a refusal the list above does not name
+  // An IPv6 engine's (flannel-v6.<VNI>): a packet whose version is not 6 (an IPv6 frame or TUN read)
+  'not_ipv6',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

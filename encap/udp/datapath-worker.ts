@@ -17,6 +17,7 @@ import {
   nativeChunkSums,
   nativeTunIo,
   nativeUdpIo,
+  nativeUdpIo6,
   waitReadable,
 } from '../../sys/native-io.js';
 import { pinThisThread } from '../../sys/open-queues.js';
@@ -75,8 +76,10 @@ const pool = new SlotPool(init.slots, init.slotSize, HEADROOM);
 
 let udpFd = init.udpFd;
 const rawTun: TunIo = nativeTunIo(init.tunFd);
+// An IPv6 engine's socket is AF_INET6: its calls take four address words per message.
+const udpIoOf = init.options.family === 6 ? nativeUdpIo6 : nativeUdpIo;
 // The socket-error test fault swaps the fd under the engines: they hold this indirection.
-let udpNow = nativeUdpIo(udpFd);
+let udpNow = udpIoOf(udpFd);
 const rawUdp: UdpIo = {
   recv: (slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs) =>
     udpNow.recv(slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
@@ -157,7 +160,7 @@ function injectFault(f: TestFault): void {
   if (f === 'worker-exit') process.exit(3);
   if (f === 'socket-error') {
     udpFd = openSync('/dev/null', 'r');
-    udpNow = nativeUdpIo(udpFd);
+    udpNow = udpIoOf(udpFd);
   }
   // A thread that never comes back (a loop bug, a syscall that never returns): only terminate() ends it.
   if (f === 'worker-stuck') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);

@@ -48,3 +48,53 @@ describe('SharedPeerTable with WireGuard public keys', () => {
     expect(samePeerSet(a, new Map(a))).toBe(true);
   });
 });
+
+describe('SharedPeerTable with IPv6 fields (an IPv6 engine: flannel-v6.<VNI>)', () => {
+  it('carries PublicIPv6, the IPv6 subnet and our own IPv6 subnet through a snapshot; none for v4-only entries', async () => {
+    const { SharedPeerTable } = await import('./peer-table.js');
+    const t = new SharedPeerTable(4);
+    const pub = Uint32Array.from([0xfd000198, 0x00180077, 0, 0xfffffffe]);
+    const net = Uint32Array.from([0xfd000010, 0x02440002, 0, 0]);
+    t.publish(
+      undefined,
+      [
+        {
+          subnetIp: 0,
+          prefixLen: 0,
+          publicIp: 0,
+          port: 8472,
+          publicIp6: pub,
+          subnetIp6: net,
+          prefixLen6: 64,
+        },
+        { subnetIp: 3, prefixLen: 24, publicIp: 4, port: 8472 },
+      ],
+      { ip: [0xfd000010, 0x02440001, 0, 0], prefixLen: 64 },
+    );
+    const got: PeerEntry[] = [];
+    const own6 = new Uint32Array(4);
+    const snap = t.snapshot(got, own6);
+    expect(snap.count).toBe(2);
+    expect(snap.ownLen6).toBe(64);
+    expect([...own6]).toEqual([0xfd000010, 0x02440001, 0, 0]);
+    expect([...got[0]!.publicIp6!]).toEqual([...pub]);
+    expect([...got[0]!.subnetIp6!]).toEqual([...net]);
+    expect(got[0]!.prefixLen6).toBe(64);
+    expect(got[1]!.publicIp6).toBeUndefined();
+    expect(got[1]!.prefixLen6).toBeUndefined();
+    t.publish(undefined, []);
+    expect(t.snapshot(got, own6).ownLen6).toBe(-1);
+  });
+  it('sees a moved PublicIPv6 as drift', () => {
+    const [k, e] = peer(1);
+    const v6 = (last: number) => ({
+      ...e,
+      publicIp6: Uint32Array.from([0xfd000000, 0, 0, last]),
+      subnetIp6: Uint32Array.from([0xfd000010, 0, 0, 0]),
+      prefixLen6: 64,
+    });
+    expect(samePeerSet(new Map([[k, v6(1)]]), new Map([[k, v6(2)]]))).toBe(false);
+    expect(samePeerSet(new Map([[k, v6(1)]]), new Map([[k, v6(1)]]))).toBe(true);
+    expect(samePeerSet(new Map([[k, v6(1)]]), new Map([[k, e]]))).toBe(false);
+  });
+});

@@ -15,6 +15,10 @@
  * and EtherType); its drops are counted like the rest. A wire with per-packet framing (WireGuard)
  * takes every datagram instead (handshakes to its control plane, transport data queued), opens the
  * batch in one call and hands back each inner packet with its sender's allowed nets.
+ * An IPv6 engine (opts.family 6) checks the same on inner IPv6: the sender is a known peer's
+ * PublicIPv6 (four words, looked up by a mix of them and compared in full), the packet one
+ * well-formed IPv6 packet (version 6, payload length = the bytes after the header) whose source is
+ * in that peer's IPv6 subnet and destination in ours; hop-limit decrement.
  * flannel's proxy checked nothing here; an overlay port open to the network must not be a way in.
  */
 import { sum16 } from '../packet/checksum.js';
@@ -25,6 +29,9 @@ import { coalescibleHeaderLen, TcpCoalescer } from '../packet/tcp-gro.js';
 import { MAX_MERGED_SEGMENTS, MERGED_HEADER_MAX, TcpRangeCoalescer } from '../packet/tcp-gro-ranges.js';
 import { VNET_HDR_LEN, writeEmptyVnetHdr } from '../packet/vnet-hdr.js';
 import { maskOf } from '../../core/ipv4.js';
+import { maskWord6 } from '../../core/ipv6-words.js';
+import { checkIpv6, decrementHopLimit, DST6, inNet6, SRC6, Verdict6 } from '../packet/ipv6-packet.js';
+import { completePartialL4v6 } from '../packet/partial-checksum6.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
 import { UDP_WIRE } from './wire/udp-wire.js';
 import { WIRE_OK, type AllowedNet, type DeliverFn, type PacketFraming, type Wire } from './wire/wire.js';
@@ -42,6 +49,21 @@ interface Sender extends AllowedNet {
   next: Sender | undefined;
 }
 
+/** An IPv6 peer: its PublicIPv6, the subnet it may speak for, others sharing the lookup key. */
+interface Sender6 {
+  readonly addr: Uint32Array;
+  readonly net: Uint32Array;
+  readonly mask: Uint32Array;
+  readonly next: Sender6 | undefined;
+}
+
+/** The lookup key of an IPv6 sender (collisions are resolved by comparing all four words). */
+const senderKey6 = (w0: number, w1: number, w2: number, w3: number): number =>
+  (Math.imul(w0 ^ w2, 0x9e3779b1) ^ Math.imul(w1 ^ w3, 0x85ebca77) ^ w3) | 0;
+
+const sameAddr6 = (a: Uint32Array, b: Uint32Array): boolean =>
+  a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
+
 const drop = (r: DropReason): number => dropIndex('rx', reasonIndex(r));
 const SPOOFED_SOURCE = drop('spoofed_source');
 const DISALLOWED_SOURCE = drop('disallowed_source');
@@ -54,9 +76,16 @@ const VERDICT_DROP = [
   drop('bad_header_checksum'),
   drop('ttl_expired'),
 ];
+const VERDICT6_DROP = [-1, drop('too_short'), drop('not_ipv6'), drop('bad_length')];
 
 export class RxEngine {
   private readonly senders = new Map<number, Sender>();
+  private readonly senders6 = new Map<number, Sender6>();
+  /** An IPv6 engine (opts.family 6): addresses are four words per datagram. */
+  private readonly v6: boolean;
+  private readonly own6 = new Uint32Array(4);
+  private readonly ownNet6 = new Uint32Array(4);
+  private readonly ownMask6 = new Uint32Array(4);
   private tableVersion = -1;
   private ownNet = 0;
   private ownMask = 0xffffffff;
@@ -101,10 +130,12 @@ export class RxEngine {
     private readonly sum: SumFn = sum16,
   ) {
     const b = opts.batch;
+    this.v6 = opts.family === 6;
+    if (this.v6 && wire.framing) throw new RangeError('RxEngine: a framed wire carries IPv4 only');
     this.batch = new SlotBatch(pool);
     this.rOffs = new Int32Array(b);
     this.rLens = new Int32Array(b);
-    this.rAddrs = new Uint32Array(b);
+    this.rAddrs = new Uint32Array(this.v6 ? b * 4 : b);
     this.rPorts = new Int32Array(b);
     this.rGso = new Int32Array(b);
     const w = pool.slotCount * 64;
@@ -124,8 +155,13 @@ export class RxEngine {
   private refreshPeers(): void {
     const v = this.table.version();
     if (v === this.tableVersion) return;
-    const snap = this.table.snapshot(this.entries);
+    const snap = this.table.snapshot(this.entries, this.own6);
     this.senders.clear();
+    if (this.v6) {
+      this.refreshPeers6(snap.count, snap.ownLen6);
+      this.tableVersion = snap.version;
+      return;
+    }
     for (let i = 0; i < snap.count; i++) {
       const e = this.entries[i]!;
       const mask = maskOf(e.prefixLen);
@@ -142,6 +178,40 @@ export class RxEngine {
     this.ownMask = this.ownValid ? maskOf(snap.ownLen) : 0xffffffff;
     this.ownNet = (snap.ownIp & this.ownMask) >>> 0;
     this.tableVersion = snap.version;
+  }
+
+  private refreshPeers6(count: number, ownLen6: number): void {
+    this.senders6.clear();
+    for (let i = 0; i < count; i++) {
+      const e = this.entries[i]!;
+      const a = e.publicIp6;
+      if (!a || !e.subnetIp6 || e.prefixLen6 === undefined) continue;
+      const len = e.prefixLen6;
+      const mask = Uint32Array.from([0, 1, 2, 3], (k) => maskWord6(len, k));
+      const net = Uint32Array.from([0, 1, 2, 3], (k) => (e.subnetIp6![k]! & mask[k]!) >>> 0);
+      const key = senderKey6(a[0]!, a[1]!, a[2]!, a[3]!);
+      this.senders6.set(key, { addr: a, net, mask, next: this.senders6.get(key) });
+    }
+    this.ownValid = ownLen6 >= 0;
+    for (let k = 0; k < 4; k++) {
+      this.ownMask6[k] = this.ownValid ? maskWord6(ownLen6, k) : 0xffffffff;
+      this.ownNet6[k] = (this.own6[k]! & this.ownMask6[k]!) >>> 0;
+    }
+  }
+
+  /** The first IPv6 sender entry for datagram i's source (its chain holds every subnet it may speak for). */
+  private sender6(i: number): Sender6 | undefined {
+    const r = this.rAddrs;
+    const at = i * 4;
+    const w0 = r[at]!;
+    const w1 = r[at + 1]!;
+    const w2 = r[at + 2]!;
+    const w3 = r[at + 3]!;
+    for (let s = this.senders6.get(senderKey6(w0, w1, w2, w3)); s; s = s.next) {
+      const a = s.addr;
+      if (a[0] === w0 && a[1] === w1 && a[2] === w2 && a[3] === w3) return s;
+    }
+    return undefined;
   }
 
   /** One batch; returns the number of UDP messages received (0 on timeout). */
@@ -195,6 +265,10 @@ export class RxEngine {
       }
       return;
     }
+    if (this.v6) {
+      this.message6(i, len, seg);
+      return;
+    }
     const sender = this.senders.get(this.rAddrs[i]! | 0);
     if (!sender || (this.wire.senderPortFixed && sender.port !== this.rPorts[i]!)) {
       counters[drop('unknown_sender')]! += Math.max(1, Math.ceil(len / seg));
@@ -204,6 +278,66 @@ export class RxEngine {
     if (len === 0) counters[drop('too_short')]! += 1; // the loop below has nothing to check
     for (let off = 0; off < len; off += seg)
       this.datagram(base + off, Math.min(seg, len - off), sender, seg === len);
+  }
+
+  /** An IPv6 engine's message: the sender by its PublicIPv6 (the VXLAN wire keys by address only). */
+  private message6(i: number, len: number, seg: number): void {
+    const sender = this.sender6(i);
+    if (!sender) {
+      this.counters[drop('unknown_sender')]! += Math.max(1, Math.ceil(len / seg));
+      return;
+    }
+    const base = this.rOffs[i]!;
+    if (len === 0) this.counters[drop('too_short')]! += 1;
+    const wire = this.wire;
+    const h = wire.headerLen;
+    for (let off = 0; off < len; off += seg) {
+      const dgram = base + off;
+      const wireLen = Math.min(seg, len - off);
+      if (h > 0) {
+        const verdict = wire.decapsulate(this.pool.slab, dgram, wireLen);
+        if (verdict !== WIRE_OK) {
+          this.counters[dropIndex('rx', verdict)]! += 1;
+          continue;
+        }
+      }
+      this.inner6(dgram + h, wireLen - h, sender, seg === len || h >= VNET_HDR_LEN);
+    }
+  }
+
+  /** An inner IPv6 packet's checks (source in `sender`'s subnets, destination in ours) and its way to the TUN. */
+  private inner6(pkt: number, len: number, sender: Sender6, alone: boolean): void {
+    const slab = this.pool.slab;
+    const counters = this.counters;
+    if (len > this.opts.maxPacket) {
+      counters[drop('oversized')]! += 1;
+      return;
+    }
+    const verdict = checkIpv6(slab, pkt, len);
+    if (verdict !== Verdict6.Ok) {
+      counters[VERDICT6_DROP[verdict]!]! += 1;
+      return;
+    }
+    const addr = sender.addr;
+    let from: Sender6 | undefined = sender;
+    // Chain entries of another address share the key only: the address must match too.
+    while (from && !(sameAddr6(from.addr, addr) && inNet6(slab, pkt + SRC6, from.net, from.mask)))
+      from = from.next;
+    if (!from) {
+      counters[SPOOFED_SOURCE]! += 1;
+      return;
+    }
+    if (!this.ownValid || !inNet6(slab, pkt + DST6, this.ownNet6, this.ownMask6)) {
+      counters[drop('wrong_destination')]! += 1;
+      return;
+    }
+    if (!decrementHopLimit(slab, pkt)) {
+      counters[drop('ttl_expired')]! += 1;
+      return;
+    }
+    if (this.wire.innerChecksumMayBePartial && completePartialL4v6(slab, pkt, len, this.sum))
+      counters[C.rxChecksumsCompleted]! += 1;
+    this.deliver(pkt, len, alone);
   }
 
   private datagram(dgram: number, wireLen: number, sender: Sender, alone: boolean): void {
@@ -255,6 +389,13 @@ export class RxEngine {
     }
     if (wire.innerChecksumMayBePartial && completePartialL4(slab, pkt, len, this.sum))
       counters[C.rxChecksumsCompleted]! += 1;
+    this.deliver(pkt, len, alone);
+  }
+
+  /** A checked inner packet to the TUN: as it is, merged with the open one, or copied. */
+  private deliver(pkt: number, len: number, alone: boolean): void {
+    const slab = this.pool.slab;
+    const counters = this.counters;
     counters[C.rxPackets]! += 1;
     counters[C.rxBytes]! += len;
     if (!this.opts.vnet) {

@@ -15,10 +15,17 @@
  * A wire with per-packet framing (WireGuard: wire.ts `framing`) writes its header, padding and tag
  * per packet or segment instead, seals the batch in one call before the send, and may hold packets
  * of a peer whose session is not up yet (forwarded once it is: takeReleased).
+ * An IPv6 engine (opts.family 6: the VXLAN wire's flannel-v6.<VNI>, over an AF_INET6 socket)
+ * takes the same steps on inner IPv6 packets: version and length check, longest-prefix lookup of
+ * the destination in the peers' IPv6 subnets (route-table6.ts), hop-limit decrement, checksum
+ * completion; its peers' addresses are four words each in the send arrays. Its TUN offers no TSO6
+ * (open-queues.ts enables TSO4 only), so it never sees a super-packet; a destination without a
+ * peer is counted (no_route) without an ICMPv6 reply.
  * Per-packet problems are counted by reason, never thrown. Nothing is allocated per packet.
  */
 import { constants } from 'node:os';
 import { decrementTtl, dstOf } from '../packet/ipv4-packet.js';
+import { decrementHopLimit, DST6, IPV6_HEADER } from '../packet/ipv6-packet.js';
 import { buildNetUnreachable, ICMP_UNREACH_MAX, wantsUnreachable } from '../packet/icmp-unreachable.js';
 import {
   chunkSums16,
@@ -48,6 +55,7 @@ import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { IovList } from './iov-list.js';
 import { RouteTable } from './route-table.js';
+import { RouteTable6 } from './route-table6.js';
 import type { PeerEntry, SharedPeerTable } from './peer-table.js';
 
 /** EIO, EINVAL, EOPNOTSUPP: what a kernel or device that cannot do UDP GSO answers. */
@@ -70,6 +78,11 @@ export interface EngineOptions {
   readonly maxPacket: number;
   /** Scatter-gather: GSO segments and GRO merges as iovecs instead of copies (with vnet only). */
   readonly sg: boolean;
+  /**
+   * Inner packets and underlay of this engine: 4 (default) IPv4 over an AF_INET socket, 6 IPv6
+   * over an AF_INET6 one (peers by their IPv6 fields: peer-table.ts; addresses four words each).
+   */
+  readonly family?: 4 | 6;
 }
 
 /** A route's peer: where to send, and what the wire header needs (its VtepMAC). */
@@ -80,6 +93,10 @@ const ETIMEDOUT = constants.errno.ETIMEDOUT;
 
 export class TxEngine {
   private readonly routes = new RouteTable<Peer>();
+  private readonly routes6 = new RouteTable6<Peer>();
+  /** An IPv6 engine (opts.family 6), and the words per address in the send arrays (1 or 4). */
+  private readonly v6: boolean;
+  private readonly addrWords: number;
   private tableVersion = -1;
   private ownIp = 0;
   private readonly entries: PeerEntry[] = [];
@@ -132,6 +149,9 @@ export class TxEngine {
       throw new RangeError(`TxEngine: slot headroom ${pool.headroom} < wire header ${wire.headerLen}`);
     this.gso = opts.gso;
     this.framing = wire.framing;
+    this.v6 = opts.family === 6;
+    this.addrWords = this.v6 ? 4 : 1;
+    if (this.v6 && this.framing) throw new RangeError('TxEngine: a framed wire carries IPv4 only');
     // A framed wire's tag follows each segment's payload: no room in the read slot, so no scatter-gather.
     this.sg = opts.vnet && opts.sg && !this.framing;
     const b = opts.batch;
@@ -142,7 +162,7 @@ export class TxEngine {
     const maxSend = b * 8 + 2 * MAX_GSO_SEGMENTS;
     this.sOffs = new Int32Array(maxSend);
     this.sLens = new Int32Array(maxSend);
-    this.sAddrs = new Uint32Array(maxSend);
+    this.sAddrs = new Uint32Array(maxSend * this.addrWords);
     this.sPorts = new Int32Array(maxSend);
     this.sGso = new Int32Array(maxSend);
     this.sSegs = new Int32Array(maxSend);
@@ -161,8 +181,14 @@ export class TxEngine {
     if (v === this.tableVersion) return;
     const snap = this.table.snapshot(this.entries);
     this.routes.clear();
+    this.routes6.clear();
     for (let i = 0; i < snap.count; i++) {
       const e = this.entries[i]!;
+      if (this.v6) {
+        if (e.subnetIp6 && e.publicIp6 && e.prefixLen6 !== undefined)
+          this.routes6.set(e.subnetIp6, e.prefixLen6, { ...e });
+        continue;
+      }
       // Entries are reused by the next snapshot; a framed wire routes to its own live peer object.
       this.routes.set(e.subnetIp, e.prefixLen, this.framing ? this.framing.peerOf(e) : { ...e });
     }
@@ -233,6 +259,10 @@ export class TxEngine {
       plen = len - VNET_HDR_LEN;
       gsoType = this.hdr.gsoType & 0x7f;
     }
+    if (this.v6) {
+      this.forward6(pkt, plen, gsoType);
+      return;
+    }
     // Only the cheap checks: the kernel built this packet. Its total length may be a TSO one.
     if (plen < 20) {
       counters[drop('too_short')]! += 1;
@@ -285,6 +315,63 @@ export class TxEngine {
     // The wire header goes in the headroom in front of the packet (the vnet header's, once read).
     if (h > 0) this.wire.encapsulate(slab, pkt - h, peer);
     this.queueSend(pkt - h, plen + h, peer, 0, 1);
+  }
+
+  /** An IPv6 engine's packet: the kernel built it, so the cheap checks only; never a super-packet. */
+  private forward6(pkt: number, plen: number, gsoType: number): void {
+    const slab = this.pool.slab;
+    const counters = this.counters;
+    if (plen < IPV6_HEADER) {
+      counters[drop('too_short')]! += 1;
+      return;
+    }
+    if (slab[pkt]! >>> 4 !== 6) {
+      counters[drop('not_ipv6')]! += 1;
+      return;
+    }
+    const peer = this.routes6.lookup(slab, pkt + DST6);
+    if (!peer) {
+      counters[drop('no_route')]! += 1;
+      return;
+    }
+    if (!decrementHopLimit(slab, pkt)) {
+      counters[drop('ttl_expired')]! += 1;
+      return;
+    }
+    if (gsoType !== GSO_NONE) {
+      counters[drop('bad_vnet_header')]! += 1; // TSO6 is never enabled
+      return;
+    }
+    if (this.opts.vnet && this.hdr.flags & VNET_F_NEEDS_CSUM) {
+      if (!completeChecksum(slab, pkt, plen, this.hdr.csumStart, this.hdr.csumOffset, this.sum)) {
+        counters[drop('bad_vnet_header')]! += 1;
+        return;
+      }
+    }
+    const h = this.wire.headerLen;
+    if (h > 0) this.wire.encapsulate(slab, pkt - h, peer);
+    this.queueSend(pkt - h, plen + h, peer, 0, 1);
+  }
+
+  /** Message i's destination address: one word, or an IPv6 engine's four. */
+  private setAddr(i: number, peer: Peer): void {
+    if (!this.v6) {
+      this.sAddrs[i] = peer.publicIp;
+      return;
+    }
+    const a = peer.publicIp6!;
+    const at = i * 4;
+    this.sAddrs[at] = a[0]!;
+    this.sAddrs[at + 1] = a[1]!;
+    this.sAddrs[at + 2] = a[2]!;
+    this.sAddrs[at + 3] = a[3]!;
+  }
+
+  /** The peer a queued message goes to, rebuilt from the send arrays (the GSO fallback's resend). */
+  private peerOfMessage(i: number): Peer {
+    const peer: Peer = { publicIp: this.sAddrs[i]!, port: this.sPorts[i]!, subnetIp: 0, prefixLen: 0 };
+    if (this.v6) peer.publicIp6 = this.sAddrs.slice(i * 4, i * 4 + 4);
+    return peer;
   }
 
   private sendSplit(pkt: number, plen: number, peer: Peer): void {
@@ -463,7 +550,7 @@ export class TxEngine {
     const i = this.nSend++;
     this.sOffs[i] = -1; // the message is in this.iovs
     this.sLens[i] = bytes;
-    this.sAddrs[i] = peer.publicIp;
+    this.setAddr(i, peer);
     this.sPorts[i] = peer.port;
     this.sGso[i] = gso;
     this.sSegs[i] = segs;
@@ -486,7 +573,7 @@ export class TxEngine {
     const i = this.nSend++;
     this.sOffs[i] = off;
     this.sLens[i] = len;
-    this.sAddrs[i] = peer.publicIp;
+    this.setAddr(i, peer);
     this.sPorts[i] = peer.port;
     this.sGso[i] = gso;
     this.sSegs[i] = segs;
@@ -580,7 +667,7 @@ export class TxEngine {
     const segs = this.sSegs[i]!;
     const off = this.sOffs[i]!;
     const total = this.sLens[i]!;
-    const peer = { publicIp: this.sAddrs[i]!, port: this.sPorts[i]!, subnetIp: 0, prefixLen: 0 };
+    const peer = this.peerOfMessage(i);
     if (this.nSend + segs > this.sOffs.length) {
       this.counters[drop('send_error')]! += segs;
       return;
@@ -622,7 +709,7 @@ export class TxEngine {
     const segs = this.sSegs[i]!;
     const iovs = this.iovs;
     const first = iovs.first[i]!;
-    const peer = { publicIp: this.sAddrs[i]!, port: this.sPorts[i]!, subnetIp: 0, prefixLen: 0 };
+    const peer = this.peerOfMessage(i);
     // A segment is (wire header +) IP+TCP header, then payload: 2 iovecs.
     const per = 2;
     if (!iovs.fits(segs, per * segs) || this.nSend + segs > this.sOffs.length) {

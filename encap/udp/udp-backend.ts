@@ -20,6 +20,8 @@
  */
 import { OverlaydError, describeError } from '../../core/errors.js';
 import { parseIpv4, type Ipv4Net } from '../../core/ipv4.js';
+import { parseIpv6, type Ipv6Net } from '../../core/ipv6.js';
+import { wordsOf6 } from '../../core/ipv6-words.js';
 import type { Lease, LeaseEvent } from '../../core/lease.js';
 import { subnetKeyOf } from '../../core/subnet-key.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
@@ -27,7 +29,8 @@ import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import { samePeerSet, SharedPeerTable, type PeerEntry } from './peer-table.js';
 import { RepairPolicy, type Fault } from './repair-policy.js';
 import type { TunSpec } from './tun-state.js';
-import { PEER_CAPACITY, UdpDatapath } from './udp-datapath.js';
+import type { TunSpec6 } from './tun-state6.js';
+import { PEER_CAPACITY, UdpDatapath, type MetricsShare } from './udp-datapath.js';
 import { parseUdpBackendConfig } from './udp-config.js';
 import type { WireSpec } from './wire/wire-spec.js';
 import { armTestFault, parseTestFault, type TestFaultPlan } from './udp-test-faults.js';
@@ -52,6 +55,27 @@ export interface DatapathFlavor {
   readonly wire: WireSpec;
   /** The datapath's entry for a lease, or undefined when it does not go through the TUN. */
   readonly entryOf: (l: Lease) => PeerEntry | undefined;
+  /**
+   * 6: the IPv6 datapath of a dual-stack node (flannel-v6.<VNI>): sockets on the interface's IPv6
+   * address, the TUN addressed from our lease's IPv6 subnet with the IPv6Network routed to it,
+   * entries by their IPv6 fields (peer-table.ts).
+   */
+  readonly family?: 4 | 6;
+  /** Datapaths of one backend counting into one set of metrics (udp-datapath.ts). */
+  readonly metricsShare?: MetricsShare;
+  /** Worker name prefix (metrics labels, logs). */
+  readonly workerPrefix?: string;
+}
+
+/** The interface's IPv6 address as four words: where an IPv6 datapath's sockets bind. */
+function bindIp6(ctx: BackendContext): Uint32Array {
+  const ip = parseIpv6(ctx.extIface.ifaceV6Addr ?? '');
+  if (ip === undefined || ctx.config.ipv6 === undefined)
+    throw new OverlaydError(
+      'BACKEND',
+      `the IPv6 datapath needs EnableIPv6 and an interface IPv6 address (got "${ctx.extIface.ifaceV6Addr ?? ''}")`,
+    );
+  return Uint32Array.from(wordsOf6(ip));
 }
 
 export function createUdpBackend(ctx: BackendContext): Backend {
@@ -70,6 +94,9 @@ export class UdpBackend implements Backend {
   private readonly datapath: UdpDatapath;
   private readonly policy = new RepairPolicy(Date.now);
   private own: Ipv4Net | undefined;
+  /** An IPv6 datapath's own IPv6 subnet (from the lease at start). */
+  private own6: Ipv6Net | undefined;
+  private readonly v6: boolean;
   private nl: RtNetlink | undefined;
   private tick: NodeJS.Timeout | undefined;
   private ticks = 0;
@@ -95,11 +122,15 @@ export class UdpBackend implements Backend {
     this.tunName = flavor?.tunName ?? ctx.options['tunName'] ?? 'flannel0';
     this.entryFor = flavor?.entryOf ?? ((l) => this.entryOf(l));
     this.testPlan = parseTestFault(process.env['OVERLAYD_TEST_FAULT']);
+    this.v6 = flavor?.family === 6;
     this.datapath = new UdpDatapath({
       tunName: this.tunName,
       mtu: this.mtu,
       port: this.port,
-      bindIp: parseIpv4(ctx.extIface.ifaceAddr)!,
+      bindIp: this.v6 ? bindIp6(ctx) : parseIpv4(ctx.extIface.ifaceAddr)!,
+      ...(this.v6 ? { family: 6 as const } : {}),
+      ...(flavor?.metricsShare ? { metricsShare: flavor.metricsShare } : {}),
+      ...(flavor?.workerPrefix ? { workerPrefix: flavor.workerPrefix } : {}),
       options: ctx.options,
       log: ctx.log,
       metrics: ctx.metrics,
@@ -120,6 +151,14 @@ export class UdpBackend implements Backend {
     // A lease conflict may move us while a repair re-opens the datapath: let it finish first.
     await this.repairing;
     this.own = own.subnet;
+    if (this.v6) {
+      if (!own.ipv6Subnet)
+        throw new OverlaydError(
+          'BACKEND',
+          `${this.tunName}: our lease has no IPv6 subnet (EnableIPv6 is on)`,
+        );
+      this.own6 = own.ipv6Subnet;
+    }
     this.nl ??= new RtNetlink();
     if (!this.datapath.isOpen) this.datapath.open();
     this.datapath.configure(this.nl, this.spec());
@@ -141,7 +180,14 @@ export class UdpBackend implements Backend {
     }
   }
 
-  private spec(): TunSpec {
+  private spec(): TunSpec | TunSpec6 {
+    if (this.v6)
+      return {
+        name: this.tunName,
+        mtu: this.mtu,
+        subnet: this.own6!,
+        network: this.ctx.config.ipv6!.network,
+      };
     return { name: this.tunName, mtu: this.mtu, subnet: this.own!, network: this.ctx.config.network };
   }
 
@@ -268,7 +314,8 @@ export class UdpBackend implements Backend {
 
   private publish(): void {
     this.tableInSync = false;
-    this.table.publish(this.own, [...this.peers.values()]);
+    const own6 = this.own6 ? { ip: wordsOf6(this.own6.ip), prefixLen: this.own6.prefixLen } : undefined;
+    this.table.publish(this.own, [...this.peers.values()], own6);
     this.tableInSync = true;
   }
 

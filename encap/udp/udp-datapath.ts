@@ -7,7 +7,9 @@
  *
  * Open: probe TUN offloads (IFF_VNET_HDR + TSO/checksum) and fall back to a plain TUN; open the
  * queues (falling back to one); bind the UDP sockets to the interface address with big buffers
- * and UDP_GRO.
+ * and UDP_GRO. An IPv6 datapath (family 6: the userspace flannel-v6.<VNI>) binds AF_INET6
+ * sockets to the interface's IPv6 address and programs its TUN with tun-state6.ts; its counters
+ * join the IPv4 datapath's metrics (MetricsShare) under worker names of its own.
  */
 import { cpus } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -22,6 +24,7 @@ import type { SharedPeerTable } from './peer-table.js';
 import { cpusOfQueue, queueCount } from './queues.js';
 import type { Fault } from './repair-policy.js';
 import { configureTun, inspectTun, type TunFinding, type TunSpec } from './tun-state.js';
+import { configureTun6, inspectTun6, type TunSpec6 } from './tun-state6.js';
 import { jitBudgetFrom } from './udp-config.js';
 import { registerUdpMetrics, type OffloadState } from './udp-metrics.js';
 import { WorkerSet } from './worker-set.js';
@@ -48,8 +51,17 @@ export interface DatapathSettings {
   readonly tunName: string;
   readonly mtu: number;
   readonly port: number;
-  /** The interface address the sockets bind to (host order). */
-  readonly bindIp: number;
+  /** The interface address the sockets bind to (host order; an IPv6 datapath's as four words). */
+  readonly bindIp: number | Uint32Array;
+  /** 6: inner IPv6 over an IPv6 underlay (EngineOptions.family); 4 when absent. */
+  readonly family?: 4 | 6;
+  /**
+   * Datapaths of one backend that count into one set of metrics (the userspace VXLAN's two
+   * devices): the first to open registers them, the others add their blocks and worker names.
+   */
+  readonly metricsShare?: MetricsShare;
+  /** Put in front of the worker names (metrics labels, logs): "v6-" for the IPv6 datapath. */
+  readonly workerPrefix?: string;
   readonly options: Readonly<Record<string, string>>;
   readonly log: Logger;
   readonly metrics: Registry;
@@ -59,6 +71,13 @@ export interface DatapathSettings {
   readonly testHooks: boolean;
   /** The wire format (flannel's udp wire when absent: encap/udp/wire/). */
   readonly wire?: WireSpec;
+}
+
+/** The counter blocks and worker names the shared metrics read at every scrape (udp-metrics.ts). */
+export interface MetricsShare {
+  readonly blocks: Float64Array[];
+  readonly workers: string[];
+  registered: boolean;
 }
 
 export class UdpDatapath {
@@ -149,7 +168,15 @@ export class UdpDatapath {
         scatterGather: this.sg,
         queues: this.queues,
       };
-      registerUdpMetrics(s.metrics, counters.blocks, this.offloads, names);
+      const share = s.metricsShare;
+      if (!share) registerUdpMetrics(s.metrics, counters.blocks, this.offloads, names);
+      else {
+        share.blocks.push(...counters.blocks);
+        share.workers.push(...names);
+        // The offload gauges are the first datapath's (the IPv4 one): both open their TUN alike.
+        if (!share.registered) registerUdpMetrics(s.metrics, share.blocks, this.offloads, share.workers);
+        share.registered = true;
+      }
     } else {
       Object.assign(this.offloads!, {
         tunVnetHdr: this.vnet,
@@ -175,16 +202,17 @@ export class UdpDatapath {
   }
 
   private workerNames(): string[] {
-    return this.tunFds.flatMap((_, q) => this.roles().map((role) => `${role}-${q}`));
+    const prefix = this.s.workerPrefix ?? '';
+    return this.tunFds.flatMap((_, q) => this.roles().map((role) => `${prefix}${role}-${q}`));
   }
 
-  /** Programs the TUN for `spec` (flannel: address <subnet>.0/32, MTU, up, the Network route). */
-  configure(nl: RtNetlink, spec: TunSpec): void {
-    this.tunIndex = configureTun(nl, spec);
+  /** Programs the TUN for `spec` (flannel: address <subnet>.0/32, MTU, up, the Network route; IPv6: /128 and the IPv6Network). */
+  configure(nl: RtNetlink, spec: TunSpec | TunSpec6): void {
+    this.tunIndex = isSpec6(spec) ? configureTun6(nl, spec) : configureTun(nl, spec);
   }
 
-  inspect(nl: RtNetlink, spec: TunSpec): TunFinding {
-    return inspectTun(nl, spec, this.tunIndex);
+  inspect(nl: RtNetlink, spec: TunSpec | TunSpec6): TunFinding {
+    return isSpec6(spec) ? inspectTun6(nl, spec, this.tunIndex) : inspectTun(nl, spec, this.tunIndex);
   }
 
   start(testFault?: TestFault): void {
@@ -222,6 +250,7 @@ export class UdpDatapath {
             sg: this.sg,
             batch: this.batching ? BATCH : 1,
             maxPacket: s.mtu,
+            ...(s.family === 6 ? { family: 6 as const } : {}),
           },
           ...(s.wire ? { wire: s.wire } : {}),
           slots: (this.batching ? BATCH : 1) * 2 + 8,
@@ -244,3 +273,5 @@ export class UdpDatapath {
     keepQueues(this.tunFds, 0);
   }
 }
+
+const isSpec6 = (spec: TunSpec | TunSpec6): spec is TunSpec6 => typeof spec.subnet.ip === 'bigint';

@@ -14,6 +14,18 @@
  * gets ICMP net unreachable) and a route per peer subnet `dev flannel.<VNI>` (no gateway: a TUN
  * has no neighbours, the engine picks the peer by destination). DirectRouting peers on our L2 get
  * `via <PublicIP>` as with the kernel device, and bypass the TUN.
+ *
+ * Dual-stack (EnableIPv6 + IPv6Network): a second engine instance for flannel's second device, as
+ * the kernel backend has flannel.<VNI> and flannel-v6.<VNI> — a TUN flannel-v6.<VNI> (MTU base −
+ * 70, the kernel's v6 device's; address <IPv6 subnet>/128; the IPv6Network and a route per peer
+ * IPv6 subnet via it), AF_INET6 sockets on the interface's IPv6 address and the same port, the
+ * VXLAN wire with EtherType 86DD, and its own VtepMAC published as BackendV6Data {VNI, VtepMAC}
+ * (kept from our previous lease like the v4 one). Two engines, not one engine of two families: a
+ * VXLAN device is one L2 segment with one MAC, flannel's peers hold a neighbour/FDB pair per device
+ * and address family, and each engine's peer key (PublicIP vs PublicIPv6), route table and socket
+ * are one family's — the per-packet code stays one family's too. Both count into one set of udp
+ * metrics (the v6 workers are "v6-duplex-0", …); the worse of the two healths is reported.
+ * DirectRouting IPv6 peers on our L2 get `via <PublicIPv6>`, as the kernel backend gives them.
  */
 import { OverlaydError } from '../../core/errors.js';
 import type { Lease, LeaseEvent } from '../../core/lease.js';
@@ -27,13 +39,21 @@ import { RT_SCOPE_LINK } from '../../sys/rtnetlink/constants.js';
 import { findLink } from '../../sys/rtnetlink/link-ops.js';
 import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import { deleteLink, getRoute, parseRoute } from '../../sys/rtnetlink/objects.js';
+import { getRoute6, parseRoute6 } from '../../sys/rtnetlink/objects6.js';
+import { wordsOf6 } from '../../core/ipv6-words.js';
+import type { BackendHealth } from '../backend.js';
+import type { RouteSpec6 } from '../../sys/rtnetlink/objects6.js';
 import type { PeerEntry } from './peer-table.js';
 import { UdpBackend } from './udp-backend.js';
+import type { MetricsShare } from './udp-datapath.js';
 import { macWords } from './wire/vxlan-wire.js';
 import { VXLAN_OVERHEAD } from '../vxlan-config.js';
 import { LINUX_VXLAN_PORT, parseVtep, randomVtepMac, type VxlanConfig } from '../vxlan-config.js';
 
 /** Options only the kernel's device implements: refused, never silently ignored. */
+/** VXLAN over IPv6: outer IPv6 40 + UDP 8 + VXLAN 8 + inner Ethernet 14, the kernel backend's v6 MTU cut. */
+const VXLAN6_OVERHEAD = 70;
+
 export function refuseKernelOnly(cfg: VxlanConfig): void {
   for (const [on, field] of [
     [cfg.gbp, 'GBP'],
@@ -60,6 +80,16 @@ export class UserspaceVxlanBackend implements Backend {
   private tunIndex = 0;
   /** PublicIP → on our L2 (DirectRouting), asked of the kernel once per peer address. */
   private readonly direct = new Map<number, boolean>();
+  /** Dual-stack: the IPv6 device's engine, name, MTU, VtepMAC and TUN index. */
+  private readonly dual: boolean;
+  private engine6: UdpBackend | undefined;
+  private readonly name6: string;
+  private readonly mtu6: number;
+  private mac6 = '';
+  private tunIndex6 = 0;
+  private readonly direct6 = new Map<bigint, boolean>();
+  /** Each engine's last health; the worse goes to the daemon. */
+  private readonly health: BackendHealth[] = [{ state: 'up' }, { state: 'up' }];
 
   constructor(
     private readonly ctx: BackendContext,
@@ -69,16 +99,31 @@ export class UserspaceVxlanBackend implements Backend {
     this.name = `flannel.${cfg.vni}`;
     this.port = cfg.port || LINUX_VXLAN_PORT;
     this.mtu = (cfg.mtu ?? ctx.extIface.mtu) - VXLAN_OVERHEAD;
+    this.dual = ctx.config.ipv6 !== undefined;
+    this.name6 = `flannel-v6.${cfg.vni}`;
+    this.mtu6 = (cfg.mtu ?? ctx.extIface.mtu) - VXLAN6_OVERHEAD;
     this.metrics = new KernelMetrics(ctx.metrics);
     this.programmer = new PeerProgrammer({
       sync: new KernelSync(this.nl, this.metrics, ctx.log),
       metrics: this.metrics,
       log: ctx.log,
       entriesOf: (l) => this.routesOf(l),
-      scope: () => ({ protocol: OVERLAYD_RTPROT }),
+      // Dual-stack: our v6 routes are reconciled too (the TUN has no neighbours or FDB to compare).
+      scope: () => ({
+        protocol: OVERLAYD_RTPROT,
+        ...(this.dual ? { ipv6: true, device6: this.tunIndex6 } : {}),
+      }),
       addFailure: { message: 'cannot route to peer; the periodic reconcile will retry' },
     });
-    this.periodic = new PeriodicReconciler(ctx.log, undefined, () => this.programmer.reconcile());
+    // Every second: a TUN the engine re-created (repair after a deletion) has a new ifindex, and
+    // the per-peer routes went with the old device; they are re-added through the new one at once.
+    this.periodic = new PeriodicReconciler(
+      ctx.log,
+      () => {
+        if (this.refreshTunIndexes()) this.programmer.reconcile();
+      },
+      () => this.programmer.reconcile(),
+    );
   }
 
   get vtepMac(): string {
@@ -97,14 +142,64 @@ export class UserspaceVxlanBackend implements Backend {
       this.nl.request(`delete ${this.name}`, deleteLink(old.index));
     }
     const mac = parseMac(this.mac)!;
-    this.engine = new UdpBackend(this.ctx, {
+    const share: MetricsShare | undefined = this.dual
+      ? { blocks: [], workers: [], registered: false }
+      : undefined;
+    this.engine = new UdpBackend(this.healthOf(0), {
       tunName: this.name,
       port: this.port,
       mtu: this.mtu,
       wire: { kind: 'vxlan', vni: this.cfg.vni, vtepMac: [...mac] },
       entryOf: (l) => this.entryOf(l),
+      ...(share ? { metricsShare: share } : {}),
     });
-    return { backendType: 'vxlan', backendData: { VNI: this.cfg.vni, VtepMAC: this.mac }, mtu: this.mtu };
+    const backendData = { VNI: this.cfg.vni, VtepMAC: this.mac };
+    if (!this.dual) return { backendType: 'vxlan', backendData, mtu: this.mtu };
+    if (!this.ctx.extIface.publicIpv6 || !this.ctx.extIface.ifaceV6Addr)
+      throw new OverlaydError(
+        'BACKEND',
+        'dual-stack userspace vxlan: the external interface has no IPv6 address; give --public-ipv6 or an interface with a global IPv6 address',
+      );
+    this.mac6 = parseVtep(this.ctx.previousLease?.attrs.backendV6Data)?.mac ?? randomVtepMac();
+    const old6 = findLink(this.nl, this.name6);
+    if (old6 && old6.kind !== 'tun') {
+      this.ctx.log.warn(
+        { device: this.name6, kind: old6.kind },
+        'replacing the device with the userspace TUN',
+      );
+      this.nl.request(`delete ${this.name6}`, deleteLink(old6.index));
+    }
+    this.engine6 = new UdpBackend(this.healthOf(1), {
+      tunName: this.name6,
+      port: this.port,
+      mtu: this.mtu6,
+      wire: { kind: 'vxlan', vni: this.cfg.vni, vtepMac: [...parseMac(this.mac6)!], inner: 6 },
+      entryOf: (l) => this.entry6Of(l),
+      family: 6,
+      metricsShare: share!,
+      workerPrefix: 'v6-',
+    });
+    return {
+      backendType: 'vxlan',
+      backendData,
+      backendV6Data: { VNI: this.cfg.vni, VtepMAC: this.mac6 },
+      // FLANNEL_MTU: the smaller of the two, the IPv6 device's (as the kernel backend).
+      mtu: Math.min(this.mtu, this.mtu6),
+    };
+  }
+
+  /** The context engine `i` (0: IPv4, 1: IPv6) runs with: its health is combined with the other's. */
+  private healthOf(i: number): BackendContext {
+    const rank = (h: BackendHealth): number => (h.state === 'up' ? 0 : h.state === 'down' ? 1 : 2);
+    return {
+      ...this.ctx,
+      reportHealth: (h) => {
+        this.health[i] = h;
+        const worst = rank(this.health[0]!) >= rank(this.health[1]!) ? this.health[0]! : this.health[1]!;
+        // A new fault is reported with its reason even when the other engine is worse off.
+        this.ctx.reportHealth(h.state !== 'up' && h.fault ? h : worst);
+      },
+    };
   }
 
   async start(own: Lease): Promise<void> {
@@ -116,7 +211,35 @@ export class UserspaceVxlanBackend implements Backend {
       { device: this.name, vni: this.cfg.vni, mac: this.mac, mtu: this.mtu, port: this.port },
       'userspace vxlan datapath started',
     );
+    if (this.engine6) {
+      await this.engine6.start(own); // flannel-v6.<VNI>: its TUN, /128 address, IPv6Network route
+      const link6 = findLink(this.nl, this.name6);
+      if (!link6) throw new OverlaydError('BACKEND', `TUN ${this.name6} vanished after it was opened`);
+      this.tunIndex6 = link6.index;
+      this.ctx.log.info(
+        { device: this.name6, vni: this.cfg.vni, mac: this.mac6, mtu: this.mtu6, port: this.port },
+        'userspace vxlan IPv6 datapath started',
+      );
+    }
     this.periodic.start();
+  }
+
+  /** Re-reads the TUNs' ifindexes; true when one changed (the engine re-created its TUN). */
+  private refreshTunIndexes(): boolean {
+    let changed = false;
+    const v4 = findLink(this.nl, this.name);
+    if (v4 && v4.index !== this.tunIndex) {
+      this.tunIndex = v4.index;
+      changed = true;
+    }
+    if (this.engine6) {
+      const v6 = findLink(this.nl, this.name6);
+      if (v6 && v6.index !== this.tunIndex6) {
+        this.tunIndex6 = v6.index;
+        changed = true;
+      }
+    }
+    return changed;
   }
 
   /** The datapath's peer: a vxlan lease not reached directly. */
@@ -134,6 +257,28 @@ export class UserspaceVxlanBackend implements Backend {
     };
   }
 
+  /**
+   * The IPv6 datapath's peer: a vxlan lease with an IPv6 subnet, a PublicIPv6 and usable
+   * BackendV6Data, not reached directly. A single-stack peer has none (v4 only, as with flanneld).
+   */
+  private entry6Of(l: Lease): PeerEntry | undefined {
+    if (l.attrs.backendType !== 'vxlan') return undefined;
+    const vtep = parseVtep(l.attrs.backendV6Data);
+    const sn6 = l.ipv6Subnet;
+    const pub6 = l.attrs.publicIpv6;
+    if (!vtep || !sn6 || pub6 === undefined || this.isDirect6(pub6)) return undefined;
+    return {
+      subnetIp: 0,
+      prefixLen: 0,
+      publicIp: 0,
+      port: this.port,
+      ...macWords(parseMac(vtep.mac)!),
+      publicIp6: Uint32Array.from(wordsOf6(pub6)),
+      subnetIp6: Uint32Array.from(wordsOf6(sn6.ip)),
+      prefixLen6: sn6.prefixLen,
+    };
+  }
+
   private routesOf(l: Lease): PeerEntries | string {
     if (l.attrs.backendType !== 'vxlan') return 'other_backend';
     if (!parseVtep(l.attrs.backendData)) return 'bad_backend_data';
@@ -141,7 +286,36 @@ export class UserspaceVxlanBackend implements Backend {
     const route = this.isDirect(l.attrs.publicIp)
       ? { dst: ip, dstLen: prefixLen, gateway: l.attrs.publicIp, protocol: OVERLAYD_RTPROT }
       : { dst: ip, dstLen: prefixLen, oif: this.tunIndex, scope: RT_SCOPE_LINK, protocol: OVERLAYD_RTPROT };
-    return { neighs: [], fdbs: [], routes: [route] };
+    return { neighs: [], fdbs: [], routes: [route], ...this.routes6Of(l) };
+  }
+
+  /** A dual-stack peer's IPv6 route: via the v6 TUN, or via its PublicIPv6 on our L2 (DirectRouting). */
+  private routes6Of(l: Lease): { routes6?: RouteSpec6[] } {
+    if (!this.dual) return {};
+    const sn6 = l.ipv6Subnet;
+    const pub6 = l.attrs.publicIpv6;
+    if (!sn6 || pub6 === undefined || !parseVtep(l.attrs.backendV6Data)) return {};
+    const { ip, prefixLen } = sn6;
+    // A TUN route has no scope in RouteSpec6: IPv6 routes are universe-scoped; `dev` is enough.
+    const route: RouteSpec6 = this.isDirect6(pub6)
+      ? { dst: ip, dstLen: prefixLen, gateway: pub6, protocol: OVERLAYD_RTPROT }
+      : { dst: ip, dstLen: prefixLen, oif: this.tunIndex6, protocol: OVERLAYD_RTPROT };
+    return { routes6: [route] };
+  }
+
+  /** DirectRouting for IPv6: `ip -6 route get <PublicIPv6>` has no gateway. */
+  private isDirect6(pub6: bigint): boolean {
+    if (!this.cfg.directRouting) return false;
+    let d = this.direct6.get(pub6);
+    if (d === undefined) {
+      try {
+        d = parseRoute6(this.nl.get('route get v6', getRoute6(pub6)))?.gateway === undefined;
+      } catch {
+        d = false;
+      }
+      this.direct6.set(pub6, d);
+    }
+    return d;
   }
 
   /** DirectRouting: `ip route get <PublicIP>` has no gateway, the peer shares our L2. */
@@ -161,17 +335,23 @@ export class UserspaceVxlanBackend implements Backend {
 
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
     await this.engine!.applyPeerEvents(events);
+    await this.engine6?.applyPeerEvents(events);
     this.programmer.apply(events);
   }
 
   async reconcile(all: readonly Lease[]): Promise<void> {
     await this.engine!.reconcile(all);
+    await this.engine6?.reconcile(all);
     this.programmer.reset(all);
   }
 
   async close(): Promise<void> {
     this.periodic.stop();
-    await this.engine?.close();
-    this.nl.close();
+    try {
+      await this.engine?.close();
+    } finally {
+      await this.engine6?.close();
+      this.nl.close();
+    }
   }
 }

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "addon.h"
+#include "sockaddr.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -33,16 +34,17 @@
 
 /* recvBatch(fd, slab, offs, lens, count, cap, addrs: Uint32Array, ports: Int32Array, gso: Int32Array, timeoutMs)
  * → datagrams received (0 on timeout), at most min(count, 256). lens[i] = cap + 1 marks a truncated
- * (oversized) datagram; addrs are host-order IPv4; gso[i] is the UDP_GRO segment size (0 when not
+ * (oversized) datagram; addrs are host-order IPv4 (recvBatch6: four words each, sockaddr.h); gso[i] is the UDP_GRO segment size (0 when not
  * coalesced). timeoutMs -1: no poll (the caller has just polled). */
-static napi_value recv_batch(napi_env env, napi_callback_info info) {
+static napi_value recv_batch_af(napi_env env, napi_callback_info info, const char *fn, int family) {
   ovl_args a;
+  const size_t w = family == AF_INET6 ? 4 : 1; /* addrs words per message */
   int fd;
   ovl_batch b;
   int32_t count, cap, timeout;
   void *ap, *pp, *gp;
   size_t an, pn, gn;
-  if (!ovl_args_get(env, info, "recvBatch", 10, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) || !ovl_arg_batch(&a, 1, &b) ||
+  if (!ovl_args_get(env, info, fn, 10, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) || !ovl_arg_batch(&a, 1, &b) ||
       !ovl_arg_i32(&a, 4, "count", 0, ovl_min_i32(b.n, INT32_MAX), &count) ||
       /* cap + 1 (the truncation mark) must fit an int32 */
       !ovl_arg_i32(&a, 5, "cap", 1, ovl_min_i32(b.slab_len, INT32_MAX - 1), &cap) ||
@@ -50,15 +52,17 @@ static napi_value recv_batch(napi_env env, napi_callback_info info) {
       !ovl_arg_typed(&a, 8, "gso", napi_int32_array, &gp, &gn) ||
       !ovl_arg_i32(&a, 9, "timeoutMs", -1, OVL_MAX_TIMEOUT_MS, &timeout))
     return NULL;
-  if (an < (size_t)count || pn < (size_t)count || gn < (size_t)count)
-    return ovl_range_error(&a, "addrs, ports and gso must hold count = %d elements, got %zu, %zu, %zu", count, an, pn, gn), NULL;
+  if (an / w < (size_t)count || pn < (size_t)count || gn < (size_t)count)
+    return ovl_range_error(&a, "addrs (%zu words each), ports and gso must hold count = %d messages, got %zu, %zu, %zu", w, count, an, pn,
+                           gn),
+           NULL;
   if (count > MAX_BATCH) count = MAX_BATCH; /* "up to count": the rest is received by the next call */
   uint32_t *addrs = ap;
   int32_t *ports = pp, *gso = gp;
 
   struct mmsghdr msgs[MAX_BATCH];
   struct iovec iov[MAX_BATCH];
-  struct sockaddr_in from[MAX_BATCH];
+  ovl_sockaddr from[MAX_BATCH];
   union {
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
@@ -93,8 +97,7 @@ static napi_value recv_batch(napi_env env, napi_callback_info info) {
   for (int i = 0; i < n; i++) {
     struct msghdr *h = &msgs[i].msg_hdr;
     b.lens[i] = (h->msg_flags & MSG_TRUNC) ? cap + 1 : (int32_t)msgs[i].msg_len;
-    addrs[i] = ntohl(from[i].sin_addr.s_addr);
-    ports[i] = ntohs(from[i].sin_port);
+    ports[i] = ovl_sockaddr_get(&from[i], family, addrs + (size_t)i * w);
     gso[i] = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
       if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
@@ -110,7 +113,7 @@ static napi_value recv_batch(napi_env env, napi_callback_info info) {
 typedef struct {
   struct mmsghdr msgs[MAX_BATCH];
   struct iovec iov[MAX_BATCH];
-  struct sockaddr_in to[MAX_BATCH];
+  ovl_sockaddr to[MAX_BATCH];
   union {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
     struct cmsghdr align;
@@ -121,6 +124,7 @@ typedef struct {
   const ovl_batch *b;
   const uint32_t *addrs;
   const int32_t *ports, *gso;
+  int family; /* AF_INET: one addrs word per message; AF_INET6: four */
 } send_arrays;
 
 /* Message i is sendable: inside the slab, port and segment size 16-bit. */
@@ -137,15 +141,11 @@ static int fill_chunk(send_chunk *c, const send_arrays *s, size_t first, int n) 
     if (!msg_ok(s, off, len, port, seg)) return 0;
     c->iov[k].iov_base = s->b->slab + off;
     c->iov[k].iov_len = (size_t)len;
-    memset(&c->to[k], 0, sizeof c->to[k]);
-    c->to[k].sin_family = AF_INET;
-    c->to[k].sin_addr.s_addr = htonl(s->addrs[i]);
-    c->to[k].sin_port = htons((uint16_t)port);
     struct msghdr *h = &c->msgs[k].msg_hdr;
     h->msg_iov = &c->iov[k];
     h->msg_iovlen = 1;
     h->msg_name = &c->to[k];
-    h->msg_namelen = sizeof c->to[k];
+    h->msg_namelen = ovl_sockaddr_set(&c->to[k], s->family, s->addrs + i * (s->family == AF_INET6 ? 4 : 1), (uint16_t)port);
     if (seg > 0) {
       memset(c->ctrl[k].buf, 0, sizeof c->ctrl[k].buf);
       h->msg_control = c->ctrl[k].buf;
@@ -202,25 +202,26 @@ static int send_chunk_until(int fd, send_chunk *c, int n, int64_t deadline, int 
  * for SEND_DEADLINE_MS). Sends messages start .. start+count-1 of the arrays (an index, so the
  * caller allocates no subarrays), in sendmmsg calls of up to 256. gso[i] > 0 adds a UDP_SEGMENT
  * cmsg so the kernel cuts message i into datagrams of that size. */
-static napi_value send_batch(napi_env env, napi_callback_info info) {
+static napi_value send_batch_af(napi_env env, napi_callback_info info, const char *fn, int family) {
   ovl_args a;
+  const size_t w = family == AF_INET6 ? 4 : 1;
   int fd;
   ovl_batch b;
   int32_t start, count;
   void *ap, *pp, *gp;
   size_t an, pn, gn;
-  if (!ovl_args_get(env, info, "sendBatch", 9, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) || !ovl_arg_batch(&a, 1, &b) ||
+  if (!ovl_args_get(env, info, fn, 9, &a) || !ovl_arg_fd(&a, 0, "fd", &fd) || !ovl_arg_batch(&a, 1, &b) ||
       !ovl_arg_typed(&a, 6, "addrs", napi_uint32_array, &ap, &an) || !ovl_arg_typed(&a, 7, "ports", napi_int32_array, &pp, &pn) ||
       !ovl_arg_typed(&a, 8, "gso", napi_int32_array, &gp, &gn))
     return NULL;
   size_t lim = b.n;
-  if (an < lim) lim = an;
+  if (an / w < lim) lim = an / w;
   if (pn < lim) lim = pn;
   if (gn < lim) lim = gn;
   if (!ovl_arg_i32(&a, 4, "start", 0, ovl_min_i32(lim, INT32_MAX), &start) ||
       !ovl_arg_i32(&a, 5, "count", 0, ovl_min_i32(lim - (size_t)start, INT32_MAX), &count))
     return NULL;
-  send_arrays s = {.b = &b, .addrs = ap, .ports = pp, .gso = gp};
+  send_arrays s = {.b = &b, .addrs = ap, .ports = pp, .gso = gp, .family = family};
   for (int k = 0; k < count; k++) {
     size_t i = (size_t)start + (size_t)k;
     int32_t off = b.offs[i], len = b.lens[i], port = s.ports[i], seg = s.gso[i];
@@ -245,10 +246,19 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   return ovl_i32(env, sent);
 }
 
+static napi_value recv_batch(napi_env env, napi_callback_info info) { return recv_batch_af(env, info, "recvBatch", AF_INET); }
+static napi_value send_batch(napi_env env, napi_callback_info info) { return send_batch_af(env, info, "sendBatch", AF_INET); }
+/* recvBatch6 / sendBatch6: the same on an AF_INET6 socket (udpOpen6); addrs hold four host-order
+ * words per message, the address's bytes 0-3 first (so fd00::1 is 0xfd000000, 0, 0, 1). */
+static napi_value recv_batch6(napi_env env, napi_callback_info info) { return recv_batch_af(env, info, "recvBatch6", AF_INET6); }
+static napi_value send_batch6(napi_env env, napi_callback_info info) { return send_batch_af(env, info, "sendBatch6", AF_INET6); }
+
 void ovl_register_mmsg(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"recvBatch", NULL, recv_batch, NULL, NULL, NULL, napi_default, NULL},
       {"sendBatch", NULL, send_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"recvBatch6", NULL, recv_batch6, NULL, NULL, NULL, napi_default, NULL},
+      {"sendBatch6", NULL, send_batch6, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

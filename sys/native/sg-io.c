@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "addon.h"
 #include "args.h"
+#include "sockaddr.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -36,7 +37,7 @@
 /* The iovec and message arrays of a call: per thread, so a call allocates nothing. */
 static __thread struct iovec sg_iov[SG_MAX_IOVS];
 static __thread struct mmsghdr sg_msgs[SG_MAX_MSGS];
-static __thread struct sockaddr_in sg_to[SG_MAX_MSGS];
+static __thread ovl_sockaddr sg_to[SG_MAX_MSGS];
 static __thread union {
   char buf[CMSG_SPACE(sizeof(uint16_t))];
   struct cmsghdr align;
@@ -83,9 +84,10 @@ static int range_ok(const int32_t *first, const int32_t *counts, size_t i, size_
  * Message i is the iovecs first[i] .. first[i]+counts[i]-1 of (iovOffs, iovLens), sent to
  * addrs[i]:ports[i]; gso[i] > 0 adds UDP_SEGMENT so the kernel cuts it into datagrams of that size.
  * Sends at most 256 messages and 4096 iovecs a call: the caller loops on what was sent. */
-static napi_value sendv_batch(napi_env env, napi_callback_info info) {
+static napi_value sendv_batch_af(napi_env env, napi_callback_info info, const char *fn, int family) {
   ovl_args a;
-  if (!ovl_args_get(env, info, "sendvBatch", 11, &a)) return NULL;
+  const size_t w = family == AF_INET6 ? 4 : 1; /* addrs words per message */
+  if (!ovl_args_get(env, info, fn, 11, &a)) return NULL;
   int fd;
   int32_t start, count;
   typed slab, offs, lens, first, counts, addrs, ports, gso;
@@ -98,7 +100,7 @@ static napi_value sendv_batch(napi_env env, napi_callback_info info) {
   size_t n_iov = offs.n < lens.n ? offs.n : lens.n;
   size_t n_msg = first.n;
   if (counts.n < n_msg) n_msg = counts.n;
-  if (addrs.n < n_msg) n_msg = addrs.n;
+  if (addrs.n / w < n_msg) n_msg = addrs.n / w;
   if (ports.n < n_msg) n_msg = ports.n;
   if (gso.n < n_msg) n_msg = gso.n;
   if (!ovl_arg_i32(&a, 6, "start", 0, ovl_min_i32(n_msg, n_msg), &start) ||
@@ -112,23 +114,19 @@ static napi_value sendv_batch(napi_env env, napi_callback_info info) {
   for (; m < count && m < SG_MAX_MSGS; m++) {
     size_t i = (size_t)start + (size_t)m;
     if (!range_ok(fi, ci, i, n_iov)) {
-      napi_throw_range_error(env, NULL, "sendvBatch: a message's iovec range lies outside iovOffs/iovLens");
+      ovl_range_error(&a, "a message's iovec range lies outside iovOffs/iovLens");
       return NULL;
     }
     if (used + (size_t)ci[i] > SG_MAX_IOVS) break; /* the rest next call */
     int64_t bytes = fill_iov(&slab, oi, li, fi[i], ci[i], used);
     if (bytes < 0 || bytes > 65535 || pi[i] < 0 || pi[i] > 65535 || gi[i] < 0 || gi[i] > 65535) {
-      napi_throw_range_error(env, NULL, "sendvBatch: an iovec outside the slab, a message over 64 KiB, or a bad port/gso");
+      ovl_range_error(&a, "an iovec outside the slab, a message over 64 KiB, or a bad port/gso");
       return NULL;
     }
     struct msghdr *h = &sg_msgs[m].msg_hdr;
     memset(h, 0, sizeof *h);
-    memset(&sg_to[m], 0, sizeof sg_to[m]);
-    sg_to[m].sin_family = AF_INET;
-    sg_to[m].sin_addr.s_addr = htonl(ai[i]);
-    sg_to[m].sin_port = htons((uint16_t)pi[i]);
     h->msg_name = &sg_to[m];
-    h->msg_namelen = sizeof sg_to[m];
+    h->msg_namelen = ovl_sockaddr_set(&sg_to[m], family, ai + i * w, (uint16_t)pi[i]);
     h->msg_iov = &sg_iov[used];
     h->msg_iovlen = (size_t)ci[i];
     if (gi[i] > 0) {
@@ -145,7 +143,7 @@ static napi_value sendv_batch(napi_env env, napi_callback_info info) {
     used += (size_t)ci[i];
   }
   if (m == 0 && count > 0) {
-    napi_throw_range_error(env, NULL, "sendvBatch: one message has more iovecs than a call takes (4096)");
+    ovl_range_error(&a, "one message has more iovecs than a call takes (4096)");
     return NULL;
   }
   int sent = 0;
@@ -167,6 +165,10 @@ static napi_value sendv_batch(napi_env env, napi_callback_info info) {
   }
   return ovl_i32(env, sent);
 }
+
+static napi_value sendv_batch(napi_env env, napi_callback_info info) { return sendv_batch_af(env, info, "sendvBatch", AF_INET); }
+/* sendvBatch6: the same on an AF_INET6 socket; addrs hold four words per message (sockaddr.h). */
+static napi_value sendv_batch6(napi_env env, napi_callback_info info) { return sendv_batch_af(env, info, "sendvBatch6", AF_INET6); }
 
 /* writevBatch(fd, slab: Uint8Array, iovOffs: Int32Array, iovLens: Int32Array, first: Int32Array,
  *             counts: Int32Array, count, errs: Int32Array[2]) → packets written.
@@ -329,6 +331,7 @@ out:
 void ovl_register_sg_io(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sendvBatch", NULL, sendv_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"sendvBatch6", NULL, sendv_batch6, NULL, NULL, NULL, napi_default, NULL},
       {"writevBatch", NULL, writev_batch, NULL, NULL, NULL, napi_default, NULL},
       {"csumChunks", NULL, csum_chunks, NULL, NULL, NULL, napi_default, NULL},
       {"sgProbe", NULL, sg_probe, NULL, NULL, NULL, napi_default, NULL},

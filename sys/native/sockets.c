@@ -2,6 +2,7 @@
  * offloads), the UDP socket (big buffers, UDP_GRO), and a rtnetlink socket. All are non-blocking:
  * the batch calls in io.c poll before they read. */
 #include "addon.h"
+#include "sockaddr.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -69,6 +70,35 @@ static void set_buf(int fd, int force_opt, int opt, int bytes) {
   if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof bytes) < 0) setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
 }
 
+/* Opens a non-blocking UDP socket of family bound to addr:port (sockaddr.h words). An AF_INET6
+ * socket is IPV6_V6ONLY: the v4 datapath has its own socket on the same port. */
+static napi_value udp_open_af(napi_env env, int family, const uint32_t *addr, int32_t port, int32_t rcv, int32_t snd,
+                              bool reuse) {
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ovl_throw_errno(env, "socket", errno);
+  int one = 1;
+  if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) {
+    int err = errno;
+    close(fd);
+    return ovl_throw_errno(env, "IPV6_V6ONLY", err);
+  }
+  if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+    int err = errno;
+    close(fd);
+    return ovl_throw_errno(env, "SO_REUSEPORT", err);
+  }
+  set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcv);
+  set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, snd);
+  ovl_sockaddr sa;
+  socklen_t len = ovl_sockaddr_set(&sa, family, addr, (uint16_t)port);
+  if (bind(fd, &sa.sa, len) < 0) {
+    int err = errno;
+    close(fd);
+    return ovl_throw_errno(env, "bind", err);
+  }
+  return ovl_i32(env, fd);
+}
+
 /* udpOpen(ip: host-order u32, port, rcvbuf, sndbuf, reusePort?: boolean) → fd bound to ip:port.
  * reusePort: the socket joins a SO_REUSEPORT group (one socket per datapath queue). */
 static napi_value udp_open(napi_env env, napi_callback_info info) {
@@ -81,27 +111,26 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
       !ovl_arg_i32(&a, 2, "rcvbuf", 0, INT32_MAX, &rcv) || !ovl_arg_i32(&a, 3, "sndbuf", 0, INT32_MAX, &snd) ||
       !ovl_arg_bool(&a, 4, "reusePort", true, &reuse))
     return NULL;
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ovl_throw_errno(env, "socket", errno);
-  int one = 1;
-  if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
-    int err = errno;
-    close(fd);
-    return ovl_throw_errno(env, "SO_REUSEPORT", err);
-  }
-  set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcv);
-  set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, snd);
-  struct sockaddr_in sin;
-  memset(&sin, 0, sizeof sin);
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(ip);
-  sin.sin_port = htons((uint16_t)port);
-  if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
-    int err = errno;
-    close(fd);
-    return ovl_throw_errno(env, "bind", err);
-  }
-  return ovl_i32(env, fd);
+  return udp_open_af(env, AF_INET, &ip, port, rcv, snd, reuse);
+}
+
+/* udpOpen6(ip: Uint32Array of 4 words (sockaddr.h), port, rcvbuf, sndbuf, reusePort?) → an
+ * IPV6_V6ONLY socket bound to [ip]:port, as udpOpen otherwise. */
+static napi_value udp_open6(napi_env env, napi_callback_info info) {
+  ovl_args a;
+  void *ip;
+  size_t n;
+  int32_t port, rcv, snd;
+  bool reuse = false;
+  if (!ovl_args_get(env, info, "udpOpen6", 5, &a) || !ovl_arg_typed(&a, 0, "ip", napi_uint32_array, &ip, &n))
+    return NULL;
+  if (n != 4) return ovl_range_error(&a, "ip must have 4 words (an IPv6 address), got %zu", n), NULL;
+  uint32_t words[4];
+  memcpy(words, ip, sizeof words); /* read once: JS may rewrite the array */
+  if (!ovl_arg_i32(&a, 1, "port", 0, 65535, &port) || !ovl_arg_i32(&a, 2, "rcvbuf", 0, INT32_MAX, &rcv) ||
+      !ovl_arg_i32(&a, 3, "sndbuf", 0, INT32_MAX, &snd) || !ovl_arg_bool(&a, 4, "reusePort", true, &reuse))
+    return NULL;
+  return udp_open_af(env, AF_INET6, words, port, rcv, snd, reuse);
 }
 
 /* udpSetGro(fd, on) → true when the kernel accepted UDP_GRO. */
@@ -200,6 +229,7 @@ void ovl_register_sockets(napi_env env, napi_value exports) {
       {"tunOpen", NULL, tun_open, NULL, NULL, NULL, napi_default, NULL},
       {"tunSetOffload", NULL, tun_set_offload, NULL, NULL, NULL, napi_default, NULL},
       {"udpOpen", NULL, udp_open, NULL, NULL, NULL, napi_default, NULL},
+      {"udpOpen6", NULL, udp_open6, NULL, NULL, NULL, napi_default, NULL},
       {"udpSetGro", NULL, udp_set_gro, NULL, NULL, NULL, napi_default, NULL},
       {"nlOpen", NULL, nl_open, NULL, NULL, NULL, napi_default, NULL},
       {"nlSend", NULL, nl_send, NULL, NULL, NULL, napi_default, NULL},

@@ -3,12 +3,18 @@
  * Wire's methods are not), and the Wire each worker builds from it.
  */
 import { UDP_WIRE } from './udp-wire.js';
-import { VxlanWire } from './vxlan-wire.js';
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, VxlanWire } from './vxlan-wire.js';
 import type { Wire } from './wire.js';
 
 export type WireSpec =
   | { readonly kind: 'udp' }
-  | { readonly kind: 'vxlan'; readonly vni: number; readonly vtepMac: readonly number[] }
+  | {
+      readonly kind: 'vxlan';
+      readonly vni: number;
+      readonly vtepMac: readonly number[];
+      /** The inner family: IPv4 (flannel.<VNI>, default) or IPv6 (flannel-v6.<VNI>: EtherType 86DD). */
+      readonly inner?: 4 | 6;
+    }
   | WireguardWireSpec;
 
 /**
@@ -30,5 +36,9 @@ export interface WireguardWireSpec {
 export function wireOf(spec: WireSpec | undefined): Wire {
   if (!spec || spec.kind === 'udp') return UDP_WIRE;
   if (spec.kind === 'wireguard') throw new Error('the WireGuard wire needs its data plane: see wg-worker.ts');
-  return new VxlanWire(spec.vni, Uint8Array.from(spec.vtepMac));
+  return new VxlanWire(
+    spec.vni,
+    Uint8Array.from(spec.vtepMac),
+    spec.inner === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4,
+  );
 }

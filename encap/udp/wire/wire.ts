@@ -1,6 +1,6 @@
 /**
  * The wire format of a datapath: what the engine (encap/udp/tx-engine.ts, rx-engine.ts) puts in
- * front of an inner IPv4 packet in a UDP datagram, and what it checks before the packet goes to
+ * front of an inner packet (IPv4; IPv6 on an IPv6 engine: the VXLAN wire's flannel-v6) in a UDP datagram, and what it checks before the packet goes to
  * the TUN. Everything else — slots, batching, offloads, GSO/GRO, the peer table, the counters —
  * is the engine's and the same for every wire, so a new encapsulation is one file like these:
  *   udp-wire.ts    flannel's udp backend: no header, the payload is the packet (port 8285)
