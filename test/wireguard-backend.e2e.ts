@@ -15,6 +15,7 @@ import type { LabNode } from './lab/lab-node.js';
 import { addPod, ping, reachable, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
 import { UnderlayCapture } from './lab/underlay-capture.js';
+import { flannelWgRoute } from './lab/wireguard-go-node.js';
 
 let lab: Lab;
 let pods: Pod[] = [];
@@ -87,8 +88,9 @@ describe('wireguard backend (overlayd userspace WireGuard on both nodes)', () =>
       const link = JSON.parse(await n.mustExec('ip', ['-d', '-j', 'link', 'show', 'flannel-wg']))[0];
       expect(link.linkinfo.info_kind).toBe('tun');
       expect(link.mtu).toBe(1420);
-      const routes = JSON.parse(await n.mustExec('ip', ['-j', 'route', 'show', 'dev', 'flannel-wg']));
-      expect(routes.map((r: { dst: string }) => r.dst)).toEqual(['10.244.0.0/16']);
+      // flanneld's route exactly (scope link, proto boot, no src): tools reading the table see one shape.
+      const routes = JSON.parse(await n.mustExec('ip', ['-d', '-j', 'route', 'show', 'dev', 'flannel-wg']));
+      expect(routes).toEqual([flannelWgRoute('10.244.0.0/16')]);
       const { subnet } = await leaseOf(n);
       const addrs = await n.mustExec('ip', ['-4', '-o', 'addr', 'show', 'dev', 'flannel-wg']);
       expect(addrs).toContain(`${subnet.split('/')[0]}/32`);

@@ -21,6 +21,11 @@ export interface TunSpec {
   readonly subnet: Ipv4Net;
   /** The whole flannel Network, routed via the TUN. */
   readonly network: Ipv4Net;
+  /**
+   * The Network route's scope: flannel's udp backend adds it at universe scope, its wireguard
+   * backend at link scope (device.go addRoute); default universe.
+   */
+  readonly routeScope?: number;
 }
 
 /** Programs the TUN; returns its ifindex. */
@@ -37,7 +42,7 @@ export function configureTun(nl: RtNetlink, spec: TunSpec): number {
       dstLen: net.prefixLen,
       oif: link.index,
       protocol: RTPROT_BOOT,
-      scope: RT_SCOPE_UNIVERSE,
+      scope: spec.routeScope ?? RT_SCOPE_UNIVERSE,
     }),
     [EEXIST],
   );

@@ -53,6 +53,8 @@ export interface DatapathFlavor {
   readonly port: number;
   readonly mtu: number;
   readonly wire: WireSpec;
+  /** The Network route's scope (tun-state.ts); flannel udp's universe when absent. */
+  readonly routeScope?: number;
   /** The datapath's entry for a lease, or undefined when it does not go through the TUN. */
   readonly entryOf: (l: Lease) => PeerEntry | undefined;
   /**
@@ -87,6 +89,7 @@ export class UdpBackend implements Backend {
   private readonly port: number;
   private readonly mtu: number;
   private readonly tunName: string;
+  private readonly routeScope: number | undefined;
   private readonly peers = new Map<string, PeerEntry>();
   private readonly table = new SharedPeerTable(PEER_CAPACITY);
   /** False after a publish failed: the next tick publishes again. */
@@ -120,6 +123,7 @@ export class UdpBackend implements Backend {
     this.port = flavor?.port ?? parseUdpBackendConfig(ctx.config.backend).port;
     this.mtu = flavor?.mtu ?? ctx.extIface.mtu - UDP_OVERHEAD;
     this.tunName = flavor?.tunName ?? ctx.options['tunName'] ?? 'flannel0';
+    this.routeScope = flavor?.routeScope;
     this.entryFor = flavor?.entryOf ?? ((l) => this.entryOf(l));
     this.testPlan = parseTestFault(process.env['OVERLAYD_TEST_FAULT']);
     this.v6 = flavor?.family === 6;
@@ -188,7 +192,8 @@ export class UdpBackend implements Backend {
         subnet: this.own6!,
         network: this.ctx.config.ipv6!.network,
       };
-    return { name: this.tunName, mtu: this.mtu, subnet: this.own!, network: this.ctx.config.network };
+    const network = this.ctx.config.network;
+    return { name: this.tunName, mtu: this.mtu, subnet: this.own!, network, routeScope: this.routeScope };
   }
 
   /** The periodic check: TUN and route state, worker heartbeats, and the peer-table reconcile. */

@@ -5,7 +5,7 @@
  * every peer. Peers the control plane would refuse (our own key, a low-order point: a bogus
  * lease) are left out here rather than thrown at the worker; their leases get no session.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { formatIpv4, parseIpv4 } from '../../core/ipv4.js';
 import { WgControlPlane, type WgAction } from '../wireguard/protocol/control.js';
 import { dh, formatKey, keyPairFrom } from '../wireguard/protocol/keys.js';
@@ -31,6 +31,31 @@ const fromText = (e: { address: string; port: number }): Endpoint => ({
   address: parseIpv4(e.address) ?? 0, // an IPv4 engine: the control plane only ever saw IPv4 endpoints
   port: e.port,
 });
+
+/** Bytes drawn from the CSPRNG at once by pooledRandom. */
+const RANDOM_POOL_BYTES = 512;
+
+/**
+ * The control plane's random source: node's CSPRNG, drawn RANDOM_POOL_BYTES at a time; each byte
+ * is handed out once (as a copy) and wiped from the pool as it goes. The control plane asks for 2
+ * bytes of timer jitter each time data is sent after a receive, i.e. on every service pass of a
+ * ping-pong: one randomBytes per ask cost a Buffer and a call into OpenSSL each time.
+ */
+export function pooledRandom(fill: (b: Uint8Array) => void = randomFillSync): (n: number) => Uint8Array {
+  const pool = new Uint8Array(RANDOM_POOL_BYTES);
+  let at = RANDOM_POOL_BYTES;
+  return (n) => {
+    if (n > RANDOM_POOL_BYTES) return new Uint8Array(randomBytes(n));
+    if (at + n > RANDOM_POOL_BYTES) {
+      fill(pool);
+      at = 0;
+    }
+    const out = pool.slice(at, at + n);
+    pool.fill(0, at, at + n);
+    at += n;
+    return out;
+  };
+}
 
 export function handshakeDropReason(r: string): DropReason {
   const name = `handshake_${r}`;
@@ -84,7 +109,7 @@ export function createControlPort(s: ControlSettings): ControlPort {
   const cp = new WgControlPlane({
     privateKey: s.privateKey,
     now,
-    random: (n) => new Uint8Array(randomBytes(n)),
+    random: pooledRandom(),
     underLoad: s.underLoad,
     timers: s.timers,
   });

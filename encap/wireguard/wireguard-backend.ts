@@ -12,7 +12,8 @@
  *               reused across restarts (key-file.ts); never logged, never in etcd, never a metric
  *   device      TUN `flannel-wg` (a kernel wireguard link of that name is deleted first), MTU =
  *               (Backend.MTU or the external interface's) − 80, address = the lease subnet's
- *               network address /32, one route for the whole Network through it
+ *               network address /32, one route for the whole Network through it as flannel's
+ *               device.go adds it: scope link, proto boot, no src, table main
  *   peers       one per wireguard lease: endpoint PublicIP:Port, allowed IPs = the lease's subnet,
  *               PSK and PersistentKeepaliveInterval from the config; removed with the lease
  *   IPv4 only   the engine carries IPv4: EnableIPv6 with this backend is refused by the network
@@ -36,6 +37,7 @@
 import { OverlaydError } from '../../core/errors.js';
 import type { Lease, LeaseEvent } from '../../core/lease.js';
 import type { Backend, BackendContext, Registration } from '../backend.js';
+import { RT_SCOPE_LINK } from '../../sys/rtnetlink/constants.js';
 import { findLink } from '../../sys/rtnetlink/link-ops.js';
 import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import { deleteLink } from '../../sys/rtnetlink/objects.js';
@@ -126,6 +128,7 @@ export class WireguardBackend implements Backend {
       tunName: WG_DEVICE,
       port: this.cfg.listenPort,
       mtu: this.mtu,
+      routeScope: RT_SCOPE_LINK,
       wire: {
         kind: 'wireguard',
         privateKey: [...key.privateKey],

@@ -30,6 +30,16 @@ export const WG_DEVICE = 'flannel-wg';
 export const WG_OVERHEAD = 80;
 export const WG_DEFAULT_PORT = 51820;
 
+/**
+ * The one Network route flanneld's wireguard backend installs, as `ip -d -j route show dev
+ * flannel-wg` prints it: device.go addRoute is netlink.RouteReplace{LinkIndex, Scope: SCOPE_LINK,
+ * Dst: Network}, and vishvananda/netlink fills the rest of the message with its defaults (table
+ * main, proto boot, type unicast) and no preferred source.
+ */
+export function flannelWgRoute(network: string): Record<string, unknown> {
+  return { type: 'unicast', dst: network, protocol: 'boot', scope: 'link', flags: [] };
+}
+
 export interface WireguardGoOptions {
   /** The lease subnet, e.g. 10.244.201.0/24; its network address goes on the device. */
   readonly subnet: string;

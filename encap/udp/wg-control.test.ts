@@ -1,0 +1,60 @@
+/**
+ * pooledRandom, the control plane's random source: every byte of the CSPRNG's output is handed
+ * out once, as a copy, and wiped from the pool when it goes; the pool is refilled when a request
+ * does not fit in what is left, and a request larger than the pool is drawn on its own.
+ */
+import { describe, expect, it } from 'vitest';
+import { pooledRandom } from './wg-control.js';
+
+/** A fill that writes 1, 2, 3, … (mod 251, never 0) and keeps the pool it was given. */
+function countingFill(): { fill: (b: Uint8Array) => void; pools: Uint8Array[]; fills: () => number } {
+  let next = 0;
+  const pools: Uint8Array[] = [];
+  return {
+    fill: (b) => {
+      pools.push(b);
+      for (let i = 0; i < b.length; i++) b[i] = (next++ % 251) + 1;
+    },
+    pools,
+    fills: () => pools.length,
+  };
+}
+
+describe('pooledRandom', () => {
+  it('hands out the fill output in order, each byte once, and refills when a request does not fit', () => {
+    const f = countingFill();
+    const random = pooledRandom(f.fill);
+    const seen: number[] = [];
+    for (let i = 0; i < 300; i++) seen.push(...random(2)); // 600 bytes: crosses the 512-byte pool once
+    expect(f.fills()).toBe(2);
+    const expected = [...Array(512).keys()]
+      .map((i) => (i % 251) + 1)
+      .concat([...Array(88).keys()].map((i) => ((512 + i) % 251) + 1));
+    expect(seen).toEqual(expected);
+  });
+
+  it('wipes what it hands out from the pool, and the copy it returns is not a view of the pool', () => {
+    const f = countingFill();
+    const random = pooledRandom(f.fill);
+    const a = random(32);
+    const pool = f.pools[0]!;
+    expect(pool.subarray(0, 32).every((x) => x === 0)).toBe(true);
+    expect(pool[32]).not.toBe(0);
+    expect(a.buffer).not.toBe(pool.buffer);
+    expect([...a]).toEqual([...Array(32).keys()].map((i) => i + 1));
+  });
+
+  it('draws a request larger than the pool from the CSPRNG directly', () => {
+    const f = countingFill();
+    const big = pooledRandom(f.fill)(4096);
+    expect(big).toHaveLength(4096);
+    expect(f.fills()).toBe(0);
+  });
+
+  it('by default draws from node:crypto: 4-byte indices are not all equal', () => {
+    const random = pooledRandom();
+    const values = new Set<string>();
+    for (let i = 0; i < 200; i++) values.add(Buffer.from(random(4)).toString('hex'));
+    expect(values.size).toBeGreaterThan(190);
+  });
+});
