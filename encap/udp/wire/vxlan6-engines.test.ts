@@ -12,8 +12,7 @@ import { pseudoHeaderSum6 } from '../../packet/partial-checksum6.js';
 import { newVnetHdr, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, writeVnetHdr } from '../../packet/vnet-hdr.js';
 import { SlotPool } from '../../pool.js';
 import { C, dropIndex, reasonIndex, type DropReason } from '../counters.js';
-import { MemoryTun } from '../../../test/support/memory-io.js';
-import { MemoryNetwork6, MemoryUdp6 } from '../../../test/support/memory-io6.js';
+import { MemoryNetwork6, MemoryTun, MemoryUdp6 } from '../../../test/support/memory-io.js';
 import {
   KERNEL_PAYLOAD6,
   RECEIVER_MAC6,
