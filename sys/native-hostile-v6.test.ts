@@ -310,6 +310,21 @@ describe('recvBatch6', () => {
   });
 });
 
+describe('a socket of the other family', () => {
+  it('recvBatch on an AF_INET6 socket reports address 0, port 0: the name is a sockaddr_in6, not the sockaddr_in it would read', () => {
+    drain6();
+    const slab = new Uint8Array(64);
+    expect(sys.sendBatch6(v6.tx, slab, i32(0), i32(8), 0, 1, LOOPBACK6, i32(v6.rxPort), i32(0))).toBe(1);
+    const from = Uint32Array.from([0xdeadbeef]);
+    const ports = Int32Array.from([-7]);
+    const lens = new Int32Array(1);
+    expect(sys.recvBatch(v6.rx, new Uint8Array(64), i32(0), lens, 1, 64, from, ports, i32(0), 1000)).toBe(1);
+    expect(lens[0]).toBe(8);
+    // Not the sender's port (sin6_port lies where sin_port would) nor sin6_flowinfo as an address.
+    expect([from[0], ports[0]]).toEqual([0, 0]);
+  });
+});
+
 describe('sendBatch6', () => {
   const args = (): unknown[] => [
     v6.tx,

@@ -21,17 +21,27 @@ export function nativeTunIo(fd: number): TunIo {
   };
 }
 
+/** The UdpIo of socket `fd` over one family's batch calls. */
+function udpIo(
+  fd: number,
+  recv: NativeSys['recvBatch'],
+  send: NativeSys['sendBatch'],
+  sendv: NativeSys['sendvBatch'],
+): UdpIo {
+  return {
+    recv: (slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs) =>
+      recv(fd, slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
+    send: (slab, offs, lens, start, count, addrs, ports, gso) =>
+      send(fd, slab, offs, lens, start, count, addrs, ports, gso),
+    sendv: (slab, iovs, start, count, addrs, ports, gso) =>
+      sendv(fd, slab, iovs.offs, iovs.lens, iovs.first, iovs.counts, start, count, addrs, ports, gso),
+  };
+}
+
 /** UDP socket `fd` as a UdpIo: recvmmsg/sendmmsg with UDP GRO/GSO (native/mmsg.c), iovec sends (native/sg-io.c). */
 export function nativeUdpIo(fd: number): UdpIo {
   const n = native();
-  return {
-    recv: (slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs) =>
-      n.recvBatch(fd, slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
-    send: (slab, offs, lens, start, count, addrs, ports, gso) =>
-      n.sendBatch(fd, slab, offs, lens, start, count, addrs, ports, gso),
-    sendv: (slab, iovs, start, count, addrs, ports, gso) =>
-      n.sendvBatch(fd, slab, iovs.offs, iovs.lens, iovs.first, iovs.counts, start, count, addrs, ports, gso),
-  };
+  return udpIo(fd, n.recvBatch, n.sendBatch, n.sendvBatch);
 }
 
 /**
@@ -40,14 +50,7 @@ export function nativeUdpIo(fd: number): UdpIo {
  */
 export function nativeUdpIo6(fd: number): UdpIo {
   const n = native();
-  return {
-    recv: (slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs) =>
-      n.recvBatch6(fd, slab, offs, lens, count, cap, addrs, ports, gso, timeoutMs),
-    send: (slab, offs, lens, start, count, addrs, ports, gso) =>
-      n.sendBatch6(fd, slab, offs, lens, start, count, addrs, ports, gso),
-    sendv: (slab, iovs, start, count, addrs, ports, gso) =>
-      n.sendvBatch6(fd, slab, iovs.offs, iovs.lens, iovs.first, iovs.counts, start, count, addrs, ports, gso),
-  };
+  return udpIo(fd, n.recvBatch6, n.sendBatch6, n.sendvBatch6);
 }
 
 /** poll(2) on two fds for up to timeoutMs: bit 1 = `a` readable, bit 2 = `b`; 0 on timeout. */

@@ -10,6 +10,49 @@ import { fileURLToPath } from 'node:url';
 import { OverlaydError } from '../core/errors.js';
 
 /**
+ * The UDP batch calls (mmsg.c, sg-io.c): one signature per call for both families. On the
+ * AF_INET calls `addrs` holds one host-order word per message; on the AF_INET6 ones (the `6`
+ * names) four (core/ipv6-words.ts).
+ */
+type RecvBatch = (
+  fd: number,
+  slab: Uint8Array,
+  offs: Int32Array,
+  lens: Int32Array,
+  count: number,
+  cap: number,
+  addrs: Uint32Array,
+  ports: Int32Array,
+  gso: Int32Array,
+  timeoutMs: number,
+) => number;
+type SendBatch = (
+  fd: number,
+  slab: Uint8Array,
+  offs: Int32Array,
+  lens: Int32Array,
+  start: number,
+  count: number,
+  addrs: Uint32Array,
+  ports: Int32Array,
+  gso: Int32Array,
+) => number;
+/** Message i is iovecs first[i] .. first[i]+counts[i]-1 of (iovOffs, iovLens). */
+type SendvBatch = (
+  fd: number,
+  slab: Uint8Array,
+  iovOffs: Int32Array,
+  iovLens: Int32Array,
+  first: Int32Array,
+  counts: Int32Array,
+  start: number,
+  count: number,
+  addrs: Uint32Array,
+  ports: Int32Array,
+  gso: Int32Array,
+) => number;
+
+/**
  * The addon's functions; see sys/native/*.c for each one's contract. Every argument is
  * checked in C (sys/native/args.c): a value of the wrong type or kind (offs must be an
  * Int32Array, slab a Uint8Array, ...) throws a TypeError, a value out of range (a negative count,
@@ -50,83 +93,17 @@ export interface NativeSys {
     count: number,
     errs: Int32Array,
   ): number;
-  recvBatch(
-    fd: number,
-    slab: Uint8Array,
-    offs: Int32Array,
-    lens: Int32Array,
-    count: number,
-    cap: number,
-    addrs: Uint32Array,
-    ports: Int32Array,
-    gso: Int32Array,
-    timeoutMs: number,
-  ): number;
+  recvBatch: RecvBatch;
   /** Messages sent (several sendmmsg past 256), or -errno when the first fails (-ETIMEDOUT: still full after 50 ms). */
-  sendBatch(
-    fd: number,
-    slab: Uint8Array,
-    offs: Int32Array,
-    lens: Int32Array,
-    start: number,
-    count: number,
-    addrs: Uint32Array,
-    ports: Int32Array,
-    gso: Int32Array,
-  ): number;
+  sendBatch: SendBatch;
   /** recvBatch on an AF_INET6 socket: addrs hold four words per datagram (core/ipv6-words.ts). */
-  recvBatch6(
-    fd: number,
-    slab: Uint8Array,
-    offs: Int32Array,
-    lens: Int32Array,
-    count: number,
-    cap: number,
-    addrs: Uint32Array,
-    ports: Int32Array,
-    gso: Int32Array,
-    timeoutMs: number,
-  ): number;
+  recvBatch6: RecvBatch;
   /** sendBatch to IPv6 peers: addrs hold four words per message. */
-  sendBatch6(
-    fd: number,
-    slab: Uint8Array,
-    offs: Int32Array,
-    lens: Int32Array,
-    start: number,
-    count: number,
-    addrs: Uint32Array,
-    ports: Int32Array,
-    gso: Int32Array,
-  ): number;
+  sendBatch6: SendBatch;
   /** Scatter-gather (sg-io.c): message/packet i is iovecs first[i] .. first[i]+counts[i]-1 of (iovOffs, iovLens). */
-  sendvBatch(
-    fd: number,
-    slab: Uint8Array,
-    iovOffs: Int32Array,
-    iovLens: Int32Array,
-    first: Int32Array,
-    counts: Int32Array,
-    start: number,
-    count: number,
-    addrs: Uint32Array,
-    ports: Int32Array,
-    gso: Int32Array,
-  ): number;
+  sendvBatch: SendvBatch;
   /** sendvBatch to IPv6 peers: addrs hold four words per message. */
-  sendvBatch6(
-    fd: number,
-    slab: Uint8Array,
-    iovOffs: Int32Array,
-    iovLens: Int32Array,
-    first: Int32Array,
-    counts: Int32Array,
-    start: number,
-    count: number,
-    addrs: Uint32Array,
-    ports: Int32Array,
-    gso: Int32Array,
-  ): number;
+  sendvBatch6: SendvBatch;
   writevBatch(
     fd: number,
     slab: Uint8Array,

@@ -97,4 +97,41 @@ describe('SharedPeerTable with IPv6 fields (an IPv6 engine: flannel-v6.<VNI>)', 
     expect(samePeerSet(new Map([[k, v6(1)]]), new Map([[k, v6(1)]]))).toBe(true);
     expect(samePeerSet(new Map([[k, v6(1)]]), new Map([[k, e]]))).toBe(false);
   });
+  it('refuses an entry it cannot write before it locks the table, so readers keep the last one', async () => {
+    const { SharedPeerTable } = await import('./peer-table.js');
+    const t = new SharedPeerTable(4);
+    const good: PeerEntry = { subnetIp: 3, prefixLen: 24, publicIp: 4, port: 8472 };
+    const v6 = {
+      ...good,
+      publicIp6: Uint32Array.from([0xfd000000, 0, 0, 1]),
+      subnetIp6: Uint32Array.from([0xfd000010, 0, 0, 0]),
+      prefixLen6: 64,
+    };
+    t.publish(undefined, [good]);
+    const version = t.version();
+    for (const [bad, why] of [
+      [{ ...good, publicKey: new Uint8Array(31) }, /a WireGuard public key has 32 bytes, got 31$/],
+      [{ ...v6, prefixLen6: 129 }, /^peer 1: prefixLen6 must be an integer 0\.\.128 .*got 129$/],
+      [{ ...v6, prefixLen6: 1.5 }, /^peer 1: prefixLen6 must be an integer 0\.\.128 .*got 1\.5$/],
+      [{ ...v6, publicIp6: new Uint32Array(3) }, /^peer 1: publicIp6 must be 4 words .*got 3$/],
+      [
+        { ...good, subnetIp6: undefined, publicIp6: v6.publicIp6, prefixLen6: 64 },
+        /^peer 1: subnetIp6 must be 4 words .*got none$/,
+      ],
+    ] as const) {
+      expect(() => t.publish(undefined, [good, bad as PeerEntry])).toThrow(why);
+      // Still even (not mid-write) and unchanged: a snapshot returns the last good table at once.
+      expect(t.version()).toBe(version);
+      expect(t.snapshot([]).count).toBe(1);
+    }
+    expect(() => t.publish(undefined, [v6], { ip: [0, 0, 0, 0], prefixLen: 129 })).toThrow(
+      /^own IPv6 subnet: prefixLen must be an integer 0\.\.128, got 129$/,
+    );
+    expect(() => t.publish(undefined, [v6], { ip: [0, 0], prefixLen: 64 })).toThrow(
+      /^own IPv6 subnet: ip must be 4 words/,
+    );
+    expect(t.version()).toBe(version);
+    t.publish(undefined, [good, v6]);
+    expect(t.snapshot([]).count).toBe(2);
+  });
 });

@@ -73,6 +73,13 @@ export class SharedPeerTable {
   publish(own: Ipv4Net | undefined, peers: readonly PeerEntry[], own6?: Own6): void {
     if (peers.length > this.capacity)
       throw new RangeError(`peer table holds ${this.capacity} peers, got ${peers.length}`);
+    // Everything is checked before the lock: a throw with the version odd would leave every
+    // reader spinning in snapshot() on a write that never ends.
+    peers.forEach(checkEntry);
+    if (own6 && !isPrefixLen6(own6.prefixLen))
+      throw new RangeError(`own IPv6 subnet: prefixLen must be an integer 0..128, got ${own6.prefixLen}`);
+    if (own6 && own6.ip.length !== 4)
+      throw new RangeError(`own IPv6 subnet: ip must be 4 words (core/ipv6-words.ts), got ${own6.ip.length}`);
     const w = this.words;
     Atomics.add(w, VERSION, 1); // odd: write in progress
     w[OWN_IP] = own ? own.ip | 0 : 0;
@@ -89,7 +96,6 @@ export class SharedPeerTable {
       w[o + 4] = (p.macHi ?? 0) | 0;
       w[o + 5] = p.macLo ?? 0;
       const k = p.publicKey;
-      if (k && k.length !== 32) throw new RangeError(`a WireGuard public key has 32 bytes, got ${k.length}`);
       for (let j = 0; j < KEY_WORDS; j++)
         w[o + KEY + j] = k
           ? k[4 * j]! | (k[4 * j + 1]! << 8) | (k[4 * j + 2]! << 16) | (k[4 * j + 3]! << 24)
@@ -185,6 +191,29 @@ export class SharedPeerTable {
       if (Atomics.load(w, VERSION) === v1) return { version: v1, ownIp, ownLen, ownLen6, count };
     }
   }
+}
+
+const isPrefixLen6 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 128;
+
+/** Peer i can be written as it is (publish's check, made before the table is locked). */
+function checkEntry(p: PeerEntry, i: number): void {
+  const k = p.publicKey;
+  if (k && k.length !== 32)
+    throw new RangeError(`peer ${i}: a WireGuard public key has 32 bytes, got ${k.length}`);
+  const len6 = p.prefixLen6 ?? -1;
+  if (len6 === -1) return; // no IPv6 fields: an IPv4 engine's entry
+  if (!isPrefixLen6(len6))
+    throw new RangeError(
+      `peer ${i}: prefixLen6 must be an integer 0..128 (-1 or unset: no IPv6 subnet), got ${len6}`,
+    );
+  for (const [name, a] of [
+    ['publicIp6', p.publicIp6],
+    ['subnetIp6', p.subnetIp6],
+  ] as const)
+    if (a?.length !== 4)
+      throw new RangeError(
+        `peer ${i}: ${name} must be 4 words (core/ipv6-words.ts) with prefixLen6 ${len6}, got ${a?.length ?? 'none'}`,
+      );
 }
 
 /** The same peers with the same addresses: nothing for a reconcile to re-publish. */

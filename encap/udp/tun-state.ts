@@ -28,39 +28,52 @@ export interface TunSpec {
   readonly routeScope?: number;
 }
 
+/** The TUN named `name` up at `mtu` (either family's first step); returns its ifindex. */
+export function bringUpTun(nl: RtNetlink, name: string, mtu: number): number {
+  const link = findLink(nl, name);
+  if (!link) throw new OverlaydError('BACKEND', `TUN ${name} vanished after it was opened`);
+  setUp(nl, link.index, mtu);
+  return link.index;
+}
+
 /** Programs the TUN; returns its ifindex. */
 export function configureTun(nl: RtNetlink, spec: TunSpec): number {
-  const link = findLink(nl, spec.name);
-  if (!link) throw new OverlaydError('BACKEND', `TUN ${spec.name} vanished after it was opened`);
-  setUp(nl, link.index, spec.mtu);
-  ensureOnlyAddress(nl, link.index, spec.subnet.ip, 32, spec.network);
+  const index = bringUpTun(nl, spec.name, spec.mtu);
+  ensureOnlyAddress(nl, index, spec.subnet.ip, 32, spec.network);
   const net = spec.network;
   nl.request(
     `route ${formatCidr(net)} dev ${spec.name}`,
     replaceRoute({
       dst: net.ip,
       dstLen: net.prefixLen,
-      oif: link.index,
+      oif: index,
       protocol: RTPROT_BOOT,
       scope: spec.routeScope ?? RT_SCOPE_UNIVERSE,
     }),
     [EEXIST],
   );
-  return link.index;
+  return index;
 }
 
 export type TunFinding = Fault | { readonly reason: 'route_lost'; readonly detail: string } | undefined;
 
 /**
- * What is wrong with the TUN we opened as `index`, if anything: deleted (or replaced by another
- * device of the same name: our queues point at the old one), set down, or its Network route gone.
+ * What is wrong with the device of the TUN we opened as `index` (either family), if anything:
+ * deleted (or replaced by another device of the same name: our queues point at the old one) or set down.
  */
-export function inspectTun(nl: RtNetlink, spec: TunSpec, index: number): TunFinding {
-  const link = findLink(nl, spec.name);
-  if (!link) return { reason: 'tun_deleted', detail: `TUN ${spec.name} deleted` };
+export function inspectTunLink(nl: RtNetlink, name: string, index: number): TunFinding {
+  const link = findLink(nl, name);
+  if (!link) return { reason: 'tun_deleted', detail: `TUN ${name} deleted` };
   if (link.index !== index)
-    return { reason: 'tun_deleted', detail: `TUN ${spec.name} deleted and replaced by another device` };
-  if ((link.flags & IFF_UP) === 0) return { reason: 'tun_down', detail: `TUN ${spec.name} set down` };
+    return { reason: 'tun_deleted', detail: `TUN ${name} deleted and replaced by another device` };
+  if ((link.flags & IFF_UP) === 0) return { reason: 'tun_down', detail: `TUN ${name} set down` };
+  return undefined;
+}
+
+/** What is wrong with the TUN we opened as `index`, if anything: inspectTunLink, or its Network route gone. */
+export function inspectTun(nl: RtNetlink, spec: TunSpec, index: number): TunFinding {
+  const bad = inspectTunLink(nl, spec.name, index);
+  if (bad) return bad;
   const net = spec.network;
   const routed = nl.dumpParsed('dump routes', dumpRoutes(), (m) => {
     const r = parseRoute(m);

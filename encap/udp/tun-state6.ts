@@ -6,10 +6,8 @@
  * default route). A TUN is IFF_NOARP: the kernel runs no DAD or NDP on it.
  */
 import { containsIp6, formatCidr6, type Ipv6Net } from '../../core/ipv6.js';
-import { OverlaydError } from '../../core/errors.js';
-import { IFF_UP, RT_TABLE_MAIN, RTPROT_BOOT } from '../../sys/rtnetlink/constants.js';
+import { RT_TABLE_MAIN, RTPROT_BOOT } from '../../sys/rtnetlink/constants.js';
 import { EEXIST } from '../../sys/rtnetlink/errno.js';
-import { findLink, setUp } from '../../sys/rtnetlink/link-ops.js';
 import type { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import {
   addAddr6,
@@ -20,7 +18,7 @@ import {
   parseRoute6,
   replaceRoute6,
 } from '../../sys/rtnetlink/objects6.js';
-import type { TunFinding } from './tun-state.js';
+import { bringUpTun, inspectTunLink, type TunFinding } from './tun-state.js';
 
 export interface TunSpec6 {
   readonly name: string;
@@ -33,38 +31,33 @@ export interface TunSpec6 {
 
 /** Programs the IPv6 TUN; returns its ifindex. */
 export function configureTun6(nl: RtNetlink, spec: TunSpec6): number {
-  const link = findLink(nl, spec.name);
-  if (!link) throw new OverlaydError('BACKEND', `TUN ${spec.name} vanished after it was opened`);
-  setUp(nl, link.index, spec.mtu);
+  const index = bringUpTun(nl, spec.name, spec.mtu);
   const ip = spec.subnet.ip;
   for (const m of nl.dump('dump v6 addresses', dumpAddrs6())) {
     const a = parseAddr6(m);
-    if (!a || a.index !== link.index || (a.local === ip && a.prefixLen === 128)) continue;
+    if (!a || a.index !== index || (a.local === ip && a.prefixLen === 128)) continue;
     if (containsIp6(spec.network, a.local))
-      nl.request('delete stale v6 address', deleteAddr6(link.index, a.local, a.prefixLen));
+      nl.request('delete stale v6 address', deleteAddr6(index, a.local, a.prefixLen));
   }
-  nl.request(`add v6 address to ${spec.name}`, addAddr6(link.index, ip, 128), [EEXIST]);
+  nl.request(`add v6 address to ${spec.name}`, addAddr6(index, ip, 128), [EEXIST]);
   const net = spec.network;
   nl.request(
     `route ${formatCidr6(net)} dev ${spec.name}`,
     replaceRoute6({
       dst: net.ip,
       dstLen: net.prefixLen,
-      oif: link.index,
+      oif: index,
       protocol: RTPROT_BOOT,
     }),
     [EEXIST],
   );
-  return link.index;
+  return index;
 }
 
 /** inspectTun for the IPv6 TUN: deleted or replaced, set down, or its IPv6Network route gone. */
 export function inspectTun6(nl: RtNetlink, spec: TunSpec6, index: number): TunFinding {
-  const link = findLink(nl, spec.name);
-  if (!link) return { reason: 'tun_deleted', detail: `TUN ${spec.name} deleted` };
-  if (link.index !== index)
-    return { reason: 'tun_deleted', detail: `TUN ${spec.name} deleted and replaced by another device` };
-  if ((link.flags & IFF_UP) === 0) return { reason: 'tun_down', detail: `TUN ${spec.name} set down` };
+  const bad = inspectTunLink(nl, spec.name, index);
+  if (bad) return bad;
   const net = spec.network;
   const routed = nl.dumpParsed('dump v6 routes', dumpRoutes6(), (m) => {
     const r = parseRoute6(m);

@@ -301,9 +301,15 @@ export class TxEngine {
       counters[drop('bad_vnet_header')]! += 1; // USO/TSO6 are never enabled
       return;
     }
+    this.sendWhole(pkt, plen, peer, framing);
+  }
+
+  /** A packet that goes as one datagram: its offloaded checksum finished, then framed or wire-headed. */
+  private sendWhole(pkt: number, plen: number, peer: Peer, framing: PacketFraming | undefined): void {
+    const slab = this.pool.slab;
     if (this.opts.vnet && this.hdr.flags & VNET_F_NEEDS_CSUM) {
       if (!completeChecksum(slab, pkt, plen, this.hdr.csumStart, this.hdr.csumOffset, this.sum)) {
-        counters[drop('bad_vnet_header')]! += 1;
+        this.counters[drop('bad_vnet_header')]! += 1;
         return;
       }
     }
@@ -342,15 +348,7 @@ export class TxEngine {
       counters[drop('bad_vnet_header')]! += 1; // TSO6 is never enabled
       return;
     }
-    if (this.opts.vnet && this.hdr.flags & VNET_F_NEEDS_CSUM) {
-      if (!completeChecksum(slab, pkt, plen, this.hdr.csumStart, this.hdr.csumOffset, this.sum)) {
-        counters[drop('bad_vnet_header')]! += 1;
-        return;
-      }
-    }
-    const h = this.wire.headerLen;
-    if (h > 0) this.wire.encapsulate(slab, pkt - h, peer);
-    this.queueSend(pkt - h, plen + h, peer, 0, 1);
+    this.sendWhole(pkt, plen, peer, undefined); // an IPv6 engine's wire is never framed
   }
 
   /** Message i's destination address: one word, or an IPv6 engine's four. */

@@ -305,30 +305,31 @@ export class UserspaceVxlanBackend implements Backend {
 
   /** DirectRouting for IPv6: `ip -6 route get <PublicIPv6>` has no gateway. */
   private isDirect6(pub6: bigint): boolean {
-    if (!this.cfg.directRouting) return false;
-    let d = this.direct6.get(pub6);
-    if (d === undefined) {
-      try {
-        d = parseRoute6(this.nl.get('route get v6', getRoute6(pub6)))?.gateway === undefined;
-      } catch {
-        d = false;
-      }
-      this.direct6.set(pub6, d);
-    }
-    return d;
+    return this.onOurL2(this.direct6, pub6, () => parseRoute6(this.nl.get('route get v6', getRoute6(pub6))));
   }
 
   /** DirectRouting: `ip route get <PublicIP>` has no gateway, the peer shares our L2. */
   private isDirect(publicIp: number): boolean {
+    return this.onOurL2(this.direct, publicIp, () =>
+      parseRoute(this.nl.get('route get', getRoute(publicIp))),
+    );
+  }
+
+  /** Either family's DirectRouting answer, asked of the kernel once per address (a failed ask: not direct). */
+  private onOurL2<A>(
+    cache: Map<A, boolean>,
+    addr: A,
+    routeGet: () => { gateway?: unknown } | undefined,
+  ): boolean {
     if (!this.cfg.directRouting) return false;
-    let d = this.direct.get(publicIp);
+    let d = cache.get(addr);
     if (d === undefined) {
       try {
-        d = parseRoute(this.nl.get('route get', getRoute(publicIp)))?.gateway === undefined;
+        d = routeGet()?.gateway === undefined;
       } catch {
         d = false;
       }
-      this.direct.set(publicIp, d);
+      cache.set(addr, d);
     }
     return d;
   }

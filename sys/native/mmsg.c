@@ -97,7 +97,7 @@ static napi_value recv_batch_af(napi_env env, napi_callback_info info, const cha
   for (int i = 0; i < n; i++) {
     struct msghdr *h = &msgs[i].msg_hdr;
     b.lens[i] = (h->msg_flags & MSG_TRUNC) ? cap + 1 : (int32_t)msgs[i].msg_len;
-    ports[i] = ovl_sockaddr_get(&from[i], family, addrs + (size_t)i * w);
+    ports[i] = ovl_sockaddr_get(&from[i], h->msg_namelen, family, addrs + (size_t)i * w);
     gso[i] = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
       if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {

@@ -32,9 +32,17 @@ static inline socklen_t ovl_sockaddr_set(ovl_sockaddr *s, int family, const uint
   return sizeof s->v4;
 }
 
-/* Writes the address of *s (received on a socket of family) into the words at addr; returns its port.
- * A v4-mapped or other-family sender on a v6 socket is written as it came (the peer check refuses it). */
-static inline int32_t ovl_sockaddr_get(const ovl_sockaddr *s, int family, uint32_t *addr) {
+/* Writes the address of *s (received on a socket of family, the kernel having filled namelen bytes)
+ * into the words at addr; returns its port. A name of another family or a short one (recvBatch6 on
+ * an AF_INET socket, a socket with unnamed senders) is written as address 0, port 0, which no peer
+ * has: the rest of *s was never written and must not reach JS. */
+static inline int32_t ovl_sockaddr_get(const ovl_sockaddr *s, socklen_t namelen, int family, uint32_t *addr) {
+  const size_t w = family == AF_INET6 ? 4 : 1;
+  const socklen_t need = family == AF_INET6 ? sizeof s->v6 : sizeof s->v4;
+  if (namelen < need || s->sa.sa_family != family) {
+    memset(addr, 0, w * sizeof addr[0]);
+    return 0;
+  }
   if (family == AF_INET6) {
     for (int k = 0; k < 4; k++) {
       uint32_t be;

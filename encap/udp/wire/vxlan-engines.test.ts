@@ -8,19 +8,10 @@ import { parseCidr, parseIpv4 } from '../../../core/ipv4.js';
 import { sum16, writeU16 } from '../../packet/checksum.js';
 import { checkIpv4, Verdict } from '../../packet/ipv4-packet.js';
 import { makeTcp4, makeUdp4, randomBytes, tcpChecksumOk } from '../../../test/support/test-packets.js';
-import {
-  GSO_TCPV4,
-  VNET_F_NEEDS_CSUM,
-  VNET_HDR_LEN,
-  newVnetHdr,
-  writeVnetHdr,
-} from '../../packet/vnet-hdr.js';
-import { SlotPool } from '../../pool.js';
+import { GSO_TCPV4, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, newVnetHdr } from '../../packet/vnet-hdr.js';
+import { vxlanEngines, withVnet } from '../../../test/support/vxlan-engines.js';
 import { C, dropIndex, reasonIndex, type DropReason } from '../counters.js';
-import { MemoryNetwork, MemoryTun, MemoryUdp } from '../../../test/support/memory-io.js';
-import { SharedPeerTable } from '../peer-table.js';
-import { RxEngine } from '../rx-engine.js';
-import { TxEngine } from '../tx-engine.js';
+import { MemoryNetwork, MemoryUdp } from '../../../test/support/memory-io.js';
 import { macWords, VxlanWire } from './vxlan-wire.js';
 import { KERNEL_PAYLOAD, RECEIVER_MAC, SENDER_MAC } from '../../../test/support/kernel-vxlan-frame.js';
 
@@ -37,26 +28,9 @@ function node(
   vnet: boolean,
   sg: boolean,
 ) {
-  const table = new SharedPeerTable(64);
-  const counters = new Float64Array(128);
-  const tun = new MemoryTun();
   const udp = new MemoryUdp(netw, ip(publicIp), PORT, vnet);
-  const slot = vnet ? 65536 + 8192 + 32 : 2048;
-  const opts = { vnet, gso: vnet, sg, batch: 64, maxPacket: MTU };
-  const wire = new VxlanWire(VNI, mac);
-  const tx = new TxEngine(
-    opts,
-    new SlotPool(128, slot, 32),
-    table,
-    tun,
-    udp,
-    counters,
-    sum16,
-    undefined,
-    wire,
-  );
-  const rx = new RxEngine(opts, new SlotPool(128, slot, 32), table, tun, udp, counters, wire);
-  return { table, counters, tun, udp, tx, rx, own: parseCidr(subnet)!, publicIp: ip(publicIp), mac };
+  const engines = vxlanEngines(udp, new VxlanWire(VNI, mac), { vnet, sg, mtu: MTU });
+  return { ...engines, udp, own: parseCidr(subnet)!, publicIp: ip(publicIp), mac };
 }
 type Node = ReturnType<typeof node>;
 
@@ -79,12 +53,6 @@ function pair(vnet: boolean, sg: boolean) {
 }
 
 const dropped = (n: Node, r: DropReason): number => n.counters[dropIndex('rx', reasonIndex(r))]!;
-const withVnet = (p: Uint8Array, h = newVnetHdr()): Uint8Array => {
-  const out = new Uint8Array(VNET_HDR_LEN + p.length);
-  writeVnetHdr(out, 0, h);
-  out.set(p, VNET_HDR_LEN);
-  return out;
-};
 const HEADER = KERNEL_PAYLOAD.slice(0, 44); // a → b: the header the kernel wrote
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const tunOut = (n: Node, vnet: boolean): Uint8Array[] =>

@@ -7,13 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseCidr6, parseIpv6 } from '../../../core/ipv6.js';
 import { wordsOf6 } from '../../../core/ipv6-words.js';
-import { readU16, sum16, writeU16 } from '../../packet/checksum.js';
+import { readU16, writeU16 } from '../../packet/checksum.js';
 import { pseudoHeaderSum6 } from '../../packet/partial-checksum6.js';
-import { newVnetHdr, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, writeVnetHdr } from '../../packet/vnet-hdr.js';
-import { SlotPool } from '../../pool.js';
+import { newVnetHdr, VNET_F_NEEDS_CSUM, VNET_HDR_LEN } from '../../packet/vnet-hdr.js';
+import { vxlanEngines, withVnet } from '../../../test/support/vxlan-engines.js';
 import { C, dropIndex, reasonIndex, type DropReason } from '../counters.js';
-import { MemoryTun } from '../../../test/support/memory-io.js';
-import { MemoryNetwork6, MemoryUdp6 } from '../../../test/support/memory-io6.js';
+import { MemoryNetwork6, MemoryUdp6 } from '../../../test/support/memory-io.js';
 import {
   KERNEL_PAYLOAD6,
   RECEIVER_MAC6,
@@ -22,9 +21,7 @@ import {
   SENDER_PORT6,
   SENDER_PUBLIC6,
 } from '../../../test/support/kernel-vxlan-frame6.js';
-import { SharedPeerTable, type PeerEntry } from '../peer-table.js';
-import { RxEngine } from '../rx-engine.js';
-import { TxEngine } from '../tx-engine.js';
+import type { PeerEntry } from '../peer-table.js';
 import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, macWords, VxlanWire } from './vxlan-wire.js';
 import { randomBytes } from '../../../test/support/test-packets.js';
 import { makeUdp6 } from '../../../test/support/test-packets6.js';
@@ -43,27 +40,10 @@ function node(
   vnet: boolean,
   sg: boolean,
 ) {
-  const table = new SharedPeerTable(64);
-  const counters = new Float64Array(256);
-  const tun = new MemoryTun();
   const udp = new MemoryUdp6(netw, w6(publicIp), PORT);
-  const slot = vnet ? 65536 + 8192 + 32 : 2048;
-  const opts = { vnet, gso: vnet, sg, batch: 64, maxPacket: MTU, family: 6 as const };
-  const wire = new VxlanWire(1, mac, ETHERTYPE_IPV6);
-  const tx = new TxEngine(
-    opts,
-    new SlotPool(128, slot, 32),
-    table,
-    tun,
-    udp,
-    counters,
-    sum16,
-    undefined,
-    wire,
-  );
-  const rx = new RxEngine(opts, new SlotPool(128, slot, 32), table, tun, udp, counters, wire);
+  const engines = vxlanEngines(udp, new VxlanWire(1, mac, ETHERTYPE_IPV6), { vnet, sg, mtu: MTU, family: 6 });
   const own = parseCidr6(subnet)!;
-  return { table, counters, tun, udp, tx, rx, own, publicIp: w6(publicIp), mac };
+  return { ...engines, udp, own, publicIp: w6(publicIp), mac };
 }
 type Node = ReturnType<typeof node>;
 
@@ -91,12 +71,6 @@ function pair(vnet = false, sg = false) {
 
 const rxDropped = (n: Node, r: DropReason): number => n.counters[dropIndex('rx', reasonIndex(r))]!;
 const txDropped = (n: Node, r: DropReason): number => n.counters[dropIndex('tx', reasonIndex(r))]!;
-const withVnet = (p: Uint8Array, h = newVnetHdr()): Uint8Array => {
-  const out = new Uint8Array(VNET_HDR_LEN + p.length);
-  writeVnetHdr(out, 0, h);
-  out.set(p, VNET_HDR_LEN);
-  return out;
-};
 
 /** The inner packet of the kernel's frame. */
 const kernelInner = (): Uint8Array => KERNEL().subarray(22);
