@@ -411,6 +411,7 @@ export class Daemon {
       log: componentLogger(this.rootLog, 'peers'),
       ownSubnet: () => this.leases?.lease?.subnet,
       ...(this.leaseAttrs ? { ownPublicIp: this.leaseAttrs.publicIp } : {}),
+      ...(this.leaseAttrs?.publicIpv6 !== undefined ? { ownPublicIpv6: this.leaseAttrs.publicIpv6 } : {}),
       // Back from an outage: make sure our own lease survived it (etcd may have lost its data, or
       // our lease expired and the subnet went to someone else).
       onReconnect: () => void this.leases?.check(),

@@ -19,6 +19,7 @@ export interface PeerSyncOptions {
   readonly log: Logger;
   readonly ownSubnet: () => Ipv4Net | undefined;
   readonly ownPublicIp?: number;
+  readonly ownPublicIpv6?: bigint;
   /** Called when etcd answers again after an outage. */
   readonly onReconnect: () => void;
 }
@@ -29,6 +30,7 @@ export function createPeerSync(o: PeerSyncOptions): PeerWatch {
     registry: o.registry,
     ownSubnet: o.ownSubnet,
     ...(o.ownPublicIp !== undefined ? { ownPublicIp: o.ownPublicIp } : {}),
+    ...(o.ownPublicIpv6 !== undefined ? { ownPublicIpv6: o.ownPublicIpv6 } : {}),
     log,
     hooks: {
       onEvents: async (events, kind, snapshot) => {

@@ -124,3 +124,38 @@ describe('a failed backend apply', () => {
     await watch.stop();
   });
 });
+
+describe('a lease claiming one of our public addresses', () => {
+  it('is not a peer, for either family, and is counted as malformed with the address named', async () => {
+    const etcd = new FakeEtcd();
+    const dual = (ip: string, ip6: string): string =>
+      `{"PublicIP":"${ip}","PublicIPv6":"${ip6}","BackendType":"vxlan"}`;
+    etcd.kv.set(keyOf('10.244.1.0-24&fd00:10:244:1::-64'), dual('198.18.0.2', 'fd00:198:18::2'));
+    etcd.kv.set(keyOf('10.244.2.0-24&fd00:10:244:2::-64'), dual('198.18.0.3', 'fd00:198:18::9'));
+    etcd.kv.set(keyOf('10.244.3.0-24&fd00:10:244:3::-64'), dual('198.18.0.9', 'fd00:198:18::4'));
+    const reasons: string[] = [];
+    const peers: string[] = [];
+    const watch = new PeerWatch({
+      registry: new EtcdRegistry(etcd as unknown as Etcd3, PREFIX),
+      ownSubnet: () => undefined,
+      ownPublicIp: ((198 << 24) | (18 << 16) | 9) >>> 0,
+      ownPublicIpv6: 0xfd000198001800000000000000000009n,
+      log: testLogger(),
+      sleep: async () => {},
+      hooks: {
+        onEvents: (_events, _kind, snapshot) => {
+          peers.push(...(snapshot ?? []).map((l) => formatCidr(l.subnet)));
+        },
+        onMalformed: (r) => reasons.push(r.reason),
+      },
+    });
+    await watch.start();
+    await settle();
+    expect(peers).toEqual(['10.244.1.0/24']);
+    expect(reasons.sort()).toEqual([
+      'lease claims our PublicIP on another subnet',
+      'lease claims our PublicIPv6 on another subnet',
+    ]);
+    await watch.stop();
+  });
+});

@@ -43,6 +43,8 @@ export interface PeerWatchOptions {
   readonly ownSubnet: () => Ipv4Net | undefined;
   /** Our PublicIP: a lease on another subnet claiming it is not a peer (it would route to ourselves). */
   readonly ownPublicIp?: number;
+  /** Our PublicIPv6 (dual-stack): the same rule for the IPv6 datapath's peers. */
+  readonly ownPublicIpv6?: bigint;
   /**
    * After etcd comes back without its data (revisions went backwards), peers are given this long
    * to re-register before their absence removes them from the datapath.
@@ -106,11 +108,15 @@ export class PeerWatch {
     return own !== undefined && sameNet(own, lease.subnet);
   }
 
-  /** Leases that cannot be peers: ours, and others claiming our PublicIP (counted as malformed). */
+  /** Leases that cannot be peers: ours, and others claiming our PublicIP or PublicIPv6 (counted as malformed). */
   private usable(lease: Lease, key: string): boolean {
     if (this.isOwn(lease)) return false;
     if (this.opts.ownPublicIp !== undefined && lease.attrs.publicIp === this.opts.ownPublicIp) {
       this.malformed({ key, reason: 'lease claims our PublicIP on another subnet' });
+      return false;
+    }
+    if (this.opts.ownPublicIpv6 !== undefined && lease.attrs.publicIpv6 === this.opts.ownPublicIpv6) {
+      this.malformed({ key, reason: 'lease claims our PublicIPv6 on another subnet' });
       return false;
     }
     return true;
