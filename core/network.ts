@@ -12,7 +12,7 @@ export type BackendType = (typeof BACKEND_TYPES)[number];
  * The backends that carry IPv6 (EnableIPv6). flannel's udp backend is IPv4-only, and a flanneld
  * udp peer would misread inner IPv6, so udp stays IPv4-only here too.
  */
-export const IPV6_BACKENDS: readonly BackendType[] = ['vxlan', 'host-gw', 'alloc'];
+export const IPV6_BACKENDS: readonly BackendType[] = ['vxlan', 'host-gw', 'wireguard', 'alloc'];
 
 /** The IPv6 side of a dual-stack network (EnableIPv6), with flannel's defaults applied. */
 export interface Ipv6NetworkConfig {

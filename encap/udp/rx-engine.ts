@@ -18,7 +18,8 @@
  * An IPv6 engine (opts.family 6) checks the same on inner IPv6: the sender is a known peer's
  * PublicIPv6 (four words, looked up by a mix of them and compared in full), the packet one
  * well-formed IPv6 packet (version 6, payload length = the bytes after the header) whose source is
- * in that peer's IPv6 subnet and destination in ours; hop-limit decrement.
+ * in that peer's IPv6 subnet and destination in ours; hop-limit decrement. A framed wire's IPv6
+ * engine (flannel-wg-v6) hands back opened inner IPv6 packets with the peer's IPv6 allowed nets.
  * flannel's proxy checked nothing here; an overlay port open to the network must not be a way in.
  */
 import { sum16 } from '../packet/checksum.js';
@@ -34,7 +35,15 @@ import { checkIpv6, decrementHopLimit, DST6, inNet6, SRC6, Verdict6 } from '../p
 import { completePartialL4v6 } from '../packet/partial-checksum6.js';
 import { SlotBatch, type SlotPool } from '../pool.js';
 import { UDP_WIRE } from './wire/udp-wire.js';
-import { WIRE_OK, type AllowedNet, type DeliverFn, type PacketFraming, type Wire } from './wire/wire.js';
+import {
+  WIRE_OK,
+  type AllowedNet,
+  type AllowedNet6,
+  type DeliverFn,
+  type DeliverFn6,
+  type PacketFraming,
+  type Wire,
+} from './wire/wire.js';
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { TunIo, UdpIo } from '../../sys/batch-io.js';
 import { IovList } from './iov-list.js';
@@ -50,10 +59,8 @@ interface Sender extends AllowedNet {
 }
 
 /** An IPv6 peer: its PublicIPv6, the subnet it may speak for, others sharing the lookup key. */
-interface Sender6 {
+interface Sender6 extends AllowedNet6 {
   readonly addr: Uint32Array;
-  readonly net: Uint32Array;
-  readonly mask: Uint32Array;
   readonly next: Sender6 | undefined;
 }
 
@@ -118,6 +125,8 @@ export class RxEngine {
   /** Opened packets of a framed wire, through the same checks as the rest (allocated once). */
   private readonly deliverFramed: DeliverFn = (pkt, len, allowed) =>
     this.inner(pkt, len, allowed, true, DISALLOWED_SOURCE);
+  private readonly deliverFramed6: DeliverFn6 = (pkt, len, allowed) =>
+    this.inner6(pkt, len, allowed, true, DISALLOWED_SOURCE, undefined);
 
   constructor(
     private readonly opts: EngineOptions,
@@ -131,7 +140,6 @@ export class RxEngine {
   ) {
     const b = opts.batch;
     this.v6 = opts.family === 6;
-    if (this.v6 && wire.framing) throw new RangeError('RxEngine: a framed wire carries IPv4 only');
     this.batch = new SlotBatch(pool);
     this.rOffs = new Int32Array(b);
     this.rLens = new Int32Array(b);
@@ -236,7 +244,7 @@ export class RxEngine {
     if (n > 0) {
       this.counters[C.rxBatches]! += 1;
       for (let i = 0; i < n; i++) this.message(i);
-      this.framing?.openAccepted(pool.slab, this.counters, this.deliverFramed);
+      this.framing?.openAccepted(pool.slab, this.counters, this.deliverFramed, this.deliverFramed6);
       this.closeCoalesced();
       this.flushWrites();
     }
@@ -257,10 +265,17 @@ export class RxEngine {
     if (framing) {
       // Known by its session, not its address: the framing checks every datagram itself.
       const base = this.rOffs[i]!;
-      const addr = this.rAddrs[i]!;
+      const addrAt = this.v6 ? i * 4 : i;
       const port = this.rPorts[i]!;
       for (let off = 0; off < Math.max(len, 1); off += seg) {
-        const v = framing.accept(this.pool.slab, base + off, Math.min(seg, len - off), addr, port);
+        const v = framing.accept(
+          this.pool.slab,
+          base + off,
+          Math.min(seg, len - off),
+          this.rAddrs,
+          addrAt,
+          port,
+        );
         if (v >= 0) counters[dropIndex('rx', v)]! += 1;
       }
       return;
@@ -301,12 +316,30 @@ export class RxEngine {
           continue;
         }
       }
-      this.inner6(dgram + h, wireLen - h, sender, seg === len || h >= VNET_HDR_LEN);
+      this.inner6(
+        dgram + h,
+        wireLen - h,
+        sender,
+        seg === len || h >= VNET_HDR_LEN,
+        SPOOFED_SOURCE,
+        sender.addr,
+      );
     }
   }
 
-  /** An inner IPv6 packet's checks (source in `sender`'s subnets, destination in ours) and its way to the TUN. */
-  private inner6(pkt: number, len: number, sender: Sender6, alone: boolean): void {
+  /**
+   * An inner IPv6 packet's checks (source in `sender`'s subnets, destination in ours) and its way
+   * to the TUN. `addr`: the sender's PublicIPv6, whose chain entries count (others share the
+   * lookup key only); undefined for a framed wire's peer, whose chain is all its own.
+   */
+  private inner6(
+    pkt: number,
+    len: number,
+    sender: AllowedNet6,
+    alone: boolean,
+    badSource: number,
+    addr: Uint32Array | undefined,
+  ): void {
     const slab = this.pool.slab;
     const counters = this.counters;
     if (len > this.opts.maxPacket) {
@@ -318,13 +351,15 @@ export class RxEngine {
       counters[VERDICT6_DROP[verdict]!]! += 1;
       return;
     }
-    const addr = sender.addr;
-    let from: Sender6 | undefined = sender;
+    let from: AllowedNet6 | undefined = sender;
     // Chain entries of another address share the key only: the address must match too.
-    while (from && !(sameAddr6(from.addr, addr) && inNet6(slab, pkt + SRC6, from.net, from.mask)))
+    while (
+      from &&
+      !((!addr || sameAddr6((from as Sender6).addr, addr)) && inNet6(slab, pkt + SRC6, from.net, from.mask))
+    )
       from = from.next;
     if (!from) {
-      counters[SPOOFED_SOURCE]! += 1;
+      counters[badSource]! += 1;
       return;
     }
     if (!this.ownValid || !inNet6(slab, pkt + DST6, this.ownNet6, this.ownMask6)) {

@@ -15,7 +15,8 @@
  * A wire with per-packet framing (WireGuard: wire.ts `framing`) writes its header, padding and tag
  * per packet or segment instead, seals the batch in one call before the send, and may hold packets
  * of a peer whose session is not up yet (forwarded once it is: takeReleased).
- * An IPv6 engine (opts.family 6: the VXLAN wire's flannel-v6.<VNI>, over an AF_INET6 socket)
+ * An IPv6 engine (opts.family 6: the VXLAN wire's flannel-v6.<VNI>, the WireGuard wire's
+ * flannel-wg-v6, over an AF_INET6 socket)
  * takes the same steps on inner IPv6 packets: version and length check, longest-prefix lookup of
  * the destination in the peers' IPv6 subnets (route-table6.ts), hop-limit decrement, checksum
  * completion; its peers' addresses are four words each in the send arrays. Its TUN offers no TSO6
@@ -151,7 +152,6 @@ export class TxEngine {
     this.framing = wire.framing;
     this.v6 = opts.family === 6;
     this.addrWords = this.v6 ? 4 : 1;
-    if (this.v6 && this.framing) throw new RangeError('TxEngine: a framed wire carries IPv4 only');
     // A framed wire's tag follows each segment's payload: no room in the read slot, so no scatter-gather.
     this.sg = opts.vnet && opts.sg && !this.framing;
     const b = opts.batch;
@@ -186,7 +186,7 @@ export class TxEngine {
       const e = this.entries[i]!;
       if (this.v6) {
         if (e.subnetIp6 && e.publicIp6 && e.prefixLen6 !== undefined)
-          this.routes6.set(e.subnetIp6, e.prefixLen6, { ...e });
+          this.routes6.set(e.subnetIp6, e.prefixLen6, this.framing ? this.framing.peerOf(e) : { ...e });
         continue;
       }
       // Entries are reused by the next snapshot; a framed wire routes to its own live peer object.
@@ -340,6 +340,13 @@ export class TxEngine {
       counters[drop('no_route')]! += 1;
       return;
     }
+    const framing = this.framing;
+    if (framing && !framing.canSend(peer)) {
+      // The packet as read (vnet header included), before the hop limit: it is forwarded again later.
+      const hdr = this.opts.vnet ? VNET_HDR_LEN : 0;
+      framing.hold(slab, pkt - hdr, plen + hdr, peer);
+      return;
+    }
     if (!decrementHopLimit(slab, pkt)) {
       counters[drop('ttl_expired')]! += 1;
       return;
@@ -348,7 +355,7 @@ export class TxEngine {
       counters[drop('bad_vnet_header')]! += 1; // TSO6 is never enabled
       return;
     }
-    this.sendWhole(pkt, plen, peer, undefined); // an IPv6 engine's wire is never framed
+    this.sendWhole(pkt, plen, peer, framing);
   }
 
   /** Message i's destination address: one word, or an IPv6 engine's four. */

@@ -1,10 +1,16 @@
 /**
  * pooledRandom, the control plane's random source: every byte of the CSPRNG's output is handed
  * out once, as a copy, and wiped from the pool when it goes; the pool is refilled when a request
- * does not fit in what is left, and a request larger than the pool is drawn on its own.
+ * does not fit in what is left, and a request larger than the pool is drawn on its own. And the
+ * port's endpoint conversion on an IPv6 engine: words in, IPv6 text to the control plane, words out.
  */
 import { describe, expect, it } from 'vitest';
-import { pooledRandom } from './wg-control.js';
+import { randomBytes } from 'node:crypto';
+import { parseIpv6 } from '../../core/ipv6.js';
+import { wordsOf6 } from '../../core/ipv6-words.js';
+import { formatKey, generateKeyPair } from '../wireguard/protocol/keys.js';
+import { WG_TIMERS } from '../wireguard/protocol/peer-timers.js';
+import { createControlPort, pooledRandom } from './wg-control.js';
 
 /** A fill that writes 1, 2, 3, … (mod 251, never 0) and keeps the pool it was given. */
 function countingFill(): { fill: (b: Uint8Array) => void; pools: Uint8Array[]; fills: () => number } {
@@ -56,5 +62,36 @@ describe('pooledRandom', () => {
     const values = new Set<string>();
     for (let i = 0; i < 200; i++) values.add(Buffer.from(random(4)).toString('hex'));
     expect(values.size).toBeGreaterThan(190);
+  });
+});
+
+describe('the control port on an IPv6 engine (flannel-wg-v6)', () => {
+  it('sends the initiation to the peer IPv6 endpoint, as four words, and takes a v6 sender back', () => {
+    const us = generateKeyPair((n) => new Uint8Array(randomBytes(n)));
+    const them = generateKeyPair((n) => new Uint8Array(randomBytes(n)));
+    const port = createControlPort({
+      privateKey: us.privateKey,
+      persistentKeepaliveS: 0,
+      timers: WG_TIMERS,
+      underLoad: () => false,
+    });
+    const to = Uint32Array.from(wordsOf6(parseIpv6('fd00:198:18::2')!));
+    port.setPeers([
+      {
+        publicKey: them.publicKey,
+        endpoint: { address: 0, port: 51821, address6: to },
+        allowedIps: ['fd00:10:244:2::/64'],
+      },
+    ]);
+    const sends = port.wantSession(formatKey(them.publicKey)).filter((a) => 'send' in a);
+    expect(sends).toHaveLength(1);
+    const send = sends[0] as {
+      send: Uint8Array;
+      to: { address: number; port: number; address6?: Uint32Array };
+    };
+    expect(send.send[0]).toBe(1); // an initiation
+    expect(send.to.address).toBe(0);
+    expect(send.to.port).toBe(51821);
+    expect([...send.to.address6!]).toEqual([0xfd000198, 0x00180000, 0, 2]);
   });
 });

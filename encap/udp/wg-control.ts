@@ -1,12 +1,14 @@
 /**
  * protocol/control.ts's WgControlPlane as the data plane's ControlPort: endpoints as host-order
- * numbers instead of dotted strings, its actions as ControlAction, its drop reasons as
- * `handshake_<reason>` counters, and the one PSK and keepalive interval flannel configures for
+ * numbers (an IPv6 engine's: four words) instead of text, its actions as ControlAction, its drop
+ * reasons as `handshake_<reason>` counters, and the one PSK and keepalive interval flannel configures for
  * every peer. Peers the control plane would refuse (our own key, a low-order point: a bogus
  * lease) are left out here rather than thrown at the worker; their leases get no session.
  */
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { formatIpv4, parseIpv4 } from '../../core/ipv4.js';
+import { formatIpv6, parseIpv6 } from '../../core/ipv6.js';
+import { ipOfWords6, wordsOf6 } from '../../core/ipv6-words.js';
 import { WgControlPlane, type WgAction } from '../wireguard/protocol/control.js';
 import { dh, formatKey, keyPairFrom } from '../wireguard/protocol/keys.js';
 import type { WgTimerConstants } from '../wireguard/protocol/peer-timers.js';
@@ -24,13 +26,18 @@ export interface ControlSettings {
 }
 
 const toText = (e: Endpoint): { address: string; port: number } => ({
-  address: formatIpv4(e.address),
+  address: e.address6
+    ? formatIpv6(ipOfWords6(e.address6[0]!, e.address6[1]!, e.address6[2]!, e.address6[3]!))
+    : formatIpv4(e.address),
   port: e.port,
 });
-const fromText = (e: { address: string; port: number }): Endpoint => ({
-  address: parseIpv4(e.address) ?? 0, // an IPv4 engine: the control plane only ever saw IPv4 endpoints
-  port: e.port,
-});
+/** The control plane only ever sees one engine's family: an IPv6 engine's endpoints are IPv6 text. */
+const fromText = (e: { address: string; port: number }): Endpoint => {
+  const v6 = e.address.includes(':') ? parseIpv6(e.address) : undefined;
+  return v6 !== undefined
+    ? { address: 0, port: e.port, address6: Uint32Array.from(wordsOf6(v6)) }
+    : { address: parseIpv4(e.address) ?? 0, port: e.port };
+};
 
 /** Bytes drawn from the CSPRNG at once by pooledRandom. */
 const RANDOM_POOL_BYTES = 512;

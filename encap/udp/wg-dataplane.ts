@@ -19,12 +19,20 @@
  *       control timers (tick), its actions (send a handshake message, install or expire a session,
  *       send a keepalive), the sent/received notes that drive the timers.
  *
+ * On an IPv6 engine (family 6: flannel-wg-v6) the same, with the peers' IPv6 fields (publicIp6,
+ * subnetIp6/prefixLen6: peer-table.ts), endpoints as four words (address6), and inner IPv6
+ * packets delivered with the peer's IPv6 allowed nets: the WireGuard messages themselves are the
+ * same bytes on either underlay.
+ *
  * Every refusal is a drop reason (counters.ts), counted here or by the engine.
  */
 import { C, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import type { PeerEntry, SharedPeerTable } from './peer-table.js';
 import type { UdpIo } from '../../sys/batch-io.js';
 import { formatIpv4, maskOf } from '../../core/ipv4.js';
+import { formatIpv6 } from '../../core/ipv6.js';
+import { ipOfWords6, maskWord6 } from '../../core/ipv6-words.js';
+import { IPV6_HEADER } from '../packet/ipv6-packet.js';
 import {
   COOKIE_REPLY_LEN,
   INITIATION_LEN,
@@ -44,7 +52,9 @@ import {
   FRAMING_CONSUMED,
   WIRE_OK,
   type AllowedNet,
+  type AllowedNet6,
   type DeliverFn,
+  type DeliverFn6,
   type PacketFraming,
 } from './wire/wire.js';
 
@@ -79,10 +89,11 @@ export interface CounterWindow {
   accept(n: number): boolean;
 }
 
-/** An IPv4 endpoint, host order. */
+/** An endpoint: an IPv4 address in host order, or (IPv6 engine) address 0 and the four words. */
 export interface Endpoint {
   readonly address: number;
   readonly port: number;
+  readonly address6?: Uint32Array;
 }
 
 export interface SessionKeys {
@@ -134,6 +145,8 @@ export interface DataplaneOptions {
   readonly rejectAfterMs: number;
   readonly now: () => number;
   readonly newWindow: () => CounterWindow;
+  /** 6: the data plane of an IPv6 engine (flannel-wg-v6); 4 when absent. */
+  readonly family?: 4 | 6;
 }
 
 /** Packets held per peer while its handshake runs (wireguard-go stages more; a handshake is ~1 RTT). */
@@ -178,6 +191,12 @@ class WgPeer implements PeerEntry {
   leaseIp = 0;
   leasePort = 0;
   allowed: AllowedNet | undefined;
+  /** IPv6 engine: the endpoint's address (roams in place), the lease's, the subnet and allowed nets. */
+  publicIp6: Uint32Array | undefined;
+  leaseIp6: Uint32Array | undefined;
+  subnetIp6: Uint32Array | undefined;
+  prefixLen6: number | undefined;
+  allowed6: AllowedNet6 | undefined;
   current: Keypair | undefined;
   previous: Keypair | undefined;
   /** A responder's new session, usable once the initiator's first message arrives on it. */
@@ -229,6 +248,9 @@ export class WgDataplane implements PacketFraming {
   private readonly oAddr: Uint32Array;
   private readonly oPort: Int32Array;
   private nOpen = 0;
+  /** An IPv6 engine's data plane; its address arrays hold four words per endpoint. */
+  private readonly v6: boolean;
+  private readonly words: number;
   private readonly inbox: { bytes: Uint8Array; from: Endpoint }[] = [];
   private released: Uint8Array[] | undefined;
   private readonly touched = new Set<WgPeer>();
@@ -236,7 +258,7 @@ export class WgDataplane implements PacketFraming {
   private readonly cSlab = new Uint8Array(4096);
   private readonly cOff = new Int32Array(1);
   private readonly cLen = new Int32Array(1);
-  private readonly cAddr = new Uint32Array(1);
+  private readonly cAddr = new Uint32Array(4);
   private readonly cPort = new Int32Array(1);
   private readonly cGso = new Int32Array(1);
   // keepalives owed this pass: framed, sealed (one call) and sent (one sendmmsg) at its end
@@ -247,7 +269,7 @@ export class WgDataplane implements PacketFraming {
   private readonly kCtr32 = new Uint32Array(this.kCtr.buffer);
   private readonly kOff = new Int32Array(KEEPALIVE_BATCH);
   private readonly kLen = new Int32Array(KEEPALIVE_BATCH);
-  private readonly kAddr = new Uint32Array(KEEPALIVE_BATCH);
+  private readonly kAddr = new Uint32Array(KEEPALIVE_BATCH * 4);
   private readonly kPort = new Int32Array(KEEPALIVE_BATCH);
   private readonly kGso = new Int32Array(KEEPALIVE_BATCH);
   private readonly kPeer: (WgPeer | undefined)[] = new Array<WgPeer | undefined>(KEEPALIVE_BATCH).fill(
@@ -265,6 +287,8 @@ export class WgDataplane implements PacketFraming {
     openCapacity: number,
   ) {
     this.nowMs = opts.now();
+    this.v6 = opts.family === 6;
+    this.words = this.v6 ? 4 : 1;
     this.oKey = new Int32Array(openCapacity);
     this.oCtr = new BigUint64Array(openCapacity);
     this.oCtr32 = new Uint32Array(this.oCtr.buffer);
@@ -272,7 +296,7 @@ export class WgDataplane implements PacketFraming {
     this.oLen = new Int32Array(openCapacity);
     this.oOk = new Uint8Array(openCapacity);
     this.oPair = new Array<Keypair | undefined>(openCapacity).fill(undefined);
-    this.oAddr = new Uint32Array(openCapacity);
+    this.oAddr = new Uint32Array(openCapacity * this.words);
     this.oPort = new Int32Array(openCapacity);
   }
 
@@ -291,6 +315,7 @@ export class WgDataplane implements PacketFraming {
     for (let i = 0; i < snap.count; i++) {
       const e = this.entries[i]!;
       if (!e.publicKey) continue;
+      if (this.v6 && (!e.publicIp6 || !e.subnetIp6 || e.prefixLen6 === undefined)) continue;
       const id = Buffer.from(e.publicKey).toString('base64');
       let p = this.peers.get(id);
       if (!p) {
@@ -300,16 +325,21 @@ export class WgDataplane implements PacketFraming {
       if (!seen.has(p)) {
         seen.add(p);
         p.allowed = undefined;
+        p.allowed6 = undefined;
         p.subnetIp = e.subnetIp;
         p.prefixLen = e.prefixLen;
+        if (this.v6) this.syncEndpoint6(p, e);
         // A lease that moved its endpoint wins over a roamed one.
-        if (p.leaseIp !== e.publicIp || p.leasePort !== e.port) {
+        else if (p.leaseIp !== e.publicIp || p.leasePort !== e.port) {
           p.leaseIp = p.publicIp = e.publicIp;
           p.leasePort = p.port = e.port;
         }
       }
-      const mask = maskOf(e.prefixLen);
-      p.allowed = { net: (e.subnetIp & mask) >>> 0, mask, next: p.allowed };
+      if (this.v6) p.allowed6 = allowedNet6(e.subnetIp6!, e.prefixLen6!, p.allowed6);
+      else {
+        const mask = maskOf(e.prefixLen);
+        p.allowed = { net: (e.subnetIp & mask) >>> 0, mask, next: p.allowed };
+      }
     }
     for (const [id, p] of this.peers)
       if (!seen.has(p)) {
@@ -323,11 +353,52 @@ export class WgDataplane implements PacketFraming {
       this.control.setPeers(
         [...this.peers.values()].map((p) => ({
           publicKey: p.publicKey,
-          endpoint: p.publicIp ? { address: p.publicIp, port: p.port } : undefined,
-          allowedIps: allowedText(p.allowed),
+          endpoint: this.hasEndpoint(p) ? this.endpointOf(p) : undefined,
+          allowedIps: this.v6 ? allowedText6(p.allowed6) : allowedText(p.allowed),
         })),
       ),
     );
+  }
+
+  /**
+   * An IPv6 peer's entry: subnet and lease endpoint copied (the table's entries are reused by the
+   * next snapshot); a lease that moved its endpoint wins over a roamed one.
+   */
+  private syncEndpoint6(p: WgPeer, e: PeerEntry): void {
+    const a = e.publicIp6!;
+    p.subnetIp6 = Uint32Array.from(e.subnetIp6!);
+    p.prefixLen6 = e.prefixLen6!;
+    if (p.leaseIp6 && sameWords(p.leaseIp6, a, 0) && p.leasePort === e.port) return;
+    p.leaseIp6 = Uint32Array.from(a);
+    p.publicIp6 = Uint32Array.from(a);
+    p.leasePort = p.port = e.port;
+  }
+
+  /** Whether the peer has somewhere to send to (a lease endpoint, or one it roamed to). */
+  private hasEndpoint(p: WgPeer): boolean {
+    if (p.port === 0) return false;
+    if (!this.v6) return p.publicIp !== 0;
+    const a = p.publicIp6;
+    return a !== undefined && (a[0]! | a[1]! | a[2]! | a[3]!) !== 0;
+  }
+
+  private endpointOf(p: WgPeer): Endpoint {
+    return this.v6
+      ? { address: 0, port: p.port, address6: Uint32Array.from(p.publicIp6 ?? new Uint32Array(4)) }
+      : { address: p.publicIp, port: p.port };
+  }
+
+  /** Sets a peer's endpoint (the control plane's roaming, from a handshake). */
+  private setEndpoint(p: WgPeer, e: Endpoint): void {
+    p.port = e.port;
+    if (!this.v6) p.publicIp = e.address;
+    else if (e.address6) (p.publicIp6 ??= new Uint32Array(4)).set(e.address6);
+  }
+
+  /** Writes the peer's endpoint address as message i's in a send batch's address array. */
+  private putAddr(addrs: Uint32Array, i: number, p: WgPeer): void {
+    if (!this.v6) addrs[i] = p.publicIp;
+    else addrs.set(p.publicIp6!, i * 4);
   }
 
   peerOf(e: PeerEntry): PeerEntry {
@@ -335,7 +406,12 @@ export class WgDataplane implements PacketFraming {
     const p = e.publicKey && this.peers.get(Buffer.from(e.publicKey).toString('base64'));
     // An entry without a key cannot be a WireGuard peer: a stand-in that never has a session.
     return (
-      p || Object.assign(new WgPeer('', new Uint8Array(32)), { subnetIp: e.subnetIp, prefixLen: e.prefixLen })
+      p ||
+      Object.assign(new WgPeer('', new Uint8Array(32)), {
+        subnetIp: e.subnetIp,
+        prefixLen: e.prefixLen,
+        ...(this.v6 ? { publicIp6: new Uint32Array(4) } : {}),
+      })
     );
   }
 
@@ -426,7 +502,14 @@ export class WgDataplane implements PacketFraming {
 
   // ---- rx ---------------------------------------------------------------------------------
 
-  accept(slab: Uint8Array, at: number, len: number, addr: number, port: number): number {
+  accept(
+    slab: Uint8Array,
+    at: number,
+    len: number,
+    addrs: Uint32Array,
+    addrAt: number,
+    port: number,
+  ): number {
     const t = messageType(slab, at, len);
     if (t < 0) return -1 - t;
     if (t !== 4) {
@@ -435,7 +518,10 @@ export class WgDataplane implements PacketFraming {
       if (len < want) return reasonIndex('truncated');
       if (len > want) return reasonIndex('oversized');
       if (this.inbox.length >= INBOX_MAX) return reasonIndex('handshake_flood');
-      this.inbox.push({ bytes: slab.slice(at, at + len), from: { address: addr, port } });
+      const from: Endpoint = this.v6
+        ? { address: 0, port, address6: addrs.slice(addrAt, addrAt + 4) }
+        : { address: addrs[addrAt]!, port };
+      this.inbox.push({ bytes: slab.slice(at, at + len), from });
       return FRAMING_CONSUMED;
     }
     if (len < TRANSPORT_MIN_LEN) return reasonIndex('truncated');
@@ -455,12 +541,13 @@ export class WgDataplane implements PacketFraming {
     this.oOff[j] = at + TRANSPORT_HEADER_LEN;
     this.oLen[j] = len - TRANSPORT_HEADER_LEN;
     this.oPair[j] = kp;
-    this.oAddr[j] = addr;
+    if (this.v6) this.oAddr.set(addrs.subarray(addrAt, addrAt + 4), j * 4);
+    else this.oAddr[j] = addrs[addrAt]!;
     this.oPort[j] = port;
     return WIRE_OK;
   }
 
-  openAccepted(slab: Uint8Array, counters: Float64Array, deliver: DeliverFn): void {
+  openAccepted(slab: Uint8Array, counters: Float64Array, deliver: DeliverFn, deliver6: DeliverFn6): void {
     const n = this.nOpen;
     if (n === 0) return;
     this.nOpen = 0;
@@ -486,13 +573,7 @@ export class WgDataplane implements PacketFraming {
       }
       const p = kp.peer;
       if (p.next === kp) this.confirm(p, kp);
-      const addr = this.oAddr[j]!;
-      const port = this.oPort[j]!;
-      if (p.publicIp !== addr || p.port !== port) {
-        p.publicIp = addr; // authenticated: the peer is there now (roaming)
-        p.port = port;
-        counters[C.wgRoamed]! += 1;
-      }
+      this.roam(p, j, counters);
       p.recvIndex = kp.localIndex;
       this.touched.add(p);
       const pkt = this.oOff[j]!;
@@ -502,6 +583,10 @@ export class WgDataplane implements PacketFraming {
         continue;
       }
       p.recvData = true;
+      if (this.v6) {
+        this.deliverOpened6(slab, pkt, plain, p, counters, deliver6);
+        continue;
+      }
       // The IPv4 total length says where the padding starts; the engine checks the rest.
       if (slab[pkt]! >>> 4 !== 4 || plain < 20) {
         counters[dropIndex('rx', reasonIndex(plain < 20 ? 'too_short' : 'not_ipv4'))]! += 1;
@@ -514,6 +599,43 @@ export class WgDataplane implements PacketFraming {
       }
       deliver(pkt, total, p.allowed ?? NOWHERE);
     }
+  }
+
+  /** Opened message j came from its address and port: authenticated, so the peer is there now. */
+  private roam(p: WgPeer, j: number, counters: Float64Array): void {
+    const port = this.oPort[j]!;
+    if (this.v6) {
+      const a = (p.publicIp6 ??= new Uint32Array(4));
+      if (sameWords(a, this.oAddr, j * 4) && p.port === port) return;
+      a.set(this.oAddr.subarray(j * 4, j * 4 + 4));
+    } else {
+      const addr = this.oAddr[j]!;
+      if (p.publicIp === addr && p.port === port) return;
+      p.publicIp = addr;
+    }
+    p.port = port;
+    counters[C.wgRoamed]! += 1;
+  }
+
+  /** An opened inner IPv6 packet: the payload length says where the padding starts; the engine checks the rest. */
+  private deliverOpened6(
+    slab: Uint8Array,
+    pkt: number,
+    plain: number,
+    p: WgPeer,
+    counters: Float64Array,
+    deliver6: DeliverFn6,
+  ): void {
+    if (plain < IPV6_HEADER || slab[pkt]! >>> 4 !== 6) {
+      counters[dropIndex('rx', reasonIndex(plain < IPV6_HEADER ? 'too_short' : 'not_ipv6'))]! += 1;
+      return;
+    }
+    const total = IPV6_HEADER + ((slab[pkt + 4]! << 8) | slab[pkt + 5]!);
+    if (total > plain) {
+      counters[dropIndex('rx', reasonIndex('bad_length'))]! += 1;
+      return;
+    }
+    deliver6(pkt, total, p.allowed6 ?? NOWHERE6);
   }
 
   /** A responder's session is confirmed by the initiator's first message on it: it sends from now. */
@@ -550,9 +672,7 @@ export class WgDataplane implements PacketFraming {
       p.recvData = false;
       if (sent > 0) this.apply(this.control.noteTransportSent(p.id, sent, false));
       if (recvIndex >= 0)
-        this.apply(
-          this.control.noteTransportReceived(recvIndex, { address: p.publicIp, port: p.port }, !recvData),
-        );
+        this.apply(this.control.noteTransportReceived(recvIndex, this.endpointOf(p), !recvData));
     }
     for (const p of this.peers.values()) p.asked = false;
     if (now - this.lastTick >= TICK_MS) {
@@ -589,10 +709,7 @@ export class WgDataplane implements PacketFraming {
         else if (p) this.sendKeepalive(p);
       } else if ('endpoint' in a) {
         const p = this.peers.get(a.endpoint.peer);
-        if (p) {
-          p.publicIp = a.endpoint.endpoint.address;
-          p.port = a.endpoint.endpoint.port;
-        }
+        if (p) this.setEndpoint(p, a.endpoint.endpoint);
       } else if ('flush' in a) {
         const p = this.peers.get(a.flush);
         if (p && p.held.length > 0) {
@@ -680,7 +797,7 @@ export class WgDataplane implements PacketFraming {
   private sendControl(bytes: Uint8Array, to: Endpoint): void {
     if (bytes.length > this.cSlab.length) return;
     this.cSlab.set(bytes, 0);
-    this.sendFromControlSlab(bytes.length, to.address, to.port);
+    this.sendFromControlSlab(bytes.length, to);
     this.counters[C.wgHandshakesSent]! += 1;
   }
 
@@ -713,7 +830,7 @@ export class WgDataplane implements PacketFraming {
     for (const p of due) {
       p.keepaliveDue = false;
       const kp = p.current;
-      if (!this.usable(kp) || p.publicIp === 0 || p.port === 0) continue; // no session, or nowhere to send
+      if (!this.usable(kp) || !this.hasEndpoint(p)) continue; // no session, or nowhere to send
       const c = kp.sendCounter++;
       const lo = c >>> 0;
       const hi = Math.floor(c / 0x100000000);
@@ -724,7 +841,7 @@ export class WgDataplane implements PacketFraming {
       this.kCtr32[2 * n + 1] = hi;
       this.kOff[n] = at + TRANSPORT_HEADER_LEN;
       this.kLen[n] = 0;
-      this.kAddr[n] = p.publicIp;
+      this.putAddr(this.kAddr, n, p);
       this.kPort[n] = p.port;
       this.kGso[n] = 0;
       this.kPeer[n++] = p;
@@ -755,12 +872,15 @@ export class WgDataplane implements PacketFraming {
     }
   }
 
-  private sendFromControlSlab(len: number, addr: number, port: number): void {
-    if (addr === 0 || port === 0) return; // no endpoint known yet (a peer that never had one)
+  private sendFromControlSlab(len: number, to: Endpoint): void {
+    const a = to.address6;
+    const none = this.v6 ? !a || (a[0]! | a[1]! | a[2]! | a[3]!) === 0 : to.address === 0;
+    if (none || to.port === 0) return; // no endpoint known yet (a peer that never had one)
     this.cOff[0] = 0;
     this.cLen[0] = len;
-    this.cAddr[0] = addr;
-    this.cPort[0] = port;
+    if (this.v6) this.cAddr.set(a!.subarray(0, 4));
+    else this.cAddr[0] = to.address;
+    this.cPort[0] = to.port;
     this.cGso[0] = 0;
     const sent = this.udp.send(this.cSlab, this.cOff, this.cLen, 0, 1, this.cAddr, this.cPort, this.cGso);
     if (sent !== 1) this.counters[dropIndex('tx', reasonIndex('send_error'))]! += 1;
@@ -779,3 +899,29 @@ function allowedText(a: AllowedNet | undefined): string[] {
 
 /** A peer whose lease has no subnet (never routed to): every inner source is disallowed. */
 const NOWHERE: AllowedNet = { net: 1, mask: 0xffffffff, next: undefined };
+/** The same for an IPv6 peer: ::1/128 off the net never matches a source a peer can have. */
+const NOWHERE6: AllowedNet6 = {
+  net: Uint32Array.of(0, 0, 0, 1),
+  mask: Uint32Array.of(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff),
+  next: undefined,
+};
+
+const sameWords = (a: Uint32Array, b: Uint32Array, at: number): boolean =>
+  a[0] === b[at] && a[1] === b[at + 1] && a[2] === b[at + 2] && a[3] === b[at + 3];
+
+/** An IPv6 allowed net (the subnet's address masked to its length) in front of `next`. */
+function allowedNet6(ip: Uint32Array, len: number, next: AllowedNet6 | undefined): AllowedNet6 {
+  const mask = Uint32Array.from([0, 1, 2, 3], (k) => maskWord6(len, k));
+  const net = Uint32Array.from([0, 1, 2, 3], (k) => (ip[k]! & mask[k]!) >>> 0);
+  return { net, mask, next };
+}
+
+function allowedText6(a: AllowedNet6 | undefined): string[] {
+  const out: string[] = [];
+  for (let n = a; n; n = n.next) {
+    let len = 0;
+    for (let k = 0; k < 4; k++) for (let b = 31; b >= 0 && (n.mask[k]! >>> b) & 1; b--) len++;
+    out.push(`${formatIpv6(ipOfWords6(n.net[0]!, n.net[1]!, n.net[2]!, n.net[3]!))}/${len}`);
+  }
+  return out;
+}

@@ -48,6 +48,7 @@ export function startWireguard(
       rejectAfterMs: timers.rejectAfterTimeMs,
       now: Date.now,
       newWindow: () => new ReplayWindow(),
+      ...(options.family === 6 ? { family: 6 as const } : {}),
     },
     table,
     control,

@@ -16,9 +16,22 @@
  *               device.go adds it: scope link, proto boot, no src, table main
  *   peers       one per wireguard lease: endpoint PublicIP:Port, allowed IPs = the lease's subnet,
  *               PSK and PersistentKeepaliveInterval from the config; removed with the lease
- *   IPv4 only   the engine carries IPv4: EnableIPv6 with this backend is refused by the network
- *               config check (core/network.ts IPV6_BACKENDS), Mode ipv6 here; flannel-wg-v6 is
- *               not created. Mode separate/auto/ipv4 on an IPv4 network all mean flannel-wg.
+ *   dual-stack  (EnableIPv6, Mode "separate", flannel's default) a second engine instance for
+ *               flannel's second device, as vxlan-userspace.ts runs flannel-v6.<VNI>: a TUN
+ *               `flannel-wg-v6`, AF_INET6 sockets on the interface's IPv6 address and ListenPortV6
+ *               (51821), inner IPv6 over the IPv6 underlay, the same private key (flanneld reads
+ *               one key file for both devices), the same MTU (base − 80: flannel sizes the
+ *               overhead for an IPv6 outer header on both), address <IPv6 subnet>/128 and one
+ *               route for the IPv6Network through it (proto boot; flannel asks for scope link,
+ *               which the kernel does not keep on an IPv6 route). Lease BackendV6Data
+ *               {"PublicKey", "Port": ListenPortV6}; peers from each lease's PublicIPv6 and
+ *               BackendV6Data, allowed IPs = its IPv6 subnet. Two engines, each one family's,
+ *               counting into one set of udp metrics (v6 workers "v6-duplex-0", …); the worse
+ *               health of the two is reported.
+ *   refused     Mode "ipv6" (flannel-wg with IPv6 endpoints), and Mode "auto"/"ipv4" with
+ *               EnableIPv6 (one flannel-wg carrying both families): a one-line error naming
+ *               Backend.Mode and the fix. Mode separate/auto/ipv4 on an IPv4 network all mean
+ *               flannel-wg.
  *
  * Stable interface (the interop and security e2e suites rely on these names):
  *   config      Backend {Type: "wireguard", ListenPort, ListenPortV6, PSK, PersistentKeepaliveInterval,
@@ -32,7 +45,8 @@
  *               overlayd_wireguard_events_total{event}: handshakes_sent, handshakes_received,
  *               sessions, keepalives_sent, keepalives_received, held, roamed; the rest of
  *               overlayd_udp_* as for the udp backend
- *   log         "wireguard datapath started" {device, port, mtu, publicKey, keyFile}
+ *   log         "wireguard datapath started" {device, port, mtu, publicKey, keyFile}; dual-stack
+ *               also "wireguard IPv6 datapath started" {device, port, mtu}
  */
 import { OverlaydError } from '../../core/errors.js';
 import type { Lease, LeaseEvent } from '../../core/lease.js';
@@ -43,16 +57,21 @@ import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import { deleteLink } from '../../sys/rtnetlink/objects.js';
 import type { PeerEntry } from '../udp/peer-table.js';
 import { UdpBackend } from '../udp/udp-backend.js';
+import type { MetricsShare } from '../udp/udp-datapath.js';
+import { combinedHealthContexts } from '../udp/combined-health.js';
+import { wordsOf6 } from '../../core/ipv6-words.js';
 import { keyFilePath, loadOrCreateKey } from './key-file.js';
 import { parseTestTimers } from './test-timers.js';
 import {
   parseBase64Key,
   parseWireguardConfig,
   WG_OVERHEAD,
+  type WgMode,
   type WireguardConfig,
 } from './wireguard-config.js';
 
 export const WG_DEVICE = 'flannel-wg';
+export const WG_DEVICE_V6 = 'flannel-wg-v6';
 
 export function createWireguardBackend(ctx: BackendContext): Backend {
   return new WireguardBackend(ctx);
@@ -71,26 +90,57 @@ export function parseWgBackendData(data: unknown): { publicKey: Uint8Array; port
     : { publicKey: key };
 }
 
+/**
+ * The modes that put both families on one flannel-wg (Mode "ipv6": IPv4 inside, IPv6 endpoints;
+ * "auto"/"ipv4" with EnableIPv6: both families inside): refused with the field and the fix.
+ */
+export function refuseOneDeviceModes(mode: WgMode, dual: boolean): void {
+  if (mode === 'separate' || (mode !== 'ipv6' && !dual)) return;
+  const what = dual ? 'one flannel-wg device carrying both families' : 'flannel-wg with IPv6 endpoints';
+  throw new OverlaydError(
+    'BAD_CONFIG',
+    `network config: Backend.Mode "${mode}" (${what}) is not supported by overlayd's userspace WireGuard; use Backend.Mode "separate" (the default: flannel-wg, and flannel-wg-v6 with EnableIPv6)`,
+  );
+}
+
+/**
+ * flannel-wg-v6's peer: a wireguard lease with an IPv6 subnet, a PublicIPv6 and a usable
+ * BackendV6Data (its Port, else our ListenPortV6 as flannel before PR #2200); allowed IPs = the
+ * IPv6 subnet. A single-stack peer has none: it is a flannel-wg peer only, as with flanneld.
+ */
+export function wgPeer6Of(l: Lease, listenPortV6: number): PeerEntry | undefined {
+  if (l.attrs.backendType !== 'wireguard') return undefined;
+  const data = parseWgBackendData(l.attrs.backendV6Data);
+  const sn6 = l.ipv6Subnet;
+  const pub6 = l.attrs.publicIpv6;
+  if (!data || !sn6 || pub6 === undefined) return undefined;
+  return {
+    subnetIp: 0,
+    prefixLen: 0,
+    publicIp: 0,
+    port: data.port ?? listenPortV6,
+    publicKey: data.publicKey,
+    publicIp6: Uint32Array.from(wordsOf6(pub6)),
+    subnetIp6: Uint32Array.from(wordsOf6(sn6.ip)),
+    prefixLen6: sn6.prefixLen,
+  };
+}
+
 export class WireguardBackend implements Backend {
   readonly type = 'wireguard' as const;
   private readonly cfg: WireguardConfig;
   private readonly mtu: number;
   private readonly timers: Readonly<Record<string, number>> | undefined;
   private engine: UdpBackend | undefined;
+  /** Dual-stack: flannel-wg-v6's engine. */
+  private engine6: UdpBackend | undefined;
+  private readonly dual: boolean;
   private publicKey = '';
 
   constructor(private readonly ctx: BackendContext) {
     this.cfg = parseWireguardConfig(ctx.config.backend);
-    if (this.cfg.mode === 'ipv6')
-      throw new OverlaydError(
-        'BAD_CONFIG',
-        'network config: Backend.Mode "ipv6" is not supported by overlayd\'s userspace WireGuard (it carries IPv4); use separate, auto or ipv4',
-      );
-    if (ctx.config.ipv6)
-      throw new OverlaydError(
-        'BAD_CONFIG',
-        'network config: EnableIPv6 is not supported with the wireguard backend (its userspace engine carries IPv4); remove EnableIPv6',
-      );
+    this.dual = ctx.config.ipv6 !== undefined;
+    refuseOneDeviceModes(this.cfg.mode, this.dual);
     this.mtu = (this.cfg.mtu ?? ctx.extIface.mtu) - WG_OVERHEAD;
     this.timers = parseTestTimers(process.env['OVERLAYD_TEST_WG_TIMERS']);
   }
@@ -110,40 +160,68 @@ export class WireguardBackend implements Backend {
         { keyFile: key.path, mode: key.looseMode.toString(8) },
         'the WireGuard key file is readable by other users; chmod 0400 it',
       );
-    // flanneld's kernel device (or anything else) of our name goes: the TUN takes the name.
-    const nl = new RtNetlink();
-    try {
-      const old = findLink(nl, WG_DEVICE);
-      if (old && old.kind !== 'tun') {
-        this.ctx.log.warn(
-          { device: WG_DEVICE, kind: old.kind },
-          'replacing the device with the userspace TUN',
-        );
-        nl.request(`delete ${WG_DEVICE}`, deleteLink(old.index));
-      }
-    } finally {
-      nl.close();
+    if (this.dual && (!this.ctx.extIface.publicIpv6 || !this.ctx.extIface.ifaceV6Addr)) {
+      key.privateKey.fill(0);
+      throw new OverlaydError(
+        'BACKEND',
+        'dual-stack wireguard: the external interface has no IPv6 address; give --public-ipv6 or an interface with a global IPv6 address',
+      );
     }
-    this.engine = new UdpBackend(this.ctx, {
+    const wire = {
+      kind: 'wireguard' as const,
+      privateKey: [...key.privateKey],
+      ...(this.cfg.psk ? { presharedKey: [...this.cfg.psk] } : {}),
+      persistentKeepalive: this.cfg.persistentKeepaliveInterval,
+      ...(this.timers ? { timers: this.timers } : {}),
+    };
+    key.privateKey.fill(0); // the spec holds the one copy the workers get (both devices: one key)
+    this.replaceNonTun(WG_DEVICE);
+    const share: MetricsShare | undefined = this.dual
+      ? { blocks: [], workers: [], registered: false }
+      : undefined;
+    const [ctx4, ctx6] = this.dual ? combinedHealthContexts(this.ctx) : [this.ctx, this.ctx];
+    this.engine = new UdpBackend(ctx4, {
       tunName: WG_DEVICE,
       port: this.cfg.listenPort,
       mtu: this.mtu,
       routeScope: RT_SCOPE_LINK,
-      wire: {
-        kind: 'wireguard',
-        privateKey: [...key.privateKey],
-        ...(this.cfg.psk ? { presharedKey: [...this.cfg.psk] } : {}),
-        persistentKeepalive: this.cfg.persistentKeepaliveInterval,
-        ...(this.timers ? { timers: this.timers } : {}),
-      },
+      wire,
       entryOf: (l) => this.entryOf(l),
+      ...(share ? { metricsShare: share } : {}),
     });
-    key.privateKey.fill(0); // the spec above holds the one copy the worker gets
+    const backendData = { PublicKey: this.publicKey, Port: this.cfg.listenPort };
+    if (!this.dual) return { backendType: 'wireguard', backendData, mtu: this.mtu };
+    this.replaceNonTun(WG_DEVICE_V6);
+    this.engine6 = new UdpBackend(ctx6, {
+      tunName: WG_DEVICE_V6,
+      port: this.cfg.listenPortV6,
+      mtu: this.mtu,
+      wire,
+      entryOf: (l) => wgPeer6Of(l, this.cfg.listenPortV6),
+      family: 6,
+      metricsShare: share!,
+      workerPrefix: 'v6-',
+    });
     return {
       backendType: 'wireguard',
-      backendData: { PublicKey: this.publicKey, Port: this.cfg.listenPort },
+      backendData,
+      backendV6Data: { PublicKey: this.publicKey, Port: this.cfg.listenPortV6 },
       mtu: this.mtu,
     };
+  }
+
+  /** flanneld's kernel device (or anything else) of our name goes: the TUN takes the name. */
+  private replaceNonTun(name: string): void {
+    const nl = new RtNetlink();
+    try {
+      const old = findLink(nl, name);
+      if (old && old.kind !== 'tun') {
+        this.ctx.log.warn({ device: name, kind: old.kind }, 'replacing the device with the userspace TUN');
+        nl.request(`delete ${name}`, deleteLink(old.index));
+      }
+    } finally {
+      nl.close();
+    }
   }
 
   async start(own: Lease): Promise<void> {
@@ -157,6 +235,12 @@ export class WireguardBackend implements Backend {
         keyFile: keyFilePath(process.env),
       },
       'wireguard datapath started',
+    );
+    if (!this.engine6) return;
+    await this.engine6.start(own); // flannel-wg-v6: its TUN, /128 address, IPv6Network route
+    this.ctx.log.info(
+      { device: WG_DEVICE_V6, port: this.cfg.listenPortV6, mtu: this.mtu },
+      'wireguard IPv6 datapath started',
     );
   }
 
@@ -176,13 +260,19 @@ export class WireguardBackend implements Backend {
 
   async applyPeerEvents(events: readonly LeaseEvent[]): Promise<void> {
     await this.engine!.applyPeerEvents(events);
+    await this.engine6?.applyPeerEvents(events);
   }
 
   async reconcile(all: readonly Lease[]): Promise<void> {
     await this.engine!.reconcile(all);
+    await this.engine6?.reconcile(all);
   }
 
   async close(): Promise<void> {
-    await this.engine?.close();
+    try {
+      await this.engine?.close();
+    } finally {
+      await this.engine6?.close();
+    }
   }
 }

@@ -26,6 +26,7 @@ import type { LabNode } from './lab-node.js';
 import { must, run, type RunResult } from './shell.js';
 
 export const WG_DEVICE = 'flannel-wg';
+export const WG_DEVICE_V6 = 'flannel-wg-v6';
 /** flannel's pkg/backend/wireguard: IPv4/6 header, UDP header, type, index, counter, tag (80 covers IPv6). */
 export const WG_OVERHEAD = 80;
 export const WG_DEFAULT_PORT = 51820;
@@ -53,6 +54,12 @@ export interface WireguardGoOptions {
   readonly psk?: string;
   /** Backend PersistentKeepaliveInterval in seconds (default 0: off). */
   readonly persistentKeepalive?: number;
+  /**
+   * flanneld's second device of a dual-stack node (wireguard-go-node6.ts): flannel-wg-v6 with
+   * the v4 device's key file (flanneld reads one key for both), `subnet` and `network` IPv6 ones,
+   * address /128, and no subnet.env of its own.
+   */
+  readonly v6?: { readonly privateKeyFile: string; readonly publicKey: string };
 }
 
 /** A peer as flanneld derives it from a lease. */
@@ -87,10 +94,12 @@ export class WireguardGoNode {
 
   private constructor(
     readonly node: LabNode,
-    readonly opts: Required<Omit<WireguardGoOptions, 'psk'>> & { psk?: string },
+    readonly opts: Required<Omit<WireguardGoOptions, 'psk' | 'v6'>> & { psk?: string },
     private readonly proc: ChildProcess,
     readonly privateKeyFile: string,
     readonly publicKey: string,
+    /** flannel-wg, or flannel-wg-v6 for a dual-stack node's IPv6 device. */
+    readonly device: string,
   ) {
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
   }
@@ -110,7 +119,7 @@ export class WireguardGoNode {
     return this.opts.mtu - WG_OVERHEAD;
   }
   get logFile(): string {
-    return join(this.node.lab.dir, `n${this.node.index}-wireguard-go.log`);
+    return join(this.node.lab.dir, `n${this.node.index}-wireguard-go${this.isV6 ? '-v6' : ''}.log`);
   }
   get leaseKey(): string {
     return `${this.node.lab.prefix}/subnets/${this.opts.subnet.replace('/', '-')}`;
@@ -130,18 +139,13 @@ export class WireguardGoNode {
       persistentKeepalive: options.persistentKeepalive ?? 0,
       ...(options.psk === undefined ? {} : { psk: options.psk }),
     };
-    const dir = join(node.lab.dir, `n${node.index}-wg`);
-    await mkdir(dir, { recursive: true });
-    // flanneld keeps the key base64 in a 0400 file ($WIREGUARD_KEY_FILE); wg reads it from a file too.
-    const privateKey = (await must('wg', ['genkey'])).trim();
-    const publicKey = (await must('wg', ['pubkey'], { input: privateKey + '\n' })).trim();
-    const privateKeyFile = join(dir, 'wgkey');
-    await writeFile(privateKeyFile, privateKey, { mode: 0o600 });
-    await chmod(privateKeyFile, 0o400);
+    const device = options.v6 ? WG_DEVICE_V6 : WG_DEVICE;
+    const { privateKeyFile, publicKey } = options.v6 ?? (await newKeyFile(node));
 
     // The mount point must exist to mount the private tmpfs over it (on the host it stays empty).
     await mkdir('/var/run/wireguard', { recursive: true });
-    const out = createWriteStream(join(node.lab.dir, `n${node.index}-wireguard-go.log`), { flags: 'a' });
+    const log = join(node.lab.dir, `n${node.index}-wireguard-go${options.v6 ? '-v6' : ''}.log`);
+    const out = createWriteStream(log, { flags: 'a' });
     // Every wrapper execs (ip netns exec, unshare without --fork, sh's exec, env), so the child's
     // pid is wireguard-go's. -f: foreground, so this process owns it and sees it exit.
     const proc = spawn(
@@ -156,7 +160,7 @@ export class WireguardGoNode {
         'private',
         'sh',
         '-c',
-        `mount -t tmpfs -o mode=0700 wgrun /var/run/wireguard && exec wireguard-go -f ${WG_DEVICE}`,
+        `mount -t tmpfs -o mode=0700 wgrun /var/run/wireguard && exec wireguard-go -f ${device}`,
       ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -165,11 +169,11 @@ export class WireguardGoNode {
     );
     proc.stdout!.pipe(out);
     proc.stderr!.pipe(out);
-    const wgn = new WireguardGoNode(node, opts, proc, privateKeyFile, publicKey);
+    const wgn = new WireguardGoNode(node, opts, proc, privateKeyFile, publicKey, device);
     try {
       await wgn.waitUapi();
       await wgn.configureDevice();
-      await node.writeSubnetEnv(opts.subnet.replace(/\.0\/(\d+)$/, '.1/$1'), wgn.deviceMtu);
+      if (!options.v6) await node.writeSubnetEnv(opts.subnet.replace(/\.0\/(\d+)$/, '.1/$1'), wgn.deviceMtu);
     } catch (err) {
       await wgn.stop();
       throw err;
@@ -193,7 +197,7 @@ export class WireguardGoNode {
     while (Date.now() < deadline) {
       if (!this.running)
         throw new Error(`wireguard-go on node ${this.node.index} exited; see ${this.logFile}`);
-      const r = await this.wg(['show', WG_DEVICE, 'listen-port']);
+      const r = await this.wg(['show', this.device, 'listen-port']);
       if (r.code === 0) return;
       last = r.stderr.trim();
       await new Promise((res) => setTimeout(res, 50));
@@ -201,23 +205,35 @@ export class WireguardGoNode {
     throw new Error(`wireguard-go on node ${this.node.index}: no UAPI after ${timeoutMs} ms (${last})`);
   }
 
-  /** flanneld's newWGDevice + Configure: key and port, then address, link up, the Network route. */
+  /** An IPv6 device (flannel-wg-v6): `ip -6`, /128, IPv6 forwarding. */
+  get isV6(): boolean {
+    return this.device === WG_DEVICE_V6;
+  }
+
+  /**
+   * flanneld's newWGDevice + Configure (ConfigureV6 for flannel-wg-v6): key and port, then
+   * address, link up, the Network route.
+   */
   private async configureDevice(): Promise<void> {
-    const ip = (args: string[]) => this.node.mustExec('ip', args);
-    await ip(['link', 'set', WG_DEVICE, 'mtu', String(this.deviceMtu)]);
+    const ip = (args: string[]) => this.node.mustExec('ip', [...(this.isV6 ? ['-6'] : []), ...args]);
+    await ip(['link', 'set', this.device, 'mtu', String(this.deviceMtu)]);
     await this.mustWg([
       'set',
-      WG_DEVICE,
+      this.device,
       'private-key',
       this.privateKeyFile,
       'listen-port',
       String(this.opts.listenPort),
     ]);
-    await ip(['addr', 'add', `${this.opts.subnet.split('/')[0]}/32`, 'dev', WG_DEVICE]);
-    await ip(['link', 'set', WG_DEVICE, 'up']);
-    await ip(['route', 'replace', this.opts.network, 'dev', WG_DEVICE, 'scope', 'link']);
+    const host = `${this.opts.subnet.split('/')[0]}/${this.isV6 ? 128 : 32}`;
+    await ip(['addr', 'add', host, 'dev', this.device, ...(this.isV6 ? ['nodad'] : [])]);
+    await ip(['link', 'set', this.device, 'up']);
+    await ip(['route', 'replace', this.opts.network, 'dev', this.device, 'scope', 'link']);
     // Pods' traffic is routed through the node (kubelet's hosts have forwarding on).
-    await this.node.mustExec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    await this.node.mustExec('sysctl', [
+      '-qw',
+      this.isV6 ? 'net.ipv6.conf.all.forwarding=1' : 'net.ipv4.ip_forward=1',
+    ]);
   }
 
   /** The lease flanneld would acquire, as it stores it. */
@@ -252,7 +268,7 @@ export class WireguardGoNode {
   async addPeer(peer: WgPeer): Promise<void> {
     await this.mustWg([
       'set',
-      WG_DEVICE,
+      this.device,
       'peer',
       peer.publicKey,
       ...(this.opts.psk === undefined ? [] : ['preshared-key', await this.pskFile()]),
@@ -264,18 +280,19 @@ export class WireguardGoNode {
       peer.allowedIps.join(','),
     ]);
     await this.node.mustExec('ip', [
+      ...(this.isV6 ? ['-6'] : []),
       'route',
       'replace',
       this.opts.network,
       'dev',
-      WG_DEVICE,
+      this.device,
       'scope',
       'link',
     ]);
   }
 
   async removePeer(publicKey: string): Promise<void> {
-    await this.mustWg(['set', WG_DEVICE, 'peer', publicKey, 'remove']);
+    await this.mustWg(['set', this.device, 'peer', publicKey, 'remove']);
   }
 
   /**
@@ -315,9 +332,9 @@ export class WireguardGoNode {
     return want;
   }
 
-  /** `wg show flannel-wg dump`, peers only. */
+  /** `wg show <device> dump`, peers only. */
   async peers(): Promise<WgPeerState[]> {
-    const lines = (await this.mustWg(['show', WG_DEVICE, 'dump'])).trim().split('\n').slice(1);
+    const lines = (await this.mustWg(['show', this.device, 'dump'])).trim().split('\n').slice(1);
     return lines
       .filter((l) => l.length > 0)
       .map((l) => {
@@ -354,6 +371,18 @@ export class WireguardGoNode {
     await this.exited;
     clearTimeout(killer);
   }
+}
+
+/** flanneld keeps the key base64 in a 0400 file ($WIREGUARD_KEY_FILE); wg reads it from a file too. */
+async function newKeyFile(node: LabNode): Promise<{ privateKeyFile: string; publicKey: string }> {
+  const dir = join(node.lab.dir, `n${node.index}-wg`);
+  await mkdir(dir, { recursive: true });
+  const privateKey = (await must('wg', ['genkey'])).trim();
+  const publicKey = (await must('wg', ['pubkey'], { input: privateKey + '\n' })).trim();
+  const privateKeyFile = join(dir, 'wgkey');
+  await writeFile(privateKeyFile, privateKey, { mode: 0o600 });
+  await chmod(privateKeyFile, 0o400);
+  return { privateKeyFile, publicKey };
 }
 
 async function eth0Mtu(node: LabNode): Promise<number> {

@@ -1,6 +1,7 @@
 /**
  * The wire format of a datapath: what the engine (encap/udp/tx-engine.ts, rx-engine.ts) puts in
- * front of an inner packet (IPv4; IPv6 on an IPv6 engine: the VXLAN wire's flannel-v6) in a UDP datagram, and what it checks before the packet goes to
+ * front of an inner packet (IPv4; IPv6 on an IPv6 engine: the VXLAN wire's flannel-v6, the
+ * WireGuard wire's flannel-wg-v6) in a UDP datagram, and what it checks before the packet goes to
  * the TUN. Everything else — slots, batching, offloads, GSO/GRO, the peer table, the counters —
  * is the engine's and the same for every wire, so a new encapsulation is one file like these:
  *   udp-wire.ts    flannel's udp backend: no header, the payload is the packet (port 8285)
@@ -55,8 +56,17 @@ export interface AllowedNet {
   readonly next: AllowedNet | undefined;
 }
 
+/** An IPv6 network a sender may speak for (four words each: core/ipv6-words.ts), chained. */
+export interface AllowedNet6 {
+  readonly net: Uint32Array;
+  readonly mask: Uint32Array;
+  readonly next: AllowedNet6 | undefined;
+}
+
 /** Called by the framing for each opened packet: the inner packet, its length, its sender's allowed nets. */
 export type DeliverFn = (pkt: number, len: number, allowed: AllowedNet) => void;
+/** As DeliverFn for an IPv6 engine's framing: the inner packet is IPv6, the nets IPv6 ones. */
+export type DeliverFn6 = (pkt: number, len: number, allowed: AllowedNet6) => void;
 
 export interface PacketFraming {
   /** Most bytes the framing writes after an inner packet (padding + tag): engines leave that room. */
@@ -82,13 +92,17 @@ export interface PacketFraming {
    */
   sealFramed(slab: Uint8Array): boolean;
   /**
-   * Takes the received datagram at slab[at, at + len) from `addr`:`port`: WIRE_OK when it was
-   * queued for opening, FRAMING_CONSUMED when the framing kept it (a handshake message), else the
-   * drop-reason index to count it under.
+   * Takes the received datagram at slab[at, at + len) from the address at addrs[addrAt] (one
+   * word; an IPv6 engine's four from there) and `port`: WIRE_OK when it was queued for opening,
+   * FRAMING_CONSUMED when the framing kept it (a handshake message), else the drop-reason index to
+   * count it under.
    */
-  accept(slab: Uint8Array, at: number, len: number, addr: number, port: number): number;
-  /** Opens the queued datagrams (one batch) and calls `deliver` for each inner packet, in order. */
-  openAccepted(slab: Uint8Array, counters: Float64Array, deliver: DeliverFn): void;
+  accept(slab: Uint8Array, at: number, len: number, addrs: Uint32Array, addrAt: number, port: number): number;
+  /**
+   * Opens the queued datagrams (one batch) and calls `deliver` for each inner packet, in order
+   * (`deliver6` on an IPv6 engine, whose inner packets are IPv6).
+   */
+  openAccepted(slab: Uint8Array, counters: Float64Array, deliver: DeliverFn, deliver6: DeliverFn6): void;
 }
 
 /** accept(): the framing kept the datagram (no drop, nothing for the TUN). */
