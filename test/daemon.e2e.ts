@@ -108,7 +108,7 @@ describe('overlayd with the alloc backend on three nodes', () => {
       await c
         .put(`${lab.prefix}/subnets/10.244.250.0-24`)
         .value(
-          '{"PublicIP":"198.18.200.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}',
+          '{"PublicIP":"198.18.0.201","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}',
         )
         .exec();
       await c.put(`${lab.prefix}/subnets/10.244.251.0-24`).value('not json').exec();

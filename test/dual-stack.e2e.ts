@@ -86,11 +86,11 @@ describe('overlayd dual-stack (alloc backend, three nodes)', () => {
     try {
       await c
         .put(`${lab.prefix}/subnets/10.244.250.0-24`)
-        .value('{"PublicIP":"198.18.200.1","PublicIPv6":null,"BackendType":"alloc"}')
+        .value('{"PublicIP":"198.18.0.201","PublicIPv6":null,"BackendType":"alloc"}')
         .exec();
       await c
         .put(`${lab.prefix}/subnets/10.244.251.0-24&fd00:10:244:zz::-64`)
-        .value('{"PublicIP":"198.18.200.2","PublicIPv6":"fd00::2","BackendType":"alloc"}')
+        .value('{"PublicIP":"198.18.0.202","PublicIPv6":"fd00::2","BackendType":"alloc"}')
         .exec();
       const n = lab.nodes[0]!;
       await expect.poll(() => n.metric('overlayd_peers'), { timeout: 20_000 }).toBe(3);

@@ -8,6 +8,8 @@
  *   <id>-n2    eth0 198.18.K.2  ──┘   …
  *
  * Every eth0 also has a ULA address, fd00:198:18:K::<i>/64 (the IPv6 underlay of dual-stack runs).
+ * K is 1..250, so 198.18.0.0/24 is never a lab's: leases written by hand for peers that do not
+ * exist take their PublicIP from there (one from 198.18.K.0/24 could be a node's own address).
  * With `etcd: 'tls-cluster'` etcd is three TLS members <id>-etcd1..3 at 198.18.K.101-103 instead
  * (etcd-cluster.ts), and every node gets all three endpoints and a client certificate.
  *
