@@ -11,18 +11,16 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseCidr6, parseIpv6 } from '../../core/ipv6.js';
 import { wordsOf6 } from '../../core/ipv6-words.js';
-import { sum16, writeU16 } from '../packet/checksum.js';
+import { writeU16 } from '../packet/checksum.js';
 import { checkIpv6, Verdict6 } from '../packet/ipv6-packet.js';
 import { newVnetHdr, VNET_HDR_LEN, writeVnetHdr } from '../packet/vnet-hdr.js';
-import { SlotPool } from '../pool.js';
 import { makeUdp4, randomBytes } from '../../test/support/test-packets.js';
 import { makeUdp6 } from '../../test/support/test-packets6.js';
 import { MemoryNetwork6, MemoryTun, MemoryUdp6 } from '../../test/support/memory-io.js';
 import { nodeAead } from '../../test/support/node-aead.js';
+import { udpEngines } from '../../test/support/udp-engines.js';
 import { C, COUNTER_SLOTS, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import { SharedPeerTable, type PeerEntry } from './peer-table.js';
-import { RxEngine } from './rx-engine.js';
-import { TxEngine } from './tx-engine.js';
 import {
   WgDataplane,
   type ControlAction,
@@ -92,7 +90,6 @@ function node(netw: MemoryNetwork6, publicIp: string, subnet: string, vnet: bool
   const tun = new MemoryTun();
   const udp = new MemoryUdp6(netw, w6(publicIp), PORT);
   const control = new ScriptedControl();
-  const opts = { vnet, gso: vnet, sg: vnet, batch: 64, maxPacket: MTU, family: 6 as const };
   const dp = new WgDataplane(
     { mtu: MTU, rejectAfterMs: 180_000, now: () => clock, newWindow: () => new TestWindow(), family: 6 },
     table,
@@ -103,19 +100,7 @@ function node(netw: MemoryNetwork6, publicIp: string, subnet: string, vnet: bool
     64 * 64,
   );
   const wire = new WireguardWire(dp);
-  const slot = vnet ? 65536 + 8192 + 32 : 2048;
-  const tx = new TxEngine(
-    opts,
-    new SlotPool(128, slot, 32),
-    table,
-    tun,
-    udp,
-    counters,
-    sum16,
-    undefined,
-    wire,
-  );
-  const rx = new RxEngine(opts, new SlotPool(128, slot, 32), table, tun, udp, counters, wire);
+  const { tx, rx } = udpEngines({ table, counters, tun, udp, wire }, { vnet, sg: vnet, mtu: MTU, family: 6 });
   return { table, counters, tun, udp, control, dp, tx, rx, own: parseCidr6(subnet)!, publicIp: w6(publicIp) };
 }
 type Node = ReturnType<typeof node>;
