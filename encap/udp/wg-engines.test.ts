@@ -13,10 +13,11 @@ import { GSO_TCPV4, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, newVnetHdr, writeVnetHdr } 
 import { makeTcp4, makeUdp4, randomBytes } from '../../test/support/test-packets.js';
 import { MemoryNetwork, MemoryTun, MemoryUdp } from '../../test/support/memory-io.js';
 import { nodeAead } from '../../test/support/node-aead.js';
+import { QueuedControl } from '../../test/support/queued-control.js';
 import { udpEngines } from '../../test/support/udp-engines.js';
 import { C, COUNTER_SLOTS, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import { SharedPeerTable } from './peer-table.js';
-import { WgDataplane, type ControlAction, type ControlPort, type CounterWindow } from './wg-dataplane.js';
+import { WgDataplane, type ControlAction, type CounterWindow } from './wg-dataplane.js';
 import { WireguardWire } from './wire/wireguard-wire.js';
 
 const ip = (s: string): number => parseIpv4(s)!;
@@ -43,26 +44,16 @@ class TestWindow implements CounterWindow {
   }
 }
 
-/** A control plane that hands out the sessions the test queues; records what it is asked. */
-class ScriptedControl implements ControlPort {
-  queued: ControlAction[] = [];
+/** Hands out the sessions the test queues; records what it is asked. */
+class ScriptedControl extends QueuedControl {
   wanted: string[] = [];
   sent = 0;
   received: { index: number; address: number; port: number; keepalive: boolean }[] = [];
-  setPeers(): readonly ControlAction[] {
-    return [];
-  }
-  receiveHandshake(): { actions: readonly ControlAction[] } {
-    return { actions: [] };
-  }
-  tick(): readonly ControlAction[] {
-    return this.queued.splice(0);
-  }
-  noteTransportSent(_p: string, n: number, keepalive: boolean): readonly ControlAction[] {
+  override noteTransportSent(_p: string, n: number, keepalive: boolean): readonly ControlAction[] {
     if (!keepalive) this.sent += n;
     return [];
   }
-  noteTransportReceived(
+  override noteTransportReceived(
     index: number,
     from: { address: number; port: number },
     keepalive: boolean,
@@ -70,7 +61,7 @@ class ScriptedControl implements ControlPort {
     this.received.push({ index, ...from, keepalive });
     return [];
   }
-  wantSession(peer: string): readonly ControlAction[] {
+  override wantSession(peer: string): readonly ControlAction[] {
     this.wanted.push(peer);
     return [];
   }

@@ -18,16 +18,11 @@ import { makeUdp4, randomBytes } from '../../test/support/test-packets.js';
 import { makeUdp6 } from '../../test/support/test-packets6.js';
 import { MemoryNetwork6, MemoryTun, MemoryUdp6 } from '../../test/support/memory-io.js';
 import { nodeAead } from '../../test/support/node-aead.js';
+import { QueuedControl } from '../../test/support/queued-control.js';
 import { udpEngines } from '../../test/support/udp-engines.js';
 import { C, COUNTER_SLOTS, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import { SharedPeerTable, type PeerEntry } from './peer-table.js';
-import {
-  WgDataplane,
-  type ControlAction,
-  type ControlPort,
-  type CounterWindow,
-  type Endpoint,
-} from './wg-dataplane.js';
+import { WgDataplane, type ControlAction, type CounterWindow, type Endpoint } from './wg-dataplane.js';
 import { WireguardWire } from './wire/wireguard-wire.js';
 
 const w6 = (s: string): Uint32Array => Uint32Array.from(wordsOf6(parseIpv6(s)!));
@@ -53,31 +48,28 @@ class TestWindow implements CounterWindow {
 }
 
 /** Hands out the sessions the test queues; records the endpoints it is told about. */
-class ScriptedControl implements ControlPort {
-  queued: ControlAction[] = [];
+class ScriptedControl extends QueuedControl {
   wanted: string[] = [];
   handshakesFrom: Endpoint[] = [];
   received: { index: number; from: Endpoint; keepalive: boolean }[] = [];
   peers: { endpoint: Endpoint | undefined; allowedIps: readonly string[] }[] = [];
-  setPeers(peers: readonly { endpoint: Endpoint | undefined; allowedIps: readonly string[] }[]) {
+  override setPeers(peers: readonly { endpoint: Endpoint | undefined; allowedIps: readonly string[] }[]) {
     this.peers = [...peers];
     return [];
   }
-  receiveHandshake(_b: Uint8Array, from: Endpoint): { actions: readonly ControlAction[] } {
+  override receiveHandshake(_b: Uint8Array, from: Endpoint): { actions: readonly ControlAction[] } {
     this.handshakesFrom.push(from);
     return { actions: [] };
   }
-  tick(): readonly ControlAction[] {
-    return this.queued.splice(0);
-  }
-  noteTransportSent(): readonly ControlAction[] {
-    return [];
-  }
-  noteTransportReceived(index: number, from: Endpoint, keepalive: boolean): readonly ControlAction[] {
+  override noteTransportReceived(
+    index: number,
+    from: Endpoint,
+    keepalive: boolean,
+  ): readonly ControlAction[] {
     this.received.push({ index, from, keepalive });
     return [];
   }
-  wantSession(peer: string): readonly ControlAction[] {
+  override wantSession(peer: string): readonly ControlAction[] {
     this.wanted.push(peer);
     return [];
   }
