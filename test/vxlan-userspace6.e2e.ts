@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
-import { dualLeaseOf, v6SubnetOf } from './lab/dual-lease.js';
+import { dualLeaseOf, v6SubnetOf, type DualLease } from './lab/dual-lease.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
 import { floodHostile, segmentTunnelsToward, vxlanFrame } from './lab/hostile-vxlan.js';
@@ -33,15 +33,9 @@ let user: LabNode, kern: LabNode;
 let hand: HandNode6;
 let pu: Pod, pk: Pod, ph: Pod;
 
-interface Lease6 {
-  PublicIP: string;
-  PublicIPv6?: string | null;
-  BackendType?: string;
-  BackendData?: { VNI: number; VtepMAC: string };
-  BackendV6Data?: { VNI: number; VtepMAC: string };
-}
+type Lease6 = DualLease<{ VNI: number; VtepMAC: string }>;
 
-const leaseOf = (node: LabNode): Promise<Lease6> => dualLeaseOf<Lease6>(lab, node);
+const leaseOf = (node: LabNode): Promise<Lease6> => dualLeaseOf(lab, node);
 
 /** Until `node` routes `subnet` over IPv6 via `dev` (no sleep-and-hope: the route is what we wait for). */
 async function waitRoute6(node: LabNode, subnet: string, dev: string): Promise<void> {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
-import { dualLeaseOf, v6SubnetOf } from './lab/dual-lease.js';
+import { dualLeaseOf, v6SubnetOf, type DualLease } from './lab/dual-lease.js';
 import { ipJson } from './lab/kernel-state6.js';
 import { addPod, ping, reachable, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
@@ -28,15 +28,9 @@ let n1: LabNode, n2: LabNode;
 let wgo: WireguardGoNode6;
 let p1: Pod, p2: Pod, p3: Pod;
 
-interface WgLease {
-  PublicIP: string;
-  PublicIPv6?: string | null;
-  BackendType?: string;
-  BackendData?: { PublicKey: string; Port: number };
-  BackendV6Data?: { PublicKey: string; Port: number };
-}
+type WgLease = DualLease<{ PublicKey: string; Port: number }>;
 
-const leaseOf = (node: LabNode): Promise<WgLease> => dualLeaseOf<WgLease>(lab, node);
+const leaseOf = (node: LabNode): Promise<WgLease> => dualLeaseOf(lab, node);
 const v6 = (p: Pod): Pod => ({ ...p, ip: p.ip6! });
 
 beforeAll(async () => {

@@ -6,10 +6,19 @@ import { leases } from './kernel-state6.js';
 import type { Lab } from './lab.js';
 import type { LabNode } from './lab-node.js';
 
-/** `node`'s lease in etcd as the backend's lease type `T` (each backend's BackendData differs). */
-export async function dualLeaseOf<T>(lab: Lab, node: LabNode): Promise<T> {
+/** flanneld's dual-stack lease value; `D` is the backend's BackendData (and BackendV6Data). */
+export interface DualLease<D> {
+  PublicIP: string;
+  PublicIPv6?: string | null;
+  BackendType?: string;
+  BackendData?: D;
+  BackendV6Data?: D;
+}
+
+/** `node`'s lease in etcd, its backend data as `D`. */
+export async function dualLeaseOf<D>(lab: Lab, node: LabNode): Promise<DualLease<D>> {
   const v4 = (await node.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/', '.0/').replace('/', '-');
-  for (const [key, v] of await leases(lab)) if (key.startsWith(`${v4}&`)) return v as T;
+  for (const [key, v] of await leases(lab)) if (key.startsWith(`${v4}&`)) return v as DualLease<D>;
   throw new Error(`node ${node.index}: no dual-stack lease for ${v4}`);
 }
 
