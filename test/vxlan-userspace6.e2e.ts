@@ -12,10 +12,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
+import { dualLeaseOf, v6SubnetOf, type DualLease } from './lab/dual-lease.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
 import { floodHostile, segmentTunnelsToward, vxlanFrame } from './lab/hostile-vxlan.js';
-import { expectedVxlan6, ipJson, kernelVxlan6, leases } from './lab/kernel-state6.js';
+import { expectedVxlan6, ipJson, kernelVxlan6 } from './lab/kernel-state6.js';
 import { buildHandNode6, programPeer, type HandNode6 } from './lab/hand-node6.js';
 import { ipv6Bytes, makeUdp6 } from './support/test-packets6.js';
 import { randomBytes } from './support/test-packets.js';
@@ -32,22 +33,9 @@ let user: LabNode, kern: LabNode;
 let hand: HandNode6;
 let pu: Pod, pk: Pod, ph: Pod;
 
-interface Lease6 {
-  PublicIP: string;
-  PublicIPv6?: string | null;
-  BackendType?: string;
-  BackendData?: { VNI: number; VtepMAC: string };
-  BackendV6Data?: { VNI: number; VtepMAC: string };
-}
+type Lease6 = DualLease<{ VNI: number; VtepMAC: string }>;
 
-async function leaseOf(node: LabNode): Promise<Lease6> {
-  const v4 = (await node.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/', '.0/').replace('/', '-');
-  for (const [key, v] of await leases(lab)) if (key.startsWith(`${v4}&`)) return v as Lease6;
-  throw new Error(`node ${node.index}: no dual-stack lease for ${v4}`);
-}
-
-const v6SubnetOf = async (node: LabNode): Promise<string> =>
-  (await node.subnetEnv())['FLANNEL_IPV6_SUBNET']!.replace('::1/', '::/');
+const leaseOf = (node: LabNode): Promise<Lease6> => dualLeaseOf(lab, node);
 
 /** Until `node` routes `subnet` over IPv6 via `dev` (no sleep-and-hope: the route is what we wait for). */
 async function waitRoute6(node: LabNode, subnet: string, dev: string): Promise<void> {

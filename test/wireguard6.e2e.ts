@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
-import { ipJson, leases } from './lab/kernel-state6.js';
+import { dualLeaseOf, v6SubnetOf, type DualLease } from './lab/dual-lease.js';
+import { ipJson } from './lab/kernel-state6.js';
 import { addPod, ping, reachable, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
 import { WireguardGoNode6 } from './lab/wireguard-go-node6.js';
@@ -27,21 +28,9 @@ let n1: LabNode, n2: LabNode;
 let wgo: WireguardGoNode6;
 let p1: Pod, p2: Pod, p3: Pod;
 
-interface WgLease {
-  PublicIP: string;
-  PublicIPv6?: string | null;
-  BackendType?: string;
-  BackendData?: { PublicKey: string; Port: number };
-  BackendV6Data?: { PublicKey: string; Port: number };
-}
+type WgLease = DualLease<{ PublicKey: string; Port: number }>;
 
-async function leaseOf(node: LabNode): Promise<WgLease> {
-  const v4 = (await node.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/', '.0/').replace('/', '-');
-  for (const [key, v] of await leases(lab)) if (key.startsWith(`${v4}&`)) return v as WgLease;
-  throw new Error(`node ${node.index}: no dual-stack lease for ${v4}`);
-}
-const v6SubnetOf = async (node: LabNode): Promise<string> =>
-  (await node.subnetEnv())['FLANNEL_IPV6_SUBNET']!.replace('::1/', '::/');
+const leaseOf = (node: LabNode): Promise<WgLease> => dualLeaseOf(lab, node);
 const v6 = (p: Pod): Pod => ({ ...p, ip: p.ip6! });
 
 beforeAll(async () => {

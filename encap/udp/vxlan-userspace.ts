@@ -41,7 +41,7 @@ import { RtNetlink } from '../../sys/rtnetlink/netlink-socket.js';
 import { deleteLink, getRoute, parseRoute } from '../../sys/rtnetlink/objects.js';
 import { getRoute6, parseRoute6 } from '../../sys/rtnetlink/objects6.js';
 import { wordsOf6 } from '../../core/ipv6-words.js';
-import type { BackendHealth } from '../backend.js';
+import { combinedHealthContexts } from './combined-health.js';
 import type { RouteSpec6 } from '../../sys/rtnetlink/objects6.js';
 import type { PeerEntry } from './peer-table.js';
 import { UdpBackend } from './udp-backend.js';
@@ -88,14 +88,15 @@ export class UserspaceVxlanBackend implements Backend {
   private mac6 = '';
   private tunIndex6 = 0;
   private readonly direct6 = new Map<bigint, boolean>();
-  /** Each engine's last health; the worse goes to the daemon. */
-  private readonly health: BackendHealth[] = [{ state: 'up' }, { state: 'up' }];
+  /** Each engine's context (0: IPv4, 1: IPv6): its health combined with the other's. */
+  private readonly engineCtx: [BackendContext, BackendContext];
 
   constructor(
     private readonly ctx: BackendContext,
     private readonly cfg: VxlanConfig,
   ) {
     refuseKernelOnly(cfg);
+    this.engineCtx = combinedHealthContexts(ctx);
     this.name = `flannel.${cfg.vni}`;
     this.port = cfg.port || LINUX_VXLAN_PORT;
     this.mtu = (cfg.mtu ?? ctx.extIface.mtu) - VXLAN_OVERHEAD;
@@ -145,7 +146,7 @@ export class UserspaceVxlanBackend implements Backend {
     const share: MetricsShare | undefined = this.dual
       ? { blocks: [], workers: [], registered: false }
       : undefined;
-    this.engine = new UdpBackend(this.healthOf(0), {
+    this.engine = new UdpBackend(this.engineCtx[0], {
       tunName: this.name,
       port: this.port,
       mtu: this.mtu,
@@ -169,7 +170,7 @@ export class UserspaceVxlanBackend implements Backend {
       );
       this.nl.request(`delete ${this.name6}`, deleteLink(old6.index));
     }
-    this.engine6 = new UdpBackend(this.healthOf(1), {
+    this.engine6 = new UdpBackend(this.engineCtx[1], {
       tunName: this.name6,
       port: this.port,
       mtu: this.mtu6,
@@ -185,20 +186,6 @@ export class UserspaceVxlanBackend implements Backend {
       backendV6Data: { VNI: this.cfg.vni, VtepMAC: this.mac6 },
       // FLANNEL_MTU: the smaller of the two, the IPv6 device's (as the kernel backend).
       mtu: Math.min(this.mtu, this.mtu6),
-    };
-  }
-
-  /** The context engine `i` (0: IPv4, 1: IPv6) runs with: its health is combined with the other's. */
-  private healthOf(i: number): BackendContext {
-    const rank = (h: BackendHealth): number => (h.state === 'up' ? 0 : h.state === 'down' ? 1 : 2);
-    return {
-      ...this.ctx,
-      reportHealth: (h) => {
-        this.health[i] = h;
-        const worst = rank(this.health[0]!) >= rank(this.health[1]!) ? this.health[0]! : this.health[1]!;
-        // A new fault is reported with its reason even when the other engine is worse off.
-        this.ctx.reportHealth(h.state !== 'up' && h.fault ? h : worst);
-      },
     };
   }
 

@@ -10,15 +10,14 @@ import { parseCidr, parseIpv4 } from '../../core/ipv4.js';
 import { sum16, writeU16 } from '../packet/checksum.js';
 import { checkIpv4, Verdict } from '../packet/ipv4-packet.js';
 import { GSO_TCPV4, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, newVnetHdr, writeVnetHdr } from '../packet/vnet-hdr.js';
-import { SlotPool } from '../pool.js';
 import { makeTcp4, makeUdp4, randomBytes } from '../../test/support/test-packets.js';
 import { MemoryNetwork, MemoryTun, MemoryUdp } from '../../test/support/memory-io.js';
 import { nodeAead } from '../../test/support/node-aead.js';
+import { QueuedControl } from '../../test/support/queued-control.js';
+import { udpEngines } from '../../test/support/udp-engines.js';
 import { C, COUNTER_SLOTS, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import { SharedPeerTable } from './peer-table.js';
-import { RxEngine } from './rx-engine.js';
-import { TxEngine } from './tx-engine.js';
-import { WgDataplane, type ControlAction, type ControlPort, type CounterWindow } from './wg-dataplane.js';
+import { WgDataplane, type ControlAction, type CounterWindow } from './wg-dataplane.js';
 import { WireguardWire } from './wire/wireguard-wire.js';
 
 const ip = (s: string): number => parseIpv4(s)!;
@@ -45,26 +44,16 @@ class TestWindow implements CounterWindow {
   }
 }
 
-/** A control plane that hands out the sessions the test queues; records what it is asked. */
-class ScriptedControl implements ControlPort {
-  queued: ControlAction[] = [];
+/** Hands out the sessions the test queues; records what it is asked. */
+class ScriptedControl extends QueuedControl {
   wanted: string[] = [];
   sent = 0;
   received: { index: number; address: number; port: number; keepalive: boolean }[] = [];
-  setPeers(): readonly ControlAction[] {
-    return [];
-  }
-  receiveHandshake(): { actions: readonly ControlAction[] } {
-    return { actions: [] };
-  }
-  tick(): readonly ControlAction[] {
-    return this.queued.splice(0);
-  }
-  noteTransportSent(_p: string, n: number, keepalive: boolean): readonly ControlAction[] {
+  override noteTransportSent(_p: string, n: number, keepalive: boolean): readonly ControlAction[] {
     if (!keepalive) this.sent += n;
     return [];
   }
-  noteTransportReceived(
+  override noteTransportReceived(
     index: number,
     from: { address: number; port: number },
     keepalive: boolean,
@@ -72,7 +61,7 @@ class ScriptedControl implements ControlPort {
     this.received.push({ index, ...from, keepalive });
     return [];
   }
-  wantSession(peer: string): readonly ControlAction[] {
+  override wantSession(peer: string): readonly ControlAction[] {
     this.wanted.push(peer);
     return [];
   }
@@ -85,7 +74,6 @@ function node(netw: MemoryNetwork, publicIp: string, subnet: string, vnet: boole
   const tun = new MemoryTun();
   const udp = new MemoryUdp(netw, ip(publicIp), PORT, vnet);
   const control = new ScriptedControl();
-  const opts = { vnet, gso: vnet, sg: vnet, batch: 64, maxPacket: MTU };
   const dp = new WgDataplane(
     { mtu: MTU, rejectAfterMs: 180_000, now: () => clock, newWindow: () => new TestWindow() },
     table,
@@ -96,19 +84,7 @@ function node(netw: MemoryNetwork, publicIp: string, subnet: string, vnet: boole
     64 * 64,
   );
   const wire = new WireguardWire(dp);
-  const slot = vnet ? 65536 + 8192 + 32 : 2048;
-  const tx = new TxEngine(
-    opts,
-    new SlotPool(128, slot, 32),
-    table,
-    tun,
-    udp,
-    counters,
-    sum16,
-    undefined,
-    wire,
-  );
-  const rx = new RxEngine(opts, new SlotPool(128, slot, 32), table, tun, udp, counters, wire);
+  const { tx, rx } = udpEngines({ table, counters, tun, udp, wire }, { vnet, sg: vnet, mtu: MTU });
   return { table, counters, tun, udp, control, dp, tx, rx, own: parseCidr(subnet)!, publicIp: ip(publicIp) };
 }
 type Node = ReturnType<typeof node>;

@@ -7,18 +7,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseCidr, parseIpv4 } from '../../core/ipv4.js';
-import { sum16 } from '../packet/checksum.js';
-import { SlotPool } from '../pool.js';
 import { makeUdp4, randomBytes } from '../../test/support/test-packets.js';
 import { MemoryNetwork, MemoryTun, MemoryUdp } from '../../test/support/memory-io.js';
+import { udpEngines } from '../../test/support/udp-engines.js';
 import { openBatch, sealBatch } from '../../sys/wg-aead.js';
 import { generateKeyPair } from '../wireguard/protocol/keys.js';
 import { ReplayWindow } from '../wireguard/protocol/replay-window.js';
 import { WG_TIMERS } from '../wireguard/protocol/peer-timers.js';
 import { C, COUNTER_SLOTS, dropIndex, reasonIndex } from './counters.js';
 import { SharedPeerTable } from './peer-table.js';
-import { RxEngine } from './rx-engine.js';
-import { TxEngine } from './tx-engine.js';
 import { createControlPort } from './wg-control.js';
 import { WgDataplane } from './wg-dataplane.js';
 import { WireguardWire } from './wire/wireguard-wire.js';
@@ -54,19 +51,7 @@ function node(netw: MemoryNetwork, publicIp: string, subnet: string, priv: Uint8
     64 * 64,
   );
   const wire = new WireguardWire(dp);
-  const opts = { vnet: false, gso: false, sg: false, batch: 64, maxPacket: MTU };
-  const tx = new TxEngine(
-    opts,
-    new SlotPool(128, 2048, 32),
-    table,
-    tun,
-    udp,
-    counters,
-    sum16,
-    undefined,
-    wire,
-  );
-  const rx = new RxEngine(opts, new SlotPool(128, 2048, 32), table, tun, udp, counters, wire);
+  const { tx, rx } = udpEngines({ table, counters, tun, udp, wire }, { vnet: false, sg: false, mtu: MTU });
   return { table, counters, tun, udp, dp, tx, rx, own: parseCidr(subnet)!, publicIp: ip(publicIp) };
 }
 type Node = ReturnType<typeof node>;

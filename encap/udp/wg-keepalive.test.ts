@@ -9,10 +9,11 @@ import { createDecipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseIpv4 } from '../../core/ipv4.js';
 import { nodeAead } from '../../test/support/node-aead.js';
+import { QueuedControl } from '../../test/support/queued-control.js';
 import type { UdpIo } from '../../sys/batch-io.js';
 import { C, COUNTER_SLOTS } from './counters.js';
 import { SharedPeerTable } from './peer-table.js';
-import { WgDataplane, type BatchAead, type ControlAction, type ControlPort } from './wg-dataplane.js';
+import { WgDataplane, type BatchAead, type ControlAction } from './wg-dataplane.js';
 import { readLe32 } from './wire/wireguard-wire.js';
 
 const ip = (s: string): number => parseIpv4(s)!;
@@ -21,27 +22,11 @@ const keyOf = (i: number): Uint8Array => new Uint8Array(32).fill(0x40 + i);
 const idOf = (i: number): string => Buffer.from(keyOf(i)).toString('base64');
 const sendKeyOf = (i: number): Buffer => Buffer.alloc(32, 0x10 + i);
 
-/** A control plane that returns what the test queues at the next tick. */
-class QueuedControl implements ControlPort {
-  queued: ControlAction[] = [];
+/** Returns what the test queues at the next tick; records the peers it is told got a keepalive. */
+class KeepaliveControl extends QueuedControl {
   keepalivesNoted: string[] = [];
-  setPeers(): readonly ControlAction[] {
-    return [];
-  }
-  receiveHandshake(): { actions: readonly ControlAction[] } {
-    return { actions: [] };
-  }
-  tick(): readonly ControlAction[] {
-    return this.queued.splice(0);
-  }
-  noteTransportSent(peer: string, _n: number, keepalive: boolean): readonly ControlAction[] {
+  override noteTransportSent(peer: string, _n: number, keepalive: boolean): readonly ControlAction[] {
     if (keepalive) this.keepalivesNoted.push(peer);
-    return [];
-  }
-  noteTransportReceived(): readonly ControlAction[] {
-    return [];
-  }
-  wantSession(): readonly ControlAction[] {
     return [];
   }
 }
@@ -83,7 +68,7 @@ function setUp(peers: number) {
       return count;
     },
   } as Pick<UdpIo, 'send'> as UdpIo;
-  const control = new QueuedControl();
+  const control = new KeepaliveControl();
   const counters = new Float64Array(COUNTER_SLOTS);
   let clock = 5_000_000;
   const dp = new WgDataplane(

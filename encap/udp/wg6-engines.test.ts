@@ -11,25 +11,18 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseCidr6, parseIpv6 } from '../../core/ipv6.js';
 import { wordsOf6 } from '../../core/ipv6-words.js';
-import { sum16, writeU16 } from '../packet/checksum.js';
+import { writeU16 } from '../packet/checksum.js';
 import { checkIpv6, Verdict6 } from '../packet/ipv6-packet.js';
 import { newVnetHdr, VNET_HDR_LEN, writeVnetHdr } from '../packet/vnet-hdr.js';
-import { SlotPool } from '../pool.js';
 import { makeUdp4, randomBytes } from '../../test/support/test-packets.js';
 import { makeUdp6 } from '../../test/support/test-packets6.js';
 import { MemoryNetwork6, MemoryTun, MemoryUdp6 } from '../../test/support/memory-io.js';
 import { nodeAead } from '../../test/support/node-aead.js';
+import { QueuedControl } from '../../test/support/queued-control.js';
+import { udpEngines } from '../../test/support/udp-engines.js';
 import { C, COUNTER_SLOTS, dropIndex, reasonIndex, type DropReason } from './counters.js';
 import { SharedPeerTable, type PeerEntry } from './peer-table.js';
-import { RxEngine } from './rx-engine.js';
-import { TxEngine } from './tx-engine.js';
-import {
-  WgDataplane,
-  type ControlAction,
-  type ControlPort,
-  type CounterWindow,
-  type Endpoint,
-} from './wg-dataplane.js';
+import { WgDataplane, type ControlAction, type CounterWindow, type Endpoint } from './wg-dataplane.js';
 import { WireguardWire } from './wire/wireguard-wire.js';
 
 const w6 = (s: string): Uint32Array => Uint32Array.from(wordsOf6(parseIpv6(s)!));
@@ -55,31 +48,28 @@ class TestWindow implements CounterWindow {
 }
 
 /** Hands out the sessions the test queues; records the endpoints it is told about. */
-class ScriptedControl implements ControlPort {
-  queued: ControlAction[] = [];
+class ScriptedControl extends QueuedControl {
   wanted: string[] = [];
   handshakesFrom: Endpoint[] = [];
   received: { index: number; from: Endpoint; keepalive: boolean }[] = [];
   peers: { endpoint: Endpoint | undefined; allowedIps: readonly string[] }[] = [];
-  setPeers(peers: readonly { endpoint: Endpoint | undefined; allowedIps: readonly string[] }[]) {
+  override setPeers(peers: readonly { endpoint: Endpoint | undefined; allowedIps: readonly string[] }[]) {
     this.peers = [...peers];
     return [];
   }
-  receiveHandshake(_b: Uint8Array, from: Endpoint): { actions: readonly ControlAction[] } {
+  override receiveHandshake(_b: Uint8Array, from: Endpoint): { actions: readonly ControlAction[] } {
     this.handshakesFrom.push(from);
     return { actions: [] };
   }
-  tick(): readonly ControlAction[] {
-    return this.queued.splice(0);
-  }
-  noteTransportSent(): readonly ControlAction[] {
-    return [];
-  }
-  noteTransportReceived(index: number, from: Endpoint, keepalive: boolean): readonly ControlAction[] {
+  override noteTransportReceived(
+    index: number,
+    from: Endpoint,
+    keepalive: boolean,
+  ): readonly ControlAction[] {
     this.received.push({ index, from, keepalive });
     return [];
   }
-  wantSession(peer: string): readonly ControlAction[] {
+  override wantSession(peer: string): readonly ControlAction[] {
     this.wanted.push(peer);
     return [];
   }
@@ -92,7 +82,6 @@ function node(netw: MemoryNetwork6, publicIp: string, subnet: string, vnet: bool
   const tun = new MemoryTun();
   const udp = new MemoryUdp6(netw, w6(publicIp), PORT);
   const control = new ScriptedControl();
-  const opts = { vnet, gso: vnet, sg: vnet, batch: 64, maxPacket: MTU, family: 6 as const };
   const dp = new WgDataplane(
     { mtu: MTU, rejectAfterMs: 180_000, now: () => clock, newWindow: () => new TestWindow(), family: 6 },
     table,
@@ -103,19 +92,7 @@ function node(netw: MemoryNetwork6, publicIp: string, subnet: string, vnet: bool
     64 * 64,
   );
   const wire = new WireguardWire(dp);
-  const slot = vnet ? 65536 + 8192 + 32 : 2048;
-  const tx = new TxEngine(
-    opts,
-    new SlotPool(128, slot, 32),
-    table,
-    tun,
-    udp,
-    counters,
-    sum16,
-    undefined,
-    wire,
-  );
-  const rx = new RxEngine(opts, new SlotPool(128, slot, 32), table, tun, udp, counters, wire);
+  const { tx, rx } = udpEngines({ table, counters, tun, udp, wire }, { vnet, sg: vnet, mtu: MTU, family: 6 });
   return { table, counters, tun, udp, control, dp, tx, rx, own: parseCidr6(subnet)!, publicIp: w6(publicIp) };
 }
 type Node = ReturnType<typeof node>;

@@ -23,6 +23,7 @@ import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LabNode } from './lab-node.js';
+import { otherLeases } from './peer-leases.js';
 import { must, run, type RunResult } from './shell.js';
 
 export const WG_DEVICE = 'flannel-wg';
@@ -301,25 +302,11 @@ export class WireguardGoNode {
    * Returns the peers configured.
    */
   async syncPeers(): Promise<WgPeer[]> {
-    const c = this.node.lab.client();
-    let kvs: Record<string, string>;
-    try {
-      kvs = await c.getAll().prefix(`${this.node.lab.prefix}/subnets/`).strings();
-    } finally {
-      c.close();
-    }
     const want: WgPeer[] = [];
-    for (const [key, value] of Object.entries(kvs)) {
-      if (key === this.leaseKey) continue;
-      let lease: WireguardLease;
-      try {
-        lease = JSON.parse(value) as WireguardLease;
-      } catch {
-        continue; // flanneld skips a lease it cannot decode
-      }
+    for (const { key, lease } of await otherLeases<WireguardLease>(this.node, this.leaseKey)) {
       const pub = lease.BackendData?.PublicKey;
       if (lease.BackendType !== 'wireguard' || !pub) continue;
-      const subnet = key.slice(key.lastIndexOf('/') + 1).replace('-', '/');
+      const subnet = key.replace('-', '/');
       want.push({
         publicKey: pub,
         endpoint: `${lease.PublicIP}:${lease.BackendData?.Port || this.opts.listenPort}`,

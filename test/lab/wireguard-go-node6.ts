@@ -12,6 +12,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { LabNode } from './lab-node.js';
+import { otherLeases } from './peer-leases.js';
 import { WG_DEFAULT_PORT, WireguardGoNode, type WgPeer } from './wireguard-go-node.js';
 
 export const WG_DEFAULT_PORT_V6 = 51821;
@@ -90,27 +91,10 @@ export class WireguardGoNode6 {
 
   /** flanneld's lease watch in Mode separate, converged once: both devices' peers from every other lease. */
   async syncPeers(): Promise<{ v4: WgPeer[]; v6: WgPeer[] }> {
-    const c = this.node.lab.client();
-    let kvs: Record<string, string>;
-    try {
-      kvs = await c.getAll().prefix(`${this.node.lab.prefix}/subnets/`).strings();
-    } finally {
-      c.close();
-    }
     const want = { v4: [] as WgPeer[], v6: [] as WgPeer[] };
-    for (const [key, value] of Object.entries(kvs)) {
-      if (key === this.leaseKey) continue;
-      let lease: DualLease;
-      try {
-        lease = JSON.parse(value) as DualLease;
-      } catch {
-        continue;
-      }
+    for (const { key, lease } of await otherLeases<DualLease>(this.node, this.leaseKey)) {
       if (lease.BackendType !== 'wireguard') continue;
-      const [sn4, sn6] = key
-        .slice(key.lastIndexOf('/') + 1)
-        .split('&')
-        .map((s) => s.replace('-', '/'));
+      const [sn4, sn6] = key.split('&').map((s) => s.replace('-', '/'));
       const k4 = lease.BackendData?.PublicKey;
       if (k4 && sn4)
         want.v4.push({
