@@ -159,3 +159,28 @@ describe('a lease claiming one of our public addresses', () => {
     await watch.stop();
   });
 });
+
+describe('a peer whose lease is rewritten to claim our PublicIP', () => {
+  it('is removed from the peer set at once, not kept at its old value until a re-list', async () => {
+    const etcd = new FakeEtcd();
+    etcd.kv.set(keyOf('10.244.1.0-24'), value('198.18.0.2'));
+    const deliveries: Array<{ kind: DeliveryKind; events: readonly LeaseEvent[] }> = [];
+    const watch = new PeerWatch({
+      registry: new EtcdRegistry(etcd as unknown as Etcd3, PREFIX),
+      ownSubnet: () => undefined,
+      ownPublicIp: ((198 << 24) | (18 << 16) | 9) >>> 0,
+      log: testLogger(),
+      sleep: async () => {},
+      hooks: { onEvents: (events, kind) => void deliveries.push({ kind, events }) },
+    });
+    await watch.start();
+    etcd.put(keyOf('10.244.1.0-24'), value('198.18.0.9'));
+    await settle();
+    expect(deliveries.map((d) => d.kind)).toEqual(['initial', 'watch']);
+    expect(deliveries[1]!.events.map((e) => `${e.type} ${formatCidr(e.lease.subnet)}`)).toEqual([
+      'removed 10.244.1.0/24',
+    ]);
+    expect(watch.peers()).toEqual([]);
+    await watch.stop();
+  });
+});

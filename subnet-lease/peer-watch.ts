@@ -295,7 +295,13 @@ export class PeerWatch {
         this.malformed(c.entry.entry);
         continue;
       }
-      if (!this.usable(c.entry.lease, c.key)) continue;
+      if (!this.usable(c.entry.lease, c.key)) {
+        // A peer whose new value is unusable (it now claims our address) is gone as a peer: the
+        // old value must not stay in the datapath until the next re-list. Ours is never in the set.
+        const gone = this.set.delete(subnetKeyOf(c.entry.lease.subnet));
+        if (gone) events.push(gone);
+        continue;
+      }
       const e = this.set.put(c.entry.lease);
       if (e) events.push(e);
     }

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
 import type { LabNode } from './lab/lab-node.js';
 import { dualLeaseOf, v6SubnetOf, type DualLease } from './lab/dual-lease.js';
-import { addPod, inPod, ping, type Pod } from './lab/pods.js';
+import { addPod, inPod, ping, reachable, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
 import { floodHostile, segmentTunnelsToward, vxlanFrame } from './lab/hostile-vxlan.js';
 import { expectedVxlan6, ipJson, kernelVxlan6 } from './lab/kernel-state6.js';
@@ -341,5 +341,61 @@ describe('dual-stack userspace vxlan with DirectRouting', () => {
       [dpk, dpu],
     ] as const)
       expect((await ping(a, { ip: b.ip6! }, 3)).loss, `${a.ns} -> ${b.ip6}`).toBe(0);
+  });
+});
+
+describe('dual-stack userspace vxlan beside a flanneld node whose flannel-v6.1 is base − 50', () => {
+  // flanneld subtracts 50 for its IPv6 device too (flannel issue #1781), so with Backend.MTU 1450
+  // its flannel-v6.1 is 1400 while ours is 1380 (1450 − 70), and its pods may send us 1400-byte
+  // packets whose 1470-byte outer datagrams fit the 1500 underlay. The kernel's VXLAN takes them
+  // and hands them to routing, which finds them too big for our 1380-byte pod link; the userspace
+  // datapath must do the same, not drop them as oversized.
+  let mlab: Lab;
+  let mu: LabNode;
+  let mhand: HandNode6;
+  let mpu: Pod, mph: Pod;
+  beforeAll(async () => {
+    mlab = await Lab.create({
+      nodes: 2,
+      networkConfig: {
+        Network: '10.244.0.0/16',
+        EnableIPv6: true,
+        IPv6Network: IPV6_NETWORK,
+        Backend: { Type: 'vxlan', MTU: 1450 },
+      },
+    });
+    mu = mlab.nodes[0]!;
+    mhand = await buildHandNode6(mlab, mlab.nodes[1]!, {
+      subnet: HAND_SUBNET,
+      subnet6: HAND_SUBNET6,
+      ipv6Network: IPV6_NETWORK,
+      mac: HAND_MAC,
+      mac6: HAND_MAC6,
+      base: 1450,
+    });
+    await mu.startDaemon({ flags: userFlags });
+    const v4 = (await mu.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/', '.0/');
+    await programPeer(mhand, v4, await v6SubnetOf(mu), await dualLeaseOf(mlab, mu));
+    await waitRoute6(mu, HAND_SUBNET6, 'flannel-v6.1');
+    [mpu, mph] = (await Promise.all(mlab.nodes.map((n) => addPod(n, 'p1')))) as [Pod, Pod];
+  }, 120_000);
+  afterAll(async () => {
+    await mlab?.destroy();
+  });
+
+  it('delivers its 1400-byte packets into flannel-v6.1 (MTU 1380) instead of dropping them as oversized', async () => {
+    const link = (await ipJson(mu, ['-d', 'link', 'show', 'flannel-v6.1']))[0];
+    expect(link!['mtu']).toBe(1380);
+    await reachable(mph, { ip: mpu.ip6! }); // the path exists at the usual sizes
+    const oversized = 'overlayd_udp_drops_total{direction="rx",reason="oversized"}';
+    // The node's kernel counts a packet it must forward to a smaller link as Ip6InTooBigErrors:
+    // that counter moving is the proof the packet came out of our TUN, whole.
+    const tooBig = async (): Promise<number> =>
+      Number(/^Ip6InTooBigErrors\s+(\d+)/m.exec(await mu.mustExec('cat', ['/proc/net/snmp6']))?.[1]);
+    const [dropsBefore, tooBigBefore] = [await mu.metric(oversized), await tooBig()];
+    // 1400 − 40 (IPv6) − 8 (ICMPv6) = 1352 bytes of payload.
+    await inPod(mph, 'ping', ['-6', '-c', '5', '-i', '0.2', '-W', '1', '-s', '1352', mpu.ip6!]);
+    await expect.poll(tooBig, { timeout: 20_000 }).toBeGreaterThanOrEqual(tooBigBefore + 5);
+    expect(await mu.metric(oversized)).toBe(dropsBefore);
   });
 });

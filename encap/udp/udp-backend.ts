@@ -52,6 +52,8 @@ export interface DatapathFlavor {
   readonly tunName: string;
   readonly port: number;
   readonly mtu: number;
+  /** Largest inner packet accepted from the wire (DatapathSettings.maxInner); the MTU when absent. */
+  readonly maxInner?: number;
   readonly wire: WireSpec;
   /** The Network route's scope (tun-state.ts); flannel udp's universe when absent. */
   readonly routeScope?: number;
@@ -130,6 +132,7 @@ export class UdpBackend implements Backend {
     this.datapath = new UdpDatapath({
       tunName: this.tunName,
       mtu: this.mtu,
+      ...(flavor?.maxInner !== undefined ? { maxInner: flavor.maxInner } : {}),
       port: this.port,
       bindIp: this.v6 ? bindIp6(ctx) : parseIpv4(ctx.extIface.ifaceAddr)!,
       ...(this.v6 ? { family: 6 as const } : {}),
@@ -215,7 +218,10 @@ export class UdpBackend implements Backend {
     } catch (err) {
       const problem = describeError(err);
       if (problem !== this.lastCheckError)
-        this.ctx.log.error({ err: problem }, 'udp datapath check failed; retrying every second');
+        this.ctx.log.error(
+          { err: problem, tun: this.tunName },
+          'udp datapath check failed; retrying every second',
+        );
       this.lastCheckError = problem;
     }
   }
@@ -286,12 +292,13 @@ export class UdpBackend implements Backend {
       await this.repair(fault);
       if (this.closed) return;
       this.policy.succeeded();
-      this.ctx.log.info({ reason: fault.reason, attempt }, 'udp datapath repaired');
+      // The TUN names the engine: a dual-stack backend runs two (flannel.1 and flannel-v6.1).
+      this.ctx.log.info({ reason: fault.reason, attempt, tun: this.tunName }, 'udp datapath repaired');
       this.reportPolicy();
     } catch (err) {
       if (this.closed) return;
       const state = this.policy.failed(describeError(err));
-      const log = { reason: fault.reason, attempt, err: describeError(err) };
+      const log = { reason: fault.reason, attempt, tun: this.tunName, err: describeError(err) };
       if (state === 'failed') this.ctx.log.error(log, 'udp datapath repair failed; giving up');
       else this.ctx.log.warn(log, 'udp datapath repair attempt failed; retrying');
       this.reportPolicy();

@@ -50,6 +50,11 @@ const V8_DEFAULT_INTERRUPT_BUDGET = 67584;
 export interface DatapathSettings {
   readonly tunName: string;
   readonly mtu: number;
+  /**
+   * Largest inner packet accepted from the wire; the TUN MTU when absent. Larger only where a
+   * compatible peer may send more than our device takes (flanneld's flannel-v6, below).
+   */
+  readonly maxInner?: number;
   readonly port: number;
   /** The interface address the sockets bind to (host order; an IPv6 datapath's as four words). */
   readonly bindIp: number | Uint32Array;
@@ -228,7 +233,8 @@ export class UdpDatapath {
     this.workers.whenAllBeating(() => setFlagsFromString(`--interrupt-budget=${jit.budget}`));
     // With offloads a slot holds a 64 KiB super-packet, or the segments cut from one: those repeat
     // the headers (up to ~120 segments × 60 bytes at the smallest MSS), hence the extra 8 KiB.
-    const slotSize = this.vnet ? 65536 + 8192 + HEADROOM : Math.max(2048, (s.mtu + 64 + 15) & ~15);
+    const inner = Math.max(s.mtu, s.maxInner ?? 0);
+    const slotSize = this.vnet ? 65536 + 8192 + HEADROOM : Math.max(2048, (inner + 64 + 15) & ~15);
     const queues = this.tunFds.length;
     const onlineCpus = cpus().length;
     let block = 0;
@@ -249,7 +255,7 @@ export class UdpDatapath {
             gso: this.vnet,
             sg: this.sg,
             batch: this.batching ? BATCH : 1,
-            maxPacket: s.mtu,
+            maxPacket: s.maxInner ?? s.mtu,
             ...(s.family === 6 ? { family: 6 as const } : {}),
           },
           ...(s.wire ? { wire: s.wire } : {}),

@@ -48,6 +48,7 @@ import { UdpBackend } from './udp-backend.js';
 import type { MetricsShare } from './udp-datapath.js';
 import { macWords } from './wire/vxlan-wire.js';
 import { VXLAN_OVERHEAD } from '../vxlan-config.js';
+import { refuseBelowIpv6MinMtu } from '../ipv6-min-mtu.js';
 import { LINUX_VXLAN_PORT, parseVtep, randomVtepMac, type VxlanConfig } from '../vxlan-config.js';
 
 /** Options only the kernel's device implements: refused, never silently ignored. */
@@ -103,6 +104,7 @@ export class UserspaceVxlanBackend implements Backend {
     this.dual = ctx.config.ipv6 !== undefined;
     this.name6 = `flannel-v6.${cfg.vni}`;
     this.mtu6 = (cfg.mtu ?? ctx.extIface.mtu) - VXLAN6_OVERHEAD;
+    if (this.dual) refuseBelowIpv6MinMtu(this.name6, cfg.mtu ?? ctx.extIface.mtu, VXLAN6_OVERHEAD);
     this.metrics = new KernelMetrics(ctx.metrics);
     this.programmer = new PeerProgrammer({
       sync: new KernelSync(this.nl, this.metrics, ctx.log),
@@ -174,6 +176,10 @@ export class UserspaceVxlanBackend implements Backend {
       tunName: this.name6,
       port: this.port,
       mtu: this.mtu6,
+      // flanneld sizes its flannel-v6 device at base - 50, as its IPv4 one (flannel issue #1781:
+      // VXLAN over IPv6 needs 70), and its kernel fragments the outer packet of a larger inner one.
+      // The kernel's VXLAN receives those whole; so do we, instead of dropping them as oversized.
+      maxInner: this.mtu6 + VXLAN6_OVERHEAD - VXLAN_OVERHEAD,
       wire: { kind: 'vxlan', vni: this.cfg.vni, vtepMac: [...parseMac(this.mac6)!], inner: 6 },
       entryOf: (l) => this.entry6Of(l),
       family: 6,

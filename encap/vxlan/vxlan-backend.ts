@@ -29,7 +29,8 @@ import type { PeerEntries6 } from '../kernel/kernel-sync6.js';
 import { OVERLAYD_RTPROT } from '../kernel/periodic.js';
 import { findLink } from '../../sys/rtnetlink/link-ops.js';
 import { parseVtep, parseVxlanConfig, type VxlanConfig } from '../vxlan-config.js';
-import { VXLAN4, VXLAN6, VxlanDevice } from './vxlan-device.js';
+import { VXLAN4, VXLAN6, VXLAN6_OVERHEAD, VxlanDevice } from './vxlan-device.js';
+import { refuseBelowIpv6MinMtu } from '../ipv6-min-mtu.js';
 
 import { VXLAN_OVERHEAD } from '../vxlan-config.js';
 export { VXLAN_OVERHEAD };
@@ -55,6 +56,8 @@ class VxlanBackend extends KernelBackend {
     const underlay = findLink(this.nl, extIface.name);
     if (!underlay) throw new OverlaydError('BACKEND', `external interface ${extIface.name} not found`);
     const baseMtu = this.cfg.mtu ?? extIface.mtu;
+    // Before any device exists: a refused config leaves nothing behind.
+    if (config.ipv6) refuseBelowIpv6MinMtu(`flannel-v6.${this.cfg.vni}`, baseMtu, VXLAN6_OVERHEAD);
     const v4 = new VxlanDevice(
       this.nl,
       VXLAN4,

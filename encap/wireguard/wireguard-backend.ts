@@ -62,6 +62,7 @@ import { combinedHealthContexts } from '../udp/combined-health.js';
 import { wordsOf6 } from '../../core/ipv6-words.js';
 import { keyFilePath, loadOrCreateKey } from './key-file.js';
 import { parseTestTimers } from './test-timers.js';
+import { refuseBelowIpv6MinMtu } from '../ipv6-min-mtu.js';
 import {
   parseBase64Key,
   parseWireguardConfig,
@@ -142,6 +143,7 @@ export class WireguardBackend implements Backend {
     this.dual = ctx.config.ipv6 !== undefined;
     refuseOneDeviceModes(this.cfg.mode, this.dual);
     this.mtu = (this.cfg.mtu ?? ctx.extIface.mtu) - WG_OVERHEAD;
+    if (this.dual) refuseBelowIpv6MinMtu('flannel-wg-v6', this.cfg.mtu ?? ctx.extIface.mtu, WG_OVERHEAD);
     this.timers = parseTestTimers(process.env['OVERLAYD_TEST_WG_TIMERS']);
   }
 

@@ -29,9 +29,22 @@ interface PeerLease {
 export async function buildHandNode6(
   lab: Lab,
   node: LabNode,
-  opts: { subnet: string; subnet6: string; ipv6Network: string; mac: string; mac6: string },
+  opts: {
+    subnet: string;
+    subnet6: string;
+    ipv6Network: string;
+    mac: string;
+    mac6: string;
+    /**
+     * flanneld's device MTUs and FLANNEL_MTU: base − 50 for both families (flannel issue #1781),
+     * given as `base`; absent, the v6 device is 1430 as the suites that predate this option built it.
+     */
+    base?: number;
+  },
 ): Promise<HandNode6> {
   const { subnet, subnet6, mac, mac6 } = opts;
+  const mtu4 = (opts.base ?? 1500) - 50;
+  const mtu6 = opts.base !== undefined ? opts.base - 50 : 1430;
   const vx = async (name: string, local: string, addr: string, m: string, mtu: number) => {
     await node.mustExec(
       'ip',
@@ -44,8 +57,8 @@ export async function buildHandNode6(
     await node.mustExec('ip', ['link', 'set', name, 'address', m, 'mtu', String(mtu), 'up']);
     await node.mustExec('ip', ['addr', 'add', addr, 'dev', name, ...(addr.includes(':') ? ['nodad'] : [])]);
   };
-  await vx('flannel.1', node.ip, subnet.replace('/24', '/32'), mac, 1450);
-  await vx('flannel-v6.1', node.ip6, subnet6.replace('/64', '/128'), mac6, 1430);
+  await vx('flannel.1', node.ip, subnet.replace('/24', '/32'), mac, mtu4);
+  await vx('flannel-v6.1', node.ip6, subnet6.replace('/64', '/128'), mac6, mtu6);
   await node.mustExec('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
   const value = JSON.stringify({
     PublicIP: node.ip,
@@ -64,7 +77,7 @@ export async function buildHandNode6(
   await mkdir(dirname(node.subnetFile), { recursive: true });
   await writeFile(
     node.subnetFile,
-    `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=${subnet.replace('.0/', '.1/')}\nFLANNEL_MTU=1430\nFLANNEL_IPMASQ=false\n` +
+    `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=${subnet.replace('.0/', '.1/')}\nFLANNEL_MTU=${Math.min(mtu4, mtu6)}\nFLANNEL_IPMASQ=false\n` +
       `FLANNEL_IPV6_NETWORK=${opts.ipv6Network}\nFLANNEL_IPV6_SUBNET=${subnet6.replace('::/', '::1/')}\n`,
   );
   return { node, subnet, subnet6, mac, mac6 };
