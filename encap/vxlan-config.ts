@@ -15,6 +15,8 @@ export interface VxlanConfig {
 export const LINUX_VXLAN_PORT = 8472;
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const VXLAN_OVERHEAD = 50;
+/** Outer IPv6 (40) + UDP (8) + VXLAN (8) + inner Ethernet (14): the IPv6 device's cut (flanneld takes 50). */
+export const VXLAN6_OVERHEAD = 70;
 
 function int(v: unknown, field: string, min: number, max: number, dflt: number): number {
   if (v === undefined || v === null) return dflt;

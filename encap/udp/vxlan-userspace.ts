@@ -47,13 +47,11 @@ import type { PeerEntry } from './peer-table.js';
 import { UdpBackend } from './udp-backend.js';
 import type { MetricsShare } from './udp-datapath.js';
 import { macWords } from './wire/vxlan-wire.js';
-import { VXLAN_OVERHEAD } from '../vxlan-config.js';
+import { VXLAN6_OVERHEAD, VXLAN_OVERHEAD } from '../vxlan-config.js';
 import { refuseBelowIpv6MinMtu } from '../ipv6-min-mtu.js';
 import { LINUX_VXLAN_PORT, parseVtep, randomVtepMac, type VxlanConfig } from '../vxlan-config.js';
 
 /** Options only the kernel's device implements: refused, never silently ignored. */
-/** VXLAN over IPv6: outer IPv6 40 + UDP 8 + VXLAN 8 + inner Ethernet 14, the kernel backend's v6 MTU cut. */
-const VXLAN6_OVERHEAD = 70;
 
 export function refuseKernelOnly(cfg: VxlanConfig): void {
   for (const [on, field] of [

@@ -29,7 +29,8 @@ import type { PeerEntries6 } from '../kernel/kernel-sync6.js';
 import { OVERLAYD_RTPROT } from '../kernel/periodic.js';
 import { findLink } from '../../sys/rtnetlink/link-ops.js';
 import { parseVtep, parseVxlanConfig, type VxlanConfig } from '../vxlan-config.js';
-import { VXLAN4, VXLAN6, VXLAN6_OVERHEAD, VxlanDevice } from './vxlan-device.js';
+import { VXLAN4, VXLAN6, VxlanDevice } from './vxlan-device.js';
+import { VXLAN6_OVERHEAD } from '../vxlan-config.js';
 import { refuseBelowIpv6MinMtu } from '../ipv6-min-mtu.js';
 
 import { VXLAN_OVERHEAD } from '../vxlan-config.js';

@@ -35,10 +35,13 @@ import {
   parseRoute6,
 } from '../../sys/rtnetlink/objects6.js';
 import { refuseRouterAdvertisements } from '../../sys/sysctl.js';
-import { LINUX_VXLAN_PORT, randomVtepMac, VXLAN_OVERHEAD, type VxlanConfig } from '../vxlan-config.js';
-
-/** Outer IPv6 (40) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
-export const VXLAN6_OVERHEAD = 70;
+import {
+  LINUX_VXLAN_PORT,
+  randomVtepMac,
+  VXLAN6_OVERHEAD,
+  VXLAN_OVERHEAD,
+  type VxlanConfig,
+} from '../vxlan-config.js';
 
 /** The device's vxlan parameters as created; `local` is the family's underlay address. */
 export interface VxlanWant<A> {
