@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeUdp4, randomBytes } from './support/test-packets.js';
 import { parseIpv4 } from '../core/ipv4.js';
 import { Lab } from './lab/lab.js';
+import { waitRoute } from './lab/wait-route.js';
 import type { LabNode } from './lab/lab-node.js';
 import { addPod, inPod, ping, type Pod } from './lab/pods.js';
 import { transfer } from './lab/traffic.js';
@@ -93,16 +94,6 @@ async function buildHandNode(): Promise<void> {
 
 const userFlags = (extra: string[] = []) => ['--vxlan-datapath=userspace', ...extra];
 
-/** Until the userspace node's datapath has the hand node's lease (no sleep: we ask overlayd). */
-async function waitRoute(node: LabNode, subnet: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await node.exec('ip', ['route', 'show', subnet]);
-    if (r.stdout.includes('flannel.1')) return;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`node ${node.index}: no route for ${subnet}`);
-}
-
 beforeAll(async () => {
   lab = await Lab.create({
     nodes: 3,
@@ -117,8 +108,8 @@ beforeAll(async () => {
   ]);
   await programByHand(hand, user);
   await programByHand(hand, kern);
-  await waitRoute(user, HAND_SUBNET);
-  await waitRoute(kern, HAND_SUBNET);
+  await waitRoute(user, HAND_SUBNET, 'flannel.1', { timeoutMs: 10_000 });
+  await waitRoute(kern, HAND_SUBNET, 'flannel.1', { timeoutMs: 10_000 });
   pods = await Promise.all(lab.nodes.map((n) => addPod(n, 'p1')));
 }, 120_000);
 afterAll(async () => {
@@ -175,7 +166,7 @@ describe('userspace vxlan beside kernel vxlan and flanneld', () => {
       if (offloads === 'off') {
         await user.stopDaemon();
         await user.startDaemon({ flags: userFlags(['--udp-offloads=off']) });
-        await waitRoute(user, HAND_SUBNET);
+        await waitRoute(user, HAND_SUBNET, 'flannel.1', { timeoutMs: 10_000 });
       }
       const [pu, pk, ph] = pods as [Pod, Pod, Pod];
       for (const [a, b] of [
@@ -192,7 +183,7 @@ describe('userspace vxlan beside kernel vxlan and flanneld', () => {
       if (offloads === 'off') {
         await user.stopDaemon();
         await user.startDaemon({ flags: userFlags() });
-        await waitRoute(user, HAND_SUBNET);
+        await waitRoute(user, HAND_SUBNET, 'flannel.1', { timeoutMs: 10_000 });
       }
     }, 300_000);
 
@@ -251,7 +242,7 @@ describe('userspace vxlan beside kernel vxlan and flanneld', () => {
     expect(chosen[0]!['datapath']).toBe('userspace');
     expect(String(chosen[0]!['reason'])).toMatch(/create flannel\.1: EEXIST/);
     expect((await leaseOf(user)).lease.BackendData!.VtepMAC).toBe(mac);
-    await waitRoute(user, HAND_SUBNET);
+    await waitRoute(user, HAND_SUBNET, 'flannel.1', { timeoutMs: 10_000 });
     const r = await ping(pods[0]!, pods[2]!, 3);
     expect(r.loss).toBe(0);
     await user.stopDaemon();

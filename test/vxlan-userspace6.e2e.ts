@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from './lab/lab.js';
+import { waitRoute } from './lab/wait-route.js';
 import type { LabNode } from './lab/lab-node.js';
 import { dualLeaseOf, v6SubnetOf, type DualLease } from './lab/dual-lease.js';
 import { addPod, inPod, ping, reachable, type Pod } from './lab/pods.js';
@@ -37,20 +38,10 @@ type Lease6 = DualLease<{ VNI: number; VtepMAC: string }>;
 
 const leaseOf = (node: LabNode): Promise<Lease6> => dualLeaseOf(lab, node);
 
-/** Until `node` routes `subnet` over IPv6 via `dev` (no sleep-and-hope: the route is what we wait for). */
-async function waitRoute6(node: LabNode, subnet: string, dev: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const r = await node.exec('ip', ['-6', 'route', 'show', subnet]);
-    if (r.stdout.includes(dev)) return;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`node ${node.index}: no IPv6 route for ${subnet} via ${dev}`);
-}
-
 async function waitPeers(): Promise<void> {
-  await waitRoute6(user, await v6SubnetOf(kern), 'flannel-v6.1');
-  await waitRoute6(kern, await v6SubnetOf(user), 'flannel-v6.1');
-  await waitRoute6(user, HAND_SUBNET6, 'flannel-v6.1');
+  await waitRoute(user, await v6SubnetOf(kern), 'flannel-v6.1');
+  await waitRoute(kern, await v6SubnetOf(user), 'flannel-v6.1');
+  await waitRoute(user, HAND_SUBNET6, 'flannel-v6.1');
 }
 
 /** The hand node's entries for an overlayd node, from its lease, as flanneld programs them. */
@@ -315,8 +306,8 @@ describe('dual-stack userspace vxlan with DirectRouting', () => {
       dk.startDaemon({ flags: ['--vxlan-datapath=kernel'] }),
     ]);
     const sub6 = async (n: LabNode) => (await n.subnetEnv())['FLANNEL_IPV6_SUBNET']!.replace('::1/', '::/');
-    await waitRoute6(du, await sub6(dk), 'eth0');
-    await waitRoute6(dk, await sub6(du), 'eth0');
+    await waitRoute(du, await sub6(dk), 'eth0');
+    await waitRoute(dk, await sub6(du), 'eth0');
     [dpu, dpk] = (await Promise.all(dlab.nodes.map((n) => addPod(n, 'p1')))) as [Pod, Pod];
   }, 120_000);
   afterAll(async () => {
@@ -376,7 +367,7 @@ describe('dual-stack userspace vxlan beside a flanneld node whose flannel-v6.1 i
     await mu.startDaemon({ flags: userFlags });
     const v4 = (await mu.subnetEnv())['FLANNEL_SUBNET']!.replace('.1/', '.0/');
     await programPeer(mhand, v4, await v6SubnetOf(mu), await dualLeaseOf(mlab, mu));
-    await waitRoute6(mu, HAND_SUBNET6, 'flannel-v6.1');
+    await waitRoute(mu, HAND_SUBNET6, 'flannel-v6.1');
     [mpu, mph] = (await Promise.all(mlab.nodes.map((n) => addPod(n, 'p1')))) as [Pod, Pod];
   }, 120_000);
   afterAll(async () => {
